@@ -2,6 +2,6 @@ package engine
 
 import "errors"
 
-// ErrNotFound is wrapped by errors about a resource name the engine does
-// not know (Trigger, SetEnabled).
-var ErrNotFound = errors.New("resource not found")
+// ErrNotFound is wrapped by the errors of calls that name a resource the
+// engine does not have (Trigger, SetEnabled).
+var ErrNotFound = errors.New("no such resource")
