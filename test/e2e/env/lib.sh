@@ -1,0 +1,25 @@
+# lib.sh: shared settings and helpers for the make e2e-env scripts. Sourced, not run.
+# Every version the environment pins is here; caches are keyed by them.
+
+KUBE_VERSION=v1.34.2          # Kubernetes (kubelet 1.35 may refuse cgroup v1 hosts)
+ETCD_VERSION=3.6.5            # kubeadm 1.34's DefaultEtcdVersion (image tag 3.6.5-0)
+COREDNS_VERSION=v1.12.1       # kubeadm 1.34's CoreDNSVersion
+PAUSE_VERSION=3.10.1          # kubeadm 1.34's PauseVersion
+DEBIAN_SUITE=bookworm         # node rootfs: systemd, containerd 1.6, runc from Debian
+NODE_IMAGE_REV=1              # bump when the node image recipe changes without a version change
+
+E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$E2E_DIR/../../.." && pwd)"
+CACHE="${DEVLOOP_E2E_CACHE:-/var/cache/devloop-e2e}"
+GO="${GO:-$(command -v go || echo /usr/local/go/bin/go)}"
+export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
+
+log() { printf '[e2e-env %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { printf '[e2e-env] FAILED: %s\n' "$*" >&2; exit 1; }
+
+# stamp_ok DIR KEY reports whether DIR holds a finished build whose key is KEY.
+stamp_ok() { [ -f "$1/.stamp" ] && [ "$(cat "$1/.stamp")" = "$2" ]; }
+stamp_set() { printf '%s' "$2" > "$1/.stamp"; }
+
+# hash_files prints one sha256 over the contents of the given files.
+hash_files() { cat "$@" | sha256sum | cut -c1-16; }
