@@ -41,9 +41,6 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/resources/{name}/enable", s.guard(true, s.handleEnable(true)))
 	mux.HandleFunc("POST /api/resources/{name}/disable", s.guard(true, s.handleEnable(false)))
 	mux.HandleFunc("GET /ws", s.guard(true, s.handleWS))
-	mux.HandleFunc("/", s.guard(false, func(w http.ResponseWriter, r *http.Request) {
-		httpError(w, http.StatusNotFound, r.Method+" "+r.URL.Path+" is not part of the API (see docs/api.md)")
-	}))
 	return mux
 }
 
