@@ -1,6 +1,10 @@
 package devfile
 
-import "time"
+import (
+	"time"
+
+	"go.starlark.net/syntax"
+)
 
 // Model is the typed, validated result of evaluating a Devfile. Its JSON form
 // (see docs/devfile.md, "devloop config -o json") is a stable contract: fields
@@ -25,6 +29,10 @@ type Model struct {
 	Buttons []Button `json:"buttons,omitempty"`
 	// Warnings are the messages of warn() and of deprecated forms.
 	Warnings []string `json:"warnings,omitempty"`
+	// Env is what os.putenv and assignments to os.environ set during
+	// evaluation; the engine adds it to the environment of local commands
+	// (Tilt changes its own process environment instead).
+	Env map[string]string `json:"env,omitempty"`
 }
 
 // ResourceKind tells what a resource runs.
@@ -64,14 +72,23 @@ type Resource struct {
 	K8s *K8sSpec `json:"k8s,omitempty"`
 	// Local holds the local-only settings; nil for k8s resources.
 	Local *LocalSpec `json:"local,omitempty"`
+	// Pos is where the resource was declared (local_resource, k8s_resource
+	// or the k8s_yaml that produced it), for validation errors; not part of
+	// the JSON contract.
+	Pos syntax.Position `json:"-"`
 }
 
 // K8sSpec holds what only a Kubernetes resource has.
 type K8sSpec struct {
 	ExtraPodSelectors []map[string]string `json:"extra_pod_selectors,omitempty"`
-	// PodReadiness is "wait", "ignore" or "" (the default: wait when the
-	// resource has a workload, ignore otherwise).
+	// PodReadiness is "wait", "ignore", "succeeded" (Jobs: ready once
+	// complete) or "" (the default: wait when the resource has a workload,
+	// ignore otherwise).
 	PodReadiness string `json:"pod_readiness,omitempty"`
+	// DiscoveryStrategy is k8s_resource(discovery_strategy=): "" or
+	// "default" (pods owned by the deployed objects, plus
+	// ExtraPodSelectors), "selectors-only" (ExtraPodSelectors only).
+	DiscoveryStrategy string `json:"discovery_strategy,omitempty"`
 }
 
 // Object is one Kubernetes object of a resource.
@@ -192,6 +209,31 @@ type Image struct {
 	// (docker_build_with_restart): the container's process restarts after a
 	// live update, as restart_container() asks.
 	RestartOnChange bool `json:"restart_on_change,omitempty"`
+	// RestartTrigger (absolute paths), when set with RestartOnChange, limits
+	// the restart to live updates that change one of these files
+	// (docker_build_with_restart(trigger=)).
+	RestartTrigger []string `json:"restart_trigger,omitempty"`
+	// ContainerArgs replace the container's args when set (docker_build and
+	// custom_build container_args=).
+	ContainerArgs []string `json:"container_args,omitempty"`
+	// docker_build's less common build options, passed to BuildKit.
+	Network    string   `json:"network,omitempty"`
+	ExtraTags  []string `json:"extra_tags,omitempty"`
+	CacheFrom  []string `json:"cache_from,omitempty"`
+	Pull       bool     `json:"pull,omitempty"`
+	ExtraHosts []string `json:"extra_hosts,omitempty"`
+	// custom_build only: the working directory (absolute) and extra
+	// environment of Command, the file the command writes the built ref to
+	// (absolute, outputs_image_ref_to=), and refs of images it needs first.
+	Dir               string            `json:"dir,omitempty"`
+	Env               map[string]string `json:"env,omitempty"`
+	OutputsImageRefTo string            `json:"outputs_image_ref_to,omitempty"`
+	ImageDeps         []string          `json:"image_deps,omitempty"`
+	// MatchInEnvVars asks to replace the ref in container env vars too.
+	MatchInEnvVars bool `json:"match_in_env_vars,omitempty"`
+	// Pos is where docker_build or custom_build was called; not part of the
+	// JSON contract.
+	Pos syntax.Position `json:"-"`
 }
 
 // LiveUpdateStepType names a live_update step.
@@ -216,6 +258,8 @@ type LiveUpdateStep struct {
 	// Cmd and Trigger (absolute local paths) for run.
 	Cmd     Cmd      `json:"cmd,omitempty"`
 	Trigger []string `json:"trigger,omitempty"`
+	// EchoOff hides the run command from the log (run(echo_off=True)).
+	EchoOff bool `json:"echo_off,omitempty"`
 }
 
 // Cluster is what kind_cluster() declares.
@@ -246,6 +290,19 @@ type Settings struct {
 	WatchIgnore []string `json:"watch_ignore,omitempty"`
 	// Namespace is k8s_namespace()'s answer when the Devfile changed it, else "".
 	Namespace string `json:"namespace,omitempty"`
+	// DefaultRegistryFromCluster and DefaultRegistrySingleName are
+	// default_registry()'s host_from_cluster= and single_name=.
+	DefaultRegistryFromCluster string `json:"default_registry_from_cluster,omitempty"`
+	DefaultRegistrySingleName  string `json:"default_registry_single_name,omitempty"`
+	// SuppressUnusedImageWarnings are the refs update_settings() named.
+	SuppressUnusedImageWarnings []string `json:"suppress_unused_image_warnings,omitempty"`
+	// CIK8sGracePeriod is ci_settings(k8s_grace_period=) (0 means the CLI default).
+	CIK8sGracePeriod time.Duration `json:"ci_k8s_grace_period,omitempty"`
+	// TriggerMode is what trigger_mode() set, "" when not called; resources
+	// that set none get it (already applied to Resources).
+	TriggerMode TriggerMode `json:"trigger_mode,omitempty"`
+	// VersionConstraint is version_settings(constraint=), a semver range.
+	VersionConstraint string `json:"version_constraint,omitempty"`
 }
 
 // Button is a cmd_button from the uibutton extension.
@@ -256,6 +313,32 @@ type Button struct {
 	Text     string   `json:"text"`
 	Dir      string   `json:"dir,omitempty"`
 	Env      []string `json:"env,omitempty"`
+	// Location is "resource" (shown with Resource) or "nav" (the top bar).
+	Location string `json:"location,omitempty"`
+	IconName string `json:"icon_name,omitempty"`
+	IconSVG  string `json:"icon_svg,omitempty"`
+	// Inputs are shown as a form; their values reach Argv's process as
+	// environment variables named by ButtonInput.Name.
+	Inputs               []ButtonInput `json:"inputs,omitempty"`
+	Disabled             bool          `json:"disabled,omitempty"`
+	RequiresConfirmation bool          `json:"requires_confirmation,omitempty"`
+}
+
+// ButtonInput is a form field of a cmd_button: text_input, bool_input or
+// choice_input.
+type ButtonInput struct {
+	Name  string `json:"name"`
+	Label string `json:"label,omitempty"`
+	// Type is "text", "bool" or "choice".
+	Type string `json:"type"`
+	// Default is the initial value ("true"/"false" for bool inputs).
+	Default     string `json:"default,omitempty"`
+	Placeholder string `json:"placeholder,omitempty"`
+	// TrueString and FalseString are what a bool input sets ("true" and
+	// "false" when empty).
+	TrueString  string   `json:"true_string,omitempty"`
+	FalseString string   `json:"false_string,omitempty"`
+	Choices     []string `json:"choices,omitempty"`
 }
 
 // Resource returns the resource with the given name, or nil.

@@ -1,0 +1,236 @@
+package devfile
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"go.starlark.net/starlark"
+)
+
+// Helpers that convert builtin arguments; the Kubernetes half reuses them.
+
+// stringsFromValue converts None, a string, or an iterable of strings (not
+// a dict) into a list of strings; what names the argument in errors.
+func stringsFromValue(what string, v starlark.Value) ([]string, error) {
+	switch v := v.(type) {
+	case nil, starlark.NoneType:
+		return nil, nil
+	case starlark.String:
+		return []string{string(v)}, nil
+	case *Blob:
+		return []string{v.Text}, nil
+	case *starlark.Dict:
+		return nil, fmt.Errorf("%s: got dict, want a string or a list of strings", what)
+	case starlark.Iterable:
+		var out []string
+		it := v.Iterate()
+		defer it.Done()
+		var x starlark.Value
+		for it.Next(&x) {
+			s, ok := starlark.AsString(x)
+			if !ok {
+				return nil, fmt.Errorf("%s: list element %s is %s, want a string", what, x, x.Type())
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("%s: got %s, want a string or a list of strings", what, v.Type())
+}
+
+// pathsFromValue converts None, a path, or a list of paths into absolute,
+// cleaned paths; relative paths are taken relative to base (a directory).
+func pathsFromValue(base string, v starlark.Value) ([]string, error) {
+	ps, err := stringsFromValue("paths", v)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(ps))
+	for _, p := range ps {
+		if p == "" {
+			return nil, fmt.Errorf("paths: empty path: name a file or directory (use \".\" for this directory)")
+		}
+		out = append(out, absFrom(base, p))
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// absFrom resolves p against base, leaving absolute paths alone.
+func absFrom(base, p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(base, p)
+}
+
+// labelRE is the syntax of a Kubernetes label value, which is what Tilt
+// requires of resource labels (they group resources in the dashboard).
+var labelRE = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`)
+
+// labelsFromValue converts the labels= argument (None, a string or a list of
+// strings) into a sorted, de-duplicated list of valid labels.
+func labelsFromValue(v starlark.Value) ([]string, error) {
+	ls, err := stringsFromValue("labels", v)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, l := range ls {
+		if !labelRE.MatchString(l) {
+			return nil, fmt.Errorf("labels: %q is not a valid label: use at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", l)
+		}
+		if !seen[l] {
+			seen[l] = true
+			out = append(out, l)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// cmdFromValue converts a command: a string runs under "sh -c" as in Tilt, a
+// list is argv. None and "" are the empty command.
+func cmdFromValue(what string, v starlark.Value) (Cmd, error) {
+	switch v := v.(type) {
+	case nil, starlark.NoneType:
+		return Cmd{}, nil
+	case starlark.String:
+		if strings.TrimSpace(string(v)) == "" {
+			return Cmd{}, nil
+		}
+		return Cmd{Argv: []string{"sh", "-c", string(v)}}, nil
+	case *Blob:
+		if strings.TrimSpace(v.Text) == "" {
+			return Cmd{}, nil
+		}
+		return Cmd{Argv: []string{"sh", "-c", v.Text}}, nil
+	case *starlark.List, starlark.Tuple:
+		argv, err := stringsFromValue(what, v)
+		if err != nil {
+			return Cmd{}, err
+		}
+		if len(argv) > 0 && argv[0] == "" {
+			return Cmd{}, fmt.Errorf("%s: the program (first element) is empty", what)
+		}
+		return Cmd{Argv: argv}, nil
+	}
+	return Cmd{}, fmt.Errorf("%s: got %s, want a string (run with sh -c) or a list (argv)", what, v.Type())
+}
+
+// stringMapFromValue converts None or a dict of strings (values may also be
+// numbers or bools, converted as str() would) into a map.
+func stringMapFromValue(what string, v starlark.Value) (map[string]string, error) {
+	switch v := v.(type) {
+	case nil, starlark.NoneType:
+		return nil, nil
+	case *starlark.Dict:
+		if v.Len() == 0 {
+			return nil, nil
+		}
+		out := make(map[string]string, v.Len())
+		for _, kv := range v.Items() {
+			k, ok := starlark.AsString(kv[0])
+			if !ok {
+				return nil, fmt.Errorf("%s: key %s is %s, want a string", what, kv[0], kv[0].Type())
+			}
+			switch x := kv[1].(type) {
+			case starlark.String:
+				out[k] = string(x)
+			case starlark.Int, starlark.Float, starlark.Bool:
+				out[k] = x.String()
+			default:
+				return nil, fmt.Errorf("%s: value of %q is %s, want a string", what, k, x.Type())
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("%s: got %s, want a dict of strings", what, v.Type())
+}
+
+// durationFromValue converts a Go duration string ("30s", "1m30s") or a
+// number of seconds.
+func durationFromValue(what string, v starlark.Value) (time.Duration, error) {
+	switch v := v.(type) {
+	case nil, starlark.NoneType:
+		return 0, nil
+	case starlark.String:
+		if v == "" {
+			return 0, nil
+		}
+		d, err := time.ParseDuration(string(v))
+		if err != nil {
+			return 0, fmt.Errorf("%s: %q is not a duration: write it like \"30s\", \"5m\" or \"1h30m\"", what, string(v))
+		}
+		if d < 0 {
+			return 0, fmt.Errorf("%s: %q is negative", what, string(v))
+		}
+		return d, nil
+	case starlark.Int:
+		n, ok := v.Int64()
+		if !ok || n < 0 || n > int64(100*365*24*time.Hour/time.Second) {
+			return 0, fmt.Errorf("%s: %s seconds is out of range", what, v)
+		}
+		return time.Duration(n) * time.Second, nil
+	case starlark.Float:
+		if v < 0 || v > starlark.Float(100*365*24*3600) || v != v {
+			return 0, fmt.Errorf("%s: %s seconds is out of range", what, v)
+		}
+		return time.Duration(float64(v) * float64(time.Second)), nil
+	}
+	return 0, fmt.Errorf("%s: got %s, want a duration string like \"30s\"", what, v.Type())
+}
+
+// intFromValue converts a Starlark int that must fit in [lo, hi].
+func intFromValue(what string, v starlark.Value, lo, hi int) (int, error) {
+	i, ok := v.(starlark.Int)
+	if !ok {
+		return 0, fmt.Errorf("%s: got %s, want an int", what, v.Type())
+	}
+	n, ok := i.Int64()
+	if !ok || n < int64(lo) || n > int64(hi) {
+		return 0, fmt.Errorf("%s: %s is out of range [%d, %d]", what, i, lo, hi)
+	}
+	return int(n), nil
+}
+
+// triggerModeFromValue converts TRIGGER_MODE_AUTO/MANUAL (or None: unset).
+func triggerModeFromValue(v starlark.Value) (TriggerMode, bool, error) {
+	switch v := v.(type) {
+	case nil, starlark.NoneType:
+		return "", false, nil
+	case triggerModeValue:
+		return TriggerMode(v), true, nil
+	case starlark.Int:
+		// Tilt's constants are ints (0 auto, 1 manual); accept them too.
+		n, _ := v.Int64()
+		switch n {
+		case 0:
+			return TriggerAuto, true, nil
+		case 1:
+			return TriggerManual, true, nil
+		}
+	}
+	return "", false, fmt.Errorf("trigger_mode: got %s, want TRIGGER_MODE_AUTO or TRIGGER_MODE_MANUAL", v.String())
+}
+
+// triggerModeValue is the Starlark value of TRIGGER_MODE_AUTO and TRIGGER_MODE_MANUAL.
+type triggerModeValue TriggerMode
+
+func (t triggerModeValue) String() string {
+	if TriggerMode(t) == TriggerManual {
+		return "TRIGGER_MODE_MANUAL"
+	}
+	return "TRIGGER_MODE_AUTO"
+}
+func (t triggerModeValue) Type() string          { return "trigger_mode" }
+func (t triggerModeValue) Freeze()               {}
+func (t triggerModeValue) Truth() starlark.Bool  { return true }
+func (t triggerModeValue) Hash() (uint32, error) { return starlark.String(t).Hash() }

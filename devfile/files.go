@@ -1,0 +1,315 @@
+package devfile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"go.starlark.net/starlark"
+)
+
+// maxReadSize bounds read_file and friends: a Devfile that reads a larger
+// file almost certainly named the wrong one, and the content would be held
+// in memory for the life of the model.
+const maxReadSize = 64 << 20
+
+// readPath reads the file at p (relative to the calling file), recording it
+// as a dependency even when it does not exist, so creating it reloads.
+func (s *state) readPath(thread *starlark.Thread, p string) (string, []byte, error) {
+	if p == "" {
+		return "", nil, errors.New("path is empty: name a file")
+	}
+	abs := s.absPath(thread, p)
+	s.addDep(abs)
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return abs, nil, err
+	}
+	if fi.IsDir() {
+		return abs, nil, fmt.Errorf("%s is a directory: name a file (listdir lists a directory)", abs)
+	}
+	if fi.Size() > maxReadSize {
+		return abs, nil, fmt.Errorf("%s is %d bytes, more than the %d a Devfile may read", abs, fi.Size(), maxReadSize)
+	}
+	b, err := os.ReadFile(abs)
+	return abs, b, err
+}
+
+// readArgs unpacks (path, default=) for the read_* builtins.
+func readArgs(fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (string, starlark.Value, error) {
+	var p string
+	var def starlark.Value
+	err := starlark.UnpackArgs(fn.Name(), args, kwargs, "paths", &p, "default?", &def)
+	return p, def, err
+}
+
+// readOrDefault reads a file; when it does not exist and def is set it
+// returns ok=false so that the caller returns def.
+func (s *state) readOrDefault(thread *starlark.Thread, p string, def starlark.Value) (abs string, data []byte, ok bool, err error) {
+	abs, data, err = s.readPath(thread, p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			if def != nil {
+				return abs, nil, false, nil
+			}
+			return abs, nil, false, fmt.Errorf("%s does not exist: check the path (relative to %s), or pass default=", abs, filepath.Dir(callerFile(thread)))
+		}
+		return abs, nil, false, err
+	}
+	return abs, data, true, nil
+}
+
+func (s *state) readFile(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	p, def, err := readArgs(fn, args, kwargs)
+	if err != nil {
+		return nil, err
+	}
+	abs, data, ok, err := s.readOrDefault(thread, p, def)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		text, err := textOf("default", def)
+		if err != nil {
+			return nil, err
+		}
+		return &Blob{Text: text, Source: "default of read_file " + p}, nil
+	}
+	return &Blob{Text: string(data), Source: abs}, nil
+}
+
+func (s *state) readYAML(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	p, def, err := readArgs(fn, args, kwargs)
+	if err != nil {
+		return nil, err
+	}
+	abs, data, ok, err := s.readOrDefault(thread, p, def)
+	if err != nil || !ok {
+		return def, err
+	}
+	v, err := decodeYAMLOne(string(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", abs, err)
+	}
+	return v, nil
+}
+
+func (s *state) readYAMLStream(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	p, def, err := readArgs(fn, args, kwargs)
+	if err != nil {
+		return nil, err
+	}
+	abs, data, ok, err := s.readOrDefault(thread, p, def)
+	if err != nil || !ok {
+		return def, err
+	}
+	docs, err := decodeYAMLDocs(string(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", abs, err)
+	}
+	return starlark.NewList(docs), nil
+}
+
+func (s *state) readJSON(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	p, def, err := readArgs(fn, args, kwargs)
+	if err != nil {
+		return nil, err
+	}
+	abs, data, ok, err := s.readOrDefault(thread, p, def)
+	if err != nil || !ok {
+		return def, err
+	}
+	v, err := decodeJSONText(string(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", abs, err)
+	}
+	return v, nil
+}
+
+// watchFile records a dependency without reading it.
+func (s *state) watchFile(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var p string
+	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "paths", &p); err != nil {
+		return nil, err
+	}
+	if p == "" {
+		return nil, errors.New("path is empty: name a file or directory")
+	}
+	s.addDep(s.absPath(thread, p))
+	return starlark.None, nil
+}
+
+// maxListdir bounds listdir(recursive=True) so that pointing it at / or a
+// node_modules tree fails clearly instead of stalling evaluation.
+const maxListdir = 100_000
+
+// listdir returns the absolute paths of the files in a directory (sorted),
+// recursively when asked; the directory becomes a dependency.
+func (s *state) listdir(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var dir string
+	var recursive bool
+	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "directory", &dir, "recursive?", &recursive); err != nil {
+		return nil, err
+	}
+	if dir == "" {
+		return nil, errors.New("directory is empty: name a directory (\".\" for this one)")
+	}
+	abs := s.absPath(thread, dir)
+	s.addDep(abs)
+	fi, err := os.Stat(abs)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s does not exist: check the path (relative to the calling file's directory)", abs)
+		}
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("%s is not a directory", abs)
+	}
+	var files []string
+	err = filepath.WalkDir(abs, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p != abs && !recursive {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		files = append(files, p)
+		if len(files) > maxListdir {
+			return fmt.Errorf("more than %d files under %s: list a smaller directory", maxListdir, abs)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(files)
+	vs := make([]starlark.Value, len(files))
+	for i, f := range files {
+		vs[i] = starlark.String(f)
+	}
+	return starlark.NewList(vs), nil
+}
+
+// localWaitDelay is how long local() waits for a finished command's output
+// pipes to close (a backgrounded child may hold them); the command itself
+// has exited by then, so a short wait loses no output of its own.
+const localWaitDelay = 2 * time.Second
+
+// maxLocalOutput bounds what local() keeps of a command's output.
+const maxLocalOutput = 64 << 20
+
+// limitedBuffer is a bytes.Buffer that fails writes beyond a limit.
+type limitedBuffer struct {
+	bytes.Buffer
+	limit int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > b.limit {
+		return 0, fmt.Errorf("output exceeds %d bytes", b.limit)
+	}
+	return b.Buffer.Write(p)
+}
+
+// LocalError is the error of a local() command that failed; Output is what
+// it printed (stdout and stderr).
+type LocalError struct {
+	Argv     []string
+	ExitCode int
+	Output   string
+}
+
+func (e *LocalError) Error() string {
+	out := strings.TrimRight(e.Output, "\n")
+	if out == "" {
+		out = "(no output)"
+	}
+	return fmt.Sprintf("command %q failed with exit code %d:\n%s", strings.Join(e.Argv, " "), e.ExitCode, out)
+}
+
+// local runs a command at load time and returns its stdout as a Blob.
+func (s *state) local(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var cmdV, env starlark.Value = nil, starlark.None
+	var quiet, echoOff bool
+	var dir, commandBat string
+	var stdin starlark.Value = starlark.None
+	if err := starlark.UnpackArgs(fn.Name(), args, kwargs,
+		"command", &cmdV, "quiet?", &quiet, "command_bat?", &commandBat,
+		"echo_off?", &echoOff, "env?", &env, "dir?", &dir, "stdin?", &stdin); err != nil {
+		return nil, err
+	}
+	cmd, err := cmdFromValue("command", cmdV)
+	if err != nil {
+		return nil, err
+	}
+	if cmd.Empty() {
+		return nil, errors.New("command is empty: pass the command to run")
+	}
+	extra, err := stringMapFromValue("env", env)
+	if err != nil {
+		return nil, err
+	}
+	base := filepath.Dir(callerFile(thread))
+	if dir != "" {
+		base = absFrom(base, dir)
+	}
+	c := exec.CommandContext(ctxOf(thread), cmd.Argv[0], cmd.Argv[1:]...)
+	c.Dir = base
+	// A command that backgrounds a child holding stdout open would otherwise
+	// block evaluation forever once the command itself has exited.
+	c.WaitDelay = localWaitDelay
+	c.Env = s.env.list(extra)
+	if stdin != starlark.None {
+		text, err := textOf("stdin", stdin)
+		if err != nil {
+			return nil, err
+		}
+		c.Stdin = strings.NewReader(text)
+	}
+	var stdout, combined limitedBuffer
+	stdout.limit, combined.limit = maxLocalOutput, maxLocalOutput
+	c.Stdout = &multiWriter{&stdout, &combined}
+	c.Stderr = &combined
+	if s.opts.Stdout != nil && !echoOff {
+		fmt.Fprintf(s.opts.Stdout, "local: %s\n", strings.Join(cmd.Argv, " "))
+	}
+	err = c.Run()
+	if s.opts.Stdout != nil && !quiet && combined.Len() > 0 {
+		s.opts.Stdout.Write(combined.Bytes())
+	}
+	if err != nil {
+		if ctxErr := ctxOf(thread).Err(); ctxErr != nil {
+			return nil, fmt.Errorf("command %q: %w", strings.Join(cmd.Argv, " "), ctxErr)
+		}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return nil, &LocalError{Argv: cmd.Argv, ExitCode: ee.ExitCode(), Output: combined.String()}
+		}
+		return nil, fmt.Errorf("command %q: %w", strings.Join(cmd.Argv, " "), err)
+	}
+	return &Blob{Text: stdout.String(), Source: "local: " + strings.Join(cmd.Argv, " ")}, nil
+}
+
+// multiWriter writes to each writer in turn (io.MultiWriter without the
+// short-write check, so the first error stops the command).
+type multiWriter []*limitedBuffer
+
+func (m *multiWriter) Write(p []byte) (int, error) {
+	for _, w := range *m {
+		if _, err := w.Write(p); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
