@@ -188,8 +188,9 @@ func hasGitSegment(rel string) bool {
 
 // isEditorTemp reports whether a file name is an editor's temporary or backup
 // file, which never triggers an update:
-//   - vim: swap files ".name.swp" (and .swo ... .swa when one exists), and
-//     "4913", the file vim creates to test that a directory is writable;
+//   - vim: swap files ".name.swp" (.swo ... .swa when one exists, .swx while
+//     it probes), and "4913", the file vim creates to test that a directory
+//     is writable;
 //   - emacs: lock files ".#name" and auto-save files "#name#";
 //   - "name~" backups (emacs, vim with backup on, many others);
 //   - JetBrains safe-write files "name___jb_tmp___" and "name___jb_old___".
@@ -207,7 +208,7 @@ func isEditorTemp(name string) bool {
 		return true
 	case strings.HasPrefix(name, ".") && len(name) >= len(".x.swp"):
 		ext := name[len(name)-4:]
-		return ext[:3] == ".sw" && ext[3] >= 'a' && ext[3] <= 'p'
+		return ext[:3] == ".sw" && (ext[3] >= 'a' && ext[3] <= 'p' || ext[3] == 'x')
 	}
 	return false
 }
