@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/devloop-dev/devloop/engine"
+	"github.com/devloop-dev/devloop/web"
+)
+
+// daemonFlags are the flags of every verb that talks to a running daemon.
+type daemonFlags struct {
+	port int
+}
+
+func (f *daemonFlags) register(cmd *cobra.Command) {
+	cmd.Flags().IntVar(&f.port, "port", web.DefaultPort, "port of the running `devloop up` (its API and dashboard)")
+}
+
+func (f *daemonFlags) client() (*web.Client, error) {
+	return web.NewClient(web.ClientConfig{Port: f.port})
+}
+
+// getConfig is what `devloop get` was asked for.
+type getConfig struct {
+	name   string
+	output string // "" (table) or "json"
+	now    func() time.Time
+}
+
+func newGetCmd(s Streams) *cobra.Command {
+	var df daemonFlags
+	cfg := getConfig{now: time.Now}
+	cmd := &cobra.Command{
+		Use:   "get [NAME]",
+		Short: "List the resources of the running devloop with their phase, last update and error",
+		Long: "List the resources of the running `devloop up` with their phase, last update and error.\n" +
+			"-o json prints the view as JSON: {\"resources\": [{\"name\", \"phase\", ...}], ...} (docs/api.md).",
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				cfg.name = args[0]
+			}
+			if cfg.output != "" && cfg.output != "json" {
+				return fmt.Errorf("unknown output format %q: use -o json, or no -o for a table", cfg.output)
+			}
+			c, err := df.client()
+			if err != nil {
+				return err
+			}
+			return runGet(cmd.Context(), cfg, c, s)
+		},
+	}
+	df.register(cmd)
+	cmd.Flags().StringVarP(&cfg.output, "output", "o", "", "output format: json")
+	return cmd
+}
+
+func runGet(ctx context.Context, cfg getConfig, c *web.Client, s Streams) error {
+	v, err := c.View(ctx)
+	if err != nil {
+		return err
+	}
+	if cfg.name != "" {
+		var found []engine.ResourceView
+		for _, r := range v.Resources {
+			if r.Name == cfg.name {
+				found = append(found, r)
+			}
+		}
+		if found == nil {
+			return fmt.Errorf("resource %q not found: `devloop get` lists the resources", cfg.name)
+		}
+		v.Resources = found
+	}
+	if cfg.output == "json" {
+		enc := json.NewEncoder(s.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	var table bytes.Buffer
+	tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tPHASE\tLAST UPDATE\tERROR")
+	now := cfg.now()
+	for _, r := range v.Resources {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, phaseText(r), lastUpdateText(r, now), firstLine(r.Error))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for line := range strings.Lines(table.String()) {
+		if _, err := io.WriteString(s.Out, strings.TrimRight(line, " \n")+"\n"); err != nil {
+			return err
+		}
+	}
+	if v.Devfile.Error != "" {
+		fmt.Fprintf(s.Out, "\nDevfile error (the last good Devfile keeps running): %s\n", v.Devfile.Error)
+	}
+	return nil
+}
+
+func phaseText(r engine.ResourceView) string {
+	p := string(r.Phase)
+	if r.Phase == engine.PhasePending && r.Waiting != "" {
+		p += " (" + r.Waiting + ")"
+	}
+	if n := len(r.Queued); n > 0 {
+		p += fmt.Sprintf(" [%d queued]", n)
+	}
+	return p
+}
+
+// lastUpdateText reads "2m ago, 1.4s, ok".
+func lastUpdateText(r engine.ResourceView, now time.Time) string {
+	u := r.LastUpdate
+	if u == nil {
+		return "-"
+	}
+	ago := now.Sub(u.End)
+	if u.End.IsZero() {
+		ago = now.Sub(u.Start)
+	}
+	text := shortDuration(ago) + " ago"
+	if !u.End.IsZero() {
+		text += ", " + u.End.Sub(u.Start).Round(time.Millisecond).String()
+	}
+	return text + ", " + u.Result
+}
+
+func shortDuration(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return "0s"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d/time.Hour))
+	}
+	return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " …"
+	}
+	return s
+}
