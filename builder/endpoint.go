@@ -1,0 +1,108 @@
+package builder
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+)
+
+// Endpoint is where BuildKit runs and why devloop chose it; the engine
+// shows both to the user.
+type Endpoint struct {
+	// Address is a BuildKit address: unix://, tcp://, docker-container://, kube-pod://.
+	Address string
+	// Reason says why this BuildKit was chosen, e.g. "BUILDKIT_HOST is set".
+	Reason string
+}
+
+// ManagedContainer is the name of the buildkitd container devloop starts
+// when no BuildKit address is configured, and reuses afterwards.
+const ManagedContainer = "devloop-buildkitd"
+
+// DefaultBuildKitImage is the image of the managed buildkitd container when
+// neither Config.BuildKitImage nor DEVLOOP_BUILDKIT_IMAGE names one. It
+// matches the BuildKit client devloop is built with.
+const DefaultBuildKitImage = "moby/buildkit:v0.33.1"
+
+// runner runs a program and returns its standard output; on failure the
+// error carries its standard error. It is the seam over the docker CLI.
+type runner interface {
+	Run(ctx context.Context, argv ...string) (string, error)
+}
+
+// execRunner runs programs with os/exec.
+type execRunner struct{}
+
+func (execRunner) Run(ctx context.Context, argv ...string) (string, error) {
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			return stdout.String(), fmt.Errorf("%s: %w", strings.Join(argv, " "), err)
+		}
+		return stdout.String(), fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, msg)
+	}
+	return stdout.String(), nil
+}
+
+// resolveEndpoint picks where BuildKit runs, in this order: BUILDKIT_HOST;
+// the Devfile's address (Config.Host); a devloop-managed buildkitd container
+// started with the docker CLI (reused when already there). Docker's embedded
+// BuildKit is not supported yet: when docker cannot run the managed
+// container, the error says what to set instead.
+func resolveEndpoint(ctx context.Context, getenv func(string) string, host, docker, image string, run runner) (Endpoint, error) {
+	if h := getenv("BUILDKIT_HOST"); h != "" {
+		return Endpoint{Address: h, Reason: "BUILDKIT_HOST is set"}, nil
+	}
+	if host != "" {
+		return Endpoint{Address: host, Reason: "the Devfile sets the BuildKit address"}, nil
+	}
+	if image == "" {
+		image = getenv("DEVLOOP_BUILDKIT_IMAGE")
+	}
+	if image == "" {
+		image = DefaultBuildKitImage
+	}
+	how, err := ensureManagedContainer(ctx, docker, image, run)
+	if err != nil {
+		return Endpoint{}, fmt.Errorf("no BuildKit to build with: BUILDKIT_HOST is not set, the Devfile names no BuildKit, and %w; docker's embedded BuildKit is not supported yet: set BUILDKIT_HOST to a running buildkitd (unix://, tcp://, docker-container://, kube-pod://)", err)
+	}
+	return Endpoint{
+		Address: "docker-container://" + ManagedContainer,
+		Reason:  fmt.Sprintf("no BuildKit address is configured: %s the devloop-managed container %s (image %s)", how, ManagedContainer, image),
+	}, nil
+}
+
+// ensureManagedContainer makes sure the managed buildkitd container runs,
+// and says whether it "reused", "restarted" or "started" it. The container
+// uses the host network so that it pushes to registries published on
+// localhost (the kind registry) and pulls from whatever this machine reaches.
+func ensureManagedContainer(ctx context.Context, docker, image string, run runner) (string, error) {
+	if _, err := run.Run(ctx, docker, "version", "--format", "{{.Server.Version}}"); err != nil {
+		return "", fmt.Errorf("docker is not reachable to start a buildkitd container (%w)", err)
+	}
+	state, err := run.Run(ctx, docker, "inspect", "--format", "{{.State.Running}}", ManagedContainer)
+	switch {
+	case err == nil && strings.TrimSpace(state) == "true":
+		return "reused", nil
+	case err == nil:
+		if _, err := run.Run(ctx, docker, "start", ManagedContainer); err != nil {
+			return "", fmt.Errorf("restarting the buildkitd container %s failed (%w); remove it with `docker rm -f %s` to let devloop recreate it", ManagedContainer, err, ManagedContainer)
+		}
+		return "restarted", nil
+	}
+	_, err = run.Run(ctx, docker, "run", "--detach", "--name", ManagedContainer,
+		"--privileged", "--network", "host", "--restart", "unless-stopped",
+		"--label", "dev.devloop.managed=true", image)
+	if err != nil {
+		return "", fmt.Errorf("starting the buildkitd container %s from image %s failed (%w); air-gapped: mirror the image and set DEVLOOP_BUILDKIT_IMAGE", ManagedContainer, image, err)
+	}
+	return "started", nil
+}
+
+var errEmptyCommand = errors.New("empty command")

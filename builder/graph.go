@@ -1,0 +1,153 @@
+package builder
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/devloop-dev/devloop/devfile"
+)
+
+// Graph is the image-to-image dependency graph of a Devfile: image A
+// depends on image B when A's Dockerfile builds FROM B, copies --from B,
+// mounts from B, or passes B's ref as a build arg.
+type Graph struct {
+	// Deps maps an image ref to the refs it depends on, sorted.
+	Deps map[string][]string
+	// uses maps an image ref to the names under which its Dockerfile refers
+	// to each dependency: the named contexts to set.
+	uses map[string]map[string][]string
+	// order is a topological order (dependencies first), ties in Devfile order.
+	order []string
+}
+
+// CycleError reports images that depend on each other.
+type CycleError struct {
+	// Cycle lists the refs along the cycle, the first repeated at the end.
+	Cycle []string
+}
+
+func (e *CycleError) Error() string {
+	return "image dependency cycle: " + strings.Join(e.Cycle, " → ") + ": an image cannot build FROM itself, directly or through another image"
+}
+
+// NewGraph reads the Dockerfiles of images and returns their dependency
+// graph, or a *CycleError when images depend on each other.
+func NewGraph(images []devfile.Image) (*Graph, error) {
+	byName := map[string]string{} // refName → ref
+	for _, img := range images {
+		byName[refName(img.Ref)] = img.Ref
+	}
+	g := &Graph{Deps: map[string][]string{}, uses: map[string]map[string][]string{}}
+	for _, img := range images {
+		g.Deps[img.Ref] = nil
+		if img.Kind == devfile.ImageCustom {
+			continue
+		}
+		data, name, err := dockerfileBytes(img)
+		if err != nil {
+			return nil, err
+		}
+		uses, err := imageUses(data, img.BuildArgs)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		names := map[string][]string{}
+		for _, u := range uses {
+			if dep, ok := byName[refName(u.Name)]; ok && dep != img.Ref {
+				names[dep] = appendUnique(names[dep], u.Name)
+			} else if ok {
+				return nil, &CycleError{Cycle: []string{img.Ref, img.Ref}}
+			}
+		}
+		for _, v := range img.BuildArgs {
+			if dep, ok := byName[refName(v)]; ok && dep != img.Ref {
+				names[dep] = appendUnique(names[dep], v)
+			}
+		}
+		for dep := range names {
+			g.Deps[img.Ref] = append(g.Deps[img.Ref], dep)
+		}
+		slices.Sort(g.Deps[img.Ref])
+		g.uses[img.Ref] = names
+	}
+	refs := make([]string, len(images))
+	for i, img := range images {
+		refs[i] = img.Ref
+	}
+	order, err := topoSort(refs, g.Deps)
+	if err != nil {
+		return nil, err
+	}
+	g.order = order
+	return g, nil
+}
+
+// Order returns the refs with every image after its dependencies.
+func (g *Graph) Order() []string { return slices.Clone(g.order) }
+
+// Dependents returns the refs that depend on ref, directly or not, in build order.
+func (g *Graph) Dependents(ref string) []string {
+	affected := map[string]bool{ref: true}
+	var out []string
+	for _, r := range g.order {
+		for _, d := range g.Deps[r] {
+			if affected[d] {
+				affected[r] = true
+				out = append(out, r)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func appendUnique(s []string, v string) []string {
+	if slices.Contains(s, v) {
+		return s
+	}
+	return append(s, v)
+}
+
+// topoSort orders refs so that each comes after its deps (depth-first,
+// keeping the given order among independent refs), or returns the first
+// cycle found.
+func topoSort(refs []string, deps map[string][]string) ([]string, error) {
+	const (
+		unvisited = iota
+		visiting
+		done
+	)
+	state := map[string]int{}
+	var out, stack []string
+	var visit func(string) error
+	visit = func(r string) error {
+		switch state[r] {
+		case done:
+			return nil
+		case visiting:
+			i := slices.Index(stack, r)
+			return &CycleError{Cycle: append(slices.Clone(stack[i:]), r)}
+		}
+		state[r] = visiting
+		stack = append(stack, r)
+		for _, d := range deps[r] {
+			if err := visit(d); err != nil {
+				return err
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[r] = done
+		out = append(out, r)
+		return nil
+	}
+	for _, r := range refs {
+		if err := visit(r); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+var errNoRegistry = errors.New("no registry to push to: the cluster has no kube-public/local-registry-hosting configmap and the Devfile sets no default_registry(); call default_registry('localhost:5001') or create the cluster with kind_cluster(registry=True)")
