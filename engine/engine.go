@@ -1,0 +1,307 @@
+// Package engine is devloop's control loop. One goroutine owns all state
+// (resources, their phases, update history, queued changes) and does no
+// blocking I/O; workers (local processes now; builds, syncs and deploys
+// later) report back on a channel. Readers get copied Views.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/devloop-dev/devloop/devfile"
+	"github.com/devloop-dev/devloop/proc"
+	"github.com/devloop-dev/devloop/watch"
+)
+
+// DefaultMaxParallelUpdates bounds concurrent updates when the Devfile does
+// not say (update_settings(max_parallel_updates=)): 3, as in Tilt, keeps a
+// laptop responsive while independent resources still come up together.
+const DefaultMaxParallelUpdates = 3
+
+// stopTimeout bounds how long shutdown waits for one process to stop: the
+// process's grace period (proc.DefaultGrace) plus slack for the supervisor.
+const stopTimeout = proc.DefaultGrace + 2*time.Second
+
+// Loader re-evaluates the Devfile (devfile.Load with the path and options
+// of the first load).
+type Loader interface {
+	Load(ctx context.Context) (*devfile.Model, error)
+}
+
+// LoaderFunc adapts a function to Loader.
+type LoaderFunc func(ctx context.Context) (*devfile.Model, error)
+
+// Load calls f.
+func (f LoaderFunc) Load(ctx context.Context) (*devfile.Model, error) { return f(ctx) }
+
+// Watcher watches what cfg says and sends batches to out until ctx is done.
+type Watcher interface {
+	Watch(ctx context.Context, cfg watch.Config, out chan<- watch.Batch) error
+}
+
+// Runner starts local processes.
+type Runner interface {
+	Start(spec proc.Spec) (Process, error)
+}
+
+// Process is a started local process (*proc.Process).
+type Process interface {
+	Done() <-chan struct{}
+	Err() error
+	Stop(ctx context.Context) error
+}
+
+// Checker turns a readiness probe into its check.
+type Checker interface {
+	Check(p *devfile.Probe, dir string, env []string) proc.Check
+}
+
+// Builder, Deployer and Syncer are the seams Kubernetes resources will use;
+// this build has no implementation, and k8s resources say so in their view.
+
+// Builder builds an image and returns the ref to deploy.
+type Builder interface {
+	Build(ctx context.Context, img *devfile.Image, log func(line string)) (ref string, err error)
+}
+
+// Deployer applies a resource's objects with the built image refs.
+type Deployer interface {
+	Deploy(ctx context.Context, r *devfile.Resource, refs map[string]string, log func(line string)) error
+}
+
+// Syncer live-updates a running container with changed files.
+type Syncer interface {
+	Sync(ctx context.Context, img *devfile.Image, changed, removed []string, log func(line string)) error
+}
+
+// Config configures an Engine. Model is required; the zero value of every
+// other field means its default.
+type Config struct {
+	// Model is the first, already loaded Devfile model.
+	Model *devfile.Model
+	// Loader reloads the Devfile when one of Model.Dependencies changes; nil
+	// means the Devfile is never reloaded.
+	Loader Loader
+	// Watcher delivers file changes; nil means FSWatcher.
+	Watcher Watcher
+	// Runner starts local processes; nil means ProcRunner{} (no supervisor).
+	Runner Runner
+	// Checker makes readiness checks; nil means ProbeChecker{}.
+	Checker Checker
+	// Logger receives debug logs; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Engine runs the resources of a Devfile. Create it with New and start it
+// with Run; every other method is safe from any goroutine.
+type Engine struct {
+	cfg     Config
+	log     *slog.Logger
+	msgs    chan msg
+	logs    *logStore
+	subs    *subscribers
+	view    atomic.Pointer[View]
+	started atomic.Bool
+	// stopped is closed when the loop has returned; workers stop sending.
+	stopped chan struct{}
+	// workers counts the goroutines that own processes; Run waits for them.
+	workers sync.WaitGroup
+}
+
+// New validates cfg and returns an Engine with the model's resources pending.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Model == nil {
+		return nil, errors.New("engine: no Devfile model: load one with devfile.Load first")
+	}
+	if cfg.Watcher == nil {
+		cfg.Watcher = FSWatcher{Logger: cfg.Logger}
+	}
+	if cfg.Runner == nil {
+		cfg.Runner = ProcRunner{}
+	}
+	if cfg.Checker == nil {
+		cfg.Checker = ProbeChecker{}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{
+		cfg:     cfg,
+		log:     log,
+		msgs:    make(chan msg),
+		subs:    newSubscribers(),
+		stopped: make(chan struct{}),
+	}
+	e.logs = newLogStore(cfg.Now, defaultLogBounds)
+	v := View{Devfile: DevfileStatus{Path: cfg.Model.Path, Warnings: cfg.Model.Warnings}, Resources: []ResourceView{}}
+	e.view.Store(&v)
+	return e, nil
+}
+
+// Run runs the loop until ctx is done, then stops every process and returns
+// once they are gone. It returns nil after a shutdown by ctx. Run may be
+// called once.
+func (e *Engine) Run(ctx context.Context) error {
+	if !e.started.CompareAndSwap(false, true) {
+		return errors.New("engine already running: create a new one with New")
+	}
+	l := newLoop(e)
+	l.apply(e.cfg.Model, "initial")
+	l.schedule()
+	l.publish()
+	l.run(ctx)
+	l.shutdown()
+	close(e.stopped)
+	e.workers.Wait()
+	e.subs.closeAll()
+	return nil
+}
+
+// Snapshot returns the latest View. The caller owns it.
+func (e *Engine) Snapshot() View { return *e.view.Load() }
+
+// Subscribe returns a channel that receives the current View and then each
+// newer one. Only the latest is kept: a newer View replaces an unread one.
+// The channel is closed when ctx is done or the engine stops.
+func (e *Engine) Subscribe(ctx context.Context) <-chan View {
+	return e.subs.add(ctx, e.stopped, e.view.Load())
+}
+
+// Logs returns up to limit lines of resource ("" for all) with Seq > after,
+// oldest first.
+func (e *Engine) Logs(resource string, after uint64, limit int) []LogLine {
+	return e.logs.get(resource, after, limit)
+}
+
+// Trigger runs an update of the resource now, applying queued changes. The
+// error wraps ErrNotFound for an unknown resource.
+func (e *Engine) Trigger(ctx context.Context, name string) error {
+	return e.request(ctx, requestMsg{name: name, trigger: true})
+}
+
+// SetEnabled enables or disables a resource; disabling stops its processes.
+func (e *Engine) SetEnabled(ctx context.Context, name string, enabled bool) error {
+	return e.request(ctx, requestMsg{name: name, enabled: &enabled})
+}
+
+func (e *Engine) request(ctx context.Context, m requestMsg) error {
+	m.reply = make(chan error, 1)
+	select {
+	case e.msgs <- m:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-e.stopped:
+		return errEngineStopped
+	}
+	select {
+	case err := <-m.reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+var errEngineStopped = errors.New("engine stopped: devloop is shutting down")
+
+// send delivers a worker's message to the loop; false when the loop is gone.
+func (e *Engine) send(m msg) bool {
+	select {
+	case e.msgs <- m:
+		return true
+	case <-e.stopped:
+		return false
+	}
+}
+
+// goWorker runs f as a worker goroutine that Run waits for.
+func (e *Engine) goWorker(f func()) {
+	e.workers.Add(1)
+	go func() {
+		defer e.workers.Done()
+		f()
+	}()
+}
+
+// ProcRunner runs processes with package proc. Supervisor is passed on as
+// proc.Spec.Supervisor when the spec has none.
+type ProcRunner struct {
+	Supervisor []string
+}
+
+// Start starts spec.
+func (r ProcRunner) Start(spec proc.Spec) (Process, error) {
+	if len(spec.Supervisor) == 0 {
+		spec.Supervisor = r.Supervisor
+	}
+	p, err := proc.Start(spec)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// ProbeChecker makes the real checks of package proc.
+type ProbeChecker struct{}
+
+// Check returns p's check; exec probes run in dir with env.
+func (ProbeChecker) Check(p *devfile.Probe, dir string, env []string) proc.Check {
+	switch {
+	case p.HTTPGet != nil:
+		return proc.HTTPGet(p.HTTPGet.Scheme, p.HTTPGet.Host, p.HTTPGet.Port, p.HTTPGet.Path)
+	case p.TCPSocket != nil:
+		return proc.TCPSocket(p.TCPSocket.Host, p.TCPSocket.Port)
+	case p.Exec != nil:
+		return proc.Exec(p.Exec.Command, dir, env)
+	}
+	return func(context.Context) error { return errors.New("readiness probe has no action") }
+}
+
+// FSWatcher watches the file system with package watch.
+type FSWatcher struct {
+	Logger *slog.Logger
+}
+
+// Watch runs a watch.Watcher for cfg and forwards its batches to out.
+func (w FSWatcher) Watch(ctx context.Context, cfg watch.Config, out chan<- watch.Batch) error {
+	cfg.Logger = w.Logger
+	wt, err := watch.New(cfg)
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- wt.Run(ctx) }()
+	for b := range wt.Batches() {
+		select {
+		case out <- b:
+		case <-ctx.Done():
+		}
+	}
+	if err := <-errc; err != nil {
+		return fmt.Errorf("watching files: %w", err)
+	}
+	return nil
+}
+
+// defaultDir is where commands run when the Devfile gives no directory.
+func defaultDir(m *devfile.Model) string {
+	if m.Path == "" {
+		wd, _ := os.Getwd()
+		return wd
+	}
+	return dirOf(m.Path)
+}
+
+func dirOf(path string) string { return filepath.Dir(path) }

@@ -1,0 +1,482 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/devloop-dev/devloop/devfile"
+	"github.com/devloop-dev/devloop/proc"
+	"github.com/devloop-dev/devloop/watch"
+)
+
+// maxHistory is how many finished updates a resource keeps: enough to see a
+// pattern (flapping, a slow step) in the dashboard, small enough to copy on
+// every View.
+const maxHistory = 10
+
+// maxFiles bounds an update's Files: the dashboard shows a few names; the
+// count of a bulk change (a checkout) matters more than the list.
+const maxFiles = 50
+
+// tailLines is how many of a failed command's last lines go into the error.
+const tailLines = 5
+
+// errNoK8s is the honest status of Kubernetes resources in this build.
+const errNoK8s = "this devloop build cannot deploy Kubernetes resources yet: only local_resource runs (the builder and deployer are still to come)"
+
+// want is an update that should run.
+type want struct {
+	reason string
+	files  []string
+	// batch carries the file event timing when files caused the update.
+	batch *watch.Batch
+	at    time.Time
+}
+
+// resource is one resource's state, owned by the loop.
+type resource struct {
+	spec    devfile.Resource
+	filters []*watch.Filter
+	enabled bool
+	phase   Phase
+	err     string
+	waiting string
+	queued  []string // changed files a manual resource has not applied
+	want    *want
+	current *Update
+	history []Update
+	version uint64
+	// gen is the generation of the live worker and processes; messages from
+	// another generation are stale. 0 means none is live.
+	gen int
+	// worker is the generation of the running worker, 0 when none runs.
+	worker int
+	// cancel ends the worker of gen, then the serve_cmd's watchers.
+	cancel context.CancelFunc
+	serve  Process
+}
+
+func newResource(spec devfile.Resource, filters []*watch.Filter) *resource {
+	return &resource{spec: spec, filters: filters, enabled: spec.Enabled}
+}
+
+// init sets the phase of a (re)configured resource and asks for its first
+// update when it has one.
+func (r *resource) init(reason string, now time.Time) {
+	r.err, r.waiting, r.want, r.queued = "", "", nil, nil
+	switch {
+	case !r.enabled:
+		r.phase = PhaseDisabled
+	case r.spec.Kind != devfile.KindLocal || r.spec.Local == nil:
+		r.phase, r.err = PhaseError, errNoK8s
+	case !r.spec.AutoInit && reason != "devfile":
+		r.phase, r.waiting = PhasePending, "auto_init=False: waiting for a trigger (devloop trigger "+r.spec.Name+")"
+	default:
+		r.phase = PhasePending
+		r.want = &want{reason: reason, at: now}
+	}
+}
+
+func (r *resource) matches(path string) bool {
+	for _, f := range r.filters {
+		if f.Match(path) {
+			return true
+		}
+	}
+	return false
+}
+
+// changed records files that changed under r's deps.
+func (r *resource) changed(files []string, b watch.Batch) {
+	if !r.enabled || r.spec.Local == nil {
+		return
+	}
+	if r.spec.TriggerMode == devfile.TriggerManual {
+		r.queued = mergeFiles(r.queued, files)
+		return
+	}
+	if r.want == nil {
+		r.want = &want{reason: "files", at: b.Emitted}
+	}
+	r.want.files = mergeFiles(r.want.files, files)
+	if r.want.batch == nil {
+		r.want.batch = &b
+	}
+}
+
+// trigger asks for an update now, with the queued files.
+func (r *resource) trigger(now time.Time) {
+	if r.want == nil {
+		r.want = &want{reason: "trigger", at: now}
+	}
+	r.want.reason = "trigger"
+	r.want.files = mergeFiles(r.want.files, r.queued)
+	r.queued = nil
+}
+
+func mergeFiles(a, b []string) []string {
+	for _, f := range b {
+		if !slices.Contains(a, f) {
+			a = append(a, f)
+		}
+	}
+	return a
+}
+
+// job is what an update's worker needs, copied out of loop state.
+type job struct {
+	name  string
+	gen   int
+	local devfile.LocalSpec
+	env   []string // of cmd
+	senv  []string // of serve_cmd
+	old   Process  // the serve_cmd to stop first
+}
+
+// start runs r's wanted update in a worker.
+func (l *loop) start(r *resource) {
+	now := l.e.cfg.Now()
+	if r.current != nil {
+		l.finish(r, "cancelled", "superseded by a newer update")
+	}
+	if r.cancel != nil {
+		r.cancel()
+	}
+	l.ids.gen++
+	ctx, cancel := context.WithCancel(context.Background())
+	r.gen, r.worker, r.cancel = l.ids.gen, l.ids.gen, cancel
+	old := r.serve
+	r.serve = nil
+
+	w := r.want
+	r.want = nil
+	l.ids.update++
+	u := &Update{ID: l.ids.update, Reason: w.reason, Start: now, Result: "running"}
+	u.Files = w.files
+	if len(u.Files) > maxFiles {
+		u.Files = append(slices.Clone(u.Files[:maxFiles]), fmt.Sprintf("... and %d more", len(w.files)-maxFiles))
+	}
+	if b := w.batch; b != nil {
+		u.Steps = append(u.Steps, Step{Name: "file events", Start: b.First, End: b.Last},
+			Step{Name: "batch", Start: b.Last, End: b.Emitted})
+	}
+	if !w.at.IsZero() && now.After(w.at) {
+		u.Steps = append(u.Steps, Step{Name: "queued", Start: w.at, End: now})
+	}
+	r.current = u
+	r.phase, r.waiting, r.err = PhaseBuilding, "", ""
+	if r.spec.Local.Cmd.Empty() {
+		r.phase = PhaseDeploying
+	}
+	l.running++
+	l.touch(r)
+
+	j := job{
+		name:  r.spec.Name,
+		gen:   r.gen,
+		local: *r.spec.Local,
+		env:   envList(l.model.Env, r.spec.Local.Env),
+		senv:  envList(l.model.Env, r.spec.Local.ServeEnv),
+		old:   old,
+	}
+	if j.local.Dir == "" {
+		j.local.Dir = defaultDir(l.model)
+	}
+	if j.local.ServeDir == "" {
+		j.local.ServeDir = j.local.Dir
+	}
+	l.e.goWorker(func() { l.e.runJob(ctx, j) })
+}
+
+func envList(maps_ ...map[string]string) []string {
+	all := map[string]string{}
+	for _, m := range maps_ {
+		maps.Copy(all, m)
+	}
+	out := make([]string, 0, len(all))
+	for _, k := range slices.Sorted(maps.Keys(all)) {
+		out = append(out, k+"="+all[k])
+	}
+	return out
+}
+
+// runJob is an update's worker: stop the old serve_cmd, run cmd, start
+// serve_cmd. It reports steps and ends with a workerDoneMsg.
+func (e *Engine) runJob(ctx context.Context, j job) {
+	step := func(name string, start time.Time) {
+		e.send(stepMsg{name: j.name, gen: j.gen, step: Step{Name: name, Start: start, End: e.cfg.Now()}})
+	}
+	done := func(serve Process, err error) {
+		if !e.send(workerDoneMsg{name: j.name, gen: j.gen, serve: serve, err: err}) && serve != nil {
+			stopNow(serve)
+		}
+	}
+	if j.old != nil {
+		t := e.cfg.Now()
+		stopNow(j.old)
+		step("stop serve_cmd", t)
+	}
+	if !j.local.Cmd.Empty() {
+		t := e.cfg.Now()
+		err := e.runCmd(ctx, j.name, j.local.Cmd.Argv, j.local.Dir, j.env)
+		step("cmd", t)
+		if err != nil {
+			done(nil, err)
+			return
+		}
+	}
+	if j.local.ServeCmd.Empty() || ctx.Err() != nil {
+		done(nil, ctx.Err())
+		return
+	}
+	t := e.cfg.Now()
+	e.logs.append(j.name, "$ "+showArgv(j.local.ServeCmd.Argv))
+	p, err := e.cfg.Runner.Start(proc.Spec{
+		Argv:   j.local.ServeCmd.Argv,
+		Dir:    j.local.ServeDir,
+		Env:    j.senv,
+		Output: func(line string) { e.logs.append(j.name, line) },
+	})
+	if err != nil {
+		done(nil, fmt.Errorf("serve_cmd: %w", err))
+		return
+	}
+	step("serve_cmd start", t)
+	done(p, nil)
+}
+
+// runCmd runs cmd to its end; the error carries its last lines.
+func (e *Engine) runCmd(ctx context.Context, name string, argv []string, dir string, env []string) error {
+	e.logs.append(name, "$ "+showArgv(argv))
+	p, err := e.cfg.Runner.Start(proc.Spec{
+		Argv:   argv,
+		Dir:    dir,
+		Env:    env,
+		Output: func(line string) { e.logs.append(name, line) },
+	})
+	if err != nil {
+		return fmt.Errorf("cmd: %w", err)
+	}
+	select {
+	case <-p.Done():
+	case <-ctx.Done():
+		stopNow(p)
+		return ctx.Err()
+	}
+	if err := p.Err(); err != nil {
+		return fmt.Errorf("cmd failed: %w%s", err, tail(e.logs.last(name, tailLines)))
+	}
+	return nil
+}
+
+func tail(lines []string) string {
+	if len(lines) == 0 {
+		return ""
+	}
+	return "; last lines:\n" + strings.Join(lines, "\n")
+}
+
+func showArgv(argv []string) string {
+	if len(argv) == 3 && argv[0] == "sh" && argv[1] == "-c" {
+		return argv[2]
+	}
+	return strings.Join(argv, " ")
+}
+
+// stopNow stops p, bounded by stopTimeout.
+func stopNow(p Process) {
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	_ = p.Stop(ctx)
+}
+
+// stop ends whatever r runs; its stale messages are then ignored.
+func (l *loop) stop(r *resource, why string) {
+	if r.cancel != nil {
+		r.cancel()
+		r.cancel = nil
+	}
+	r.gen = 0
+	if r.serve != nil {
+		p := r.serve
+		r.serve = nil
+		l.e.goWorker(func() { stopNow(p) })
+	}
+	if r.current != nil {
+		l.finish(r, "cancelled", why)
+	}
+	r.want = nil
+	l.touch(r)
+}
+
+// finish ends r's current update with result.
+func (l *loop) finish(r *resource, result, errText string) {
+	u := *r.current
+	u.End, u.Result, u.Error = l.e.cfg.Now(), result, errText
+	r.current = nil
+	r.history = append([]Update{u}, r.history[:min(len(r.history), maxHistory-1)]...)
+	l.touch(r)
+}
+
+func (l *loop) onWorkerDone(m workerDoneMsg) {
+	l.running--
+	r := l.res[m.name]
+	if r != nil && r.worker == m.gen {
+		r.worker = 0
+	}
+	if r == nil || r.gen != m.gen {
+		if m.serve != nil {
+			l.e.goWorker(func() { stopNow(m.serve) })
+		}
+		return
+	}
+	r.cancel() // the worker's context; watchers get their own below
+	r.cancel = nil
+	switch {
+	case errors.Is(m.err, context.Canceled):
+		// stop() already recorded why.
+	case m.err != nil:
+		r.phase, r.err = PhaseError, m.err.Error()
+		l.finish(r, "error", r.err)
+	case m.serve == nil:
+		r.phase = PhaseReady
+		l.finish(r, "ok", "")
+	default:
+		l.serving(r, m.serve)
+	}
+	l.touch(r)
+}
+
+// serving watches a started serve_cmd: its exit, and its readiness probe.
+func (l *loop) serving(r *resource, p Process) {
+	r.serve = p
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	name, gen := r.spec.Name, r.gen
+	e := l.e
+	e.goWorker(func() {
+		select {
+		case <-p.Done():
+			e.send(serveExitMsg{name: name, gen: gen, err: p.Err()})
+		case <-ctx.Done():
+		}
+	})
+	pr := r.spec.Local.ReadinessProbe
+	if pr == nil {
+		r.phase = PhaseReady
+		l.finish(r, "ok", "")
+		return
+	}
+	r.phase, r.waiting = PhaseDeploying, "waiting for the readiness probe"
+	dir := r.spec.Local.ServeDir
+	probe := proc.Probe{
+		InitialDelay: pr.InitialDelay, Period: pr.Period, Timeout: pr.Timeout,
+		SuccessThreshold: pr.SuccessThreshold, FailureThreshold: pr.FailureThreshold,
+		Check: e.cfg.Checker.Check(pr, dir, envList(l.model.Env, r.spec.Local.ServeEnv)),
+	}
+	e.goWorker(func() {
+		probe.Run(ctx, func(ready bool, err error) {
+			e.send(probeMsg{name: name, gen: gen, ready: ready, err: err})
+		})
+	})
+}
+
+func (l *loop) onServeExit(m serveExitMsg) {
+	r := l.res[m.name]
+	if r == nil || r.gen != m.gen || r.serve == nil {
+		return
+	}
+	r.serve = nil
+	if r.cancel != nil {
+		r.cancel()
+		r.cancel = nil
+	}
+	r.gen = 0
+	why := "serve_cmd exited with code 0"
+	if m.err != nil {
+		why = "serve_cmd: " + m.err.Error()
+	}
+	r.phase, r.waiting = PhaseError, ""
+	r.err = why + tail(l.e.logs.last(m.name, tailLines))
+	if r.current != nil {
+		l.finish(r, "error", r.err)
+	}
+	l.touch(r)
+}
+
+func (l *loop) onProbe(m probeMsg) {
+	r := l.res[m.name]
+	if r == nil || r.gen != m.gen || r.serve == nil {
+		return
+	}
+	switch {
+	case m.ready:
+		r.phase, r.err, r.waiting = PhaseReady, "", ""
+		if r.current != nil {
+			start := r.current.Start
+			if n := len(r.current.Steps); n > 0 {
+				start = r.current.Steps[n-1].End
+			}
+			r.current.Steps = append(r.current.Steps, Step{Name: "ready", Start: start, End: l.e.cfg.Now()})
+			l.finish(r, "ok", "")
+		}
+	case r.current != nil:
+		r.waiting = "waiting for the readiness probe: " + m.err.Error()
+	default:
+		r.phase, r.err = PhaseError, "readiness probe failing: "+m.err.Error()
+	}
+	l.touch(r)
+}
+
+// view copies r for a View.
+func (r *resource) view() ResourceView {
+	v := ResourceView{
+		Name:         r.spec.Name,
+		Kind:         string(r.spec.Kind),
+		Labels:       slices.Clone(r.spec.Labels),
+		Links:        []Link{},
+		ResourceDeps: slices.Clone(r.spec.ResourceDeps),
+		Enabled:      r.enabled,
+		TriggerMode:  string(r.spec.TriggerMode),
+		Phase:        r.phase,
+		Error:        r.err,
+		Waiting:      r.waiting,
+		Queued:       slices.Clone(r.queued),
+		Version:      r.version,
+	}
+	if v.Labels == nil {
+		v.Labels = []string{}
+	}
+	if v.ResourceDeps == nil {
+		v.ResourceDeps = []string{}
+	}
+	if v.TriggerMode == "" {
+		v.TriggerMode = string(devfile.TriggerAuto)
+	}
+	for _, lk := range r.spec.Links {
+		v.Links = append(v.Links, Link{URL: lk.URL, Name: lk.Name})
+	}
+	if r.current != nil {
+		u := copyUpdate(*r.current)
+		v.Current = &u
+	}
+	if len(r.history) > 0 {
+		v.History = make([]Update, len(r.history))
+		for i, u := range r.history {
+			v.History[i] = copyUpdate(u)
+		}
+		v.LastUpdate = &v.History[0]
+	}
+	return v
+}
+
+func copyUpdate(u Update) Update {
+	u.Files = slices.Clone(u.Files)
+	u.Steps = slices.Clone(u.Steps)
+	return u
+}

@@ -1,0 +1,461 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/devloop-dev/devloop/devfile"
+	"github.com/devloop-dev/devloop/watch"
+)
+
+// Messages workers and callers send to the loop.
+type (
+	loadedMsg struct {
+		model *devfile.Model
+		err   error
+	}
+	watchErrMsg struct {
+		gen int
+		err error
+	}
+	// stepMsg records a finished step of the update running as gen.
+	stepMsg struct {
+		name string
+		gen  int
+		step Step
+	}
+	// workerDoneMsg ends the worker of gen: serve is the started serve_cmd
+	// (nil without one or on error).
+	workerDoneMsg struct {
+		name  string
+		gen   int
+		serve Process
+		err   error
+	}
+	serveExitMsg struct {
+		name string
+		gen  int
+		err  error
+	}
+	probeMsg struct {
+		name  string
+		gen   int
+		ready bool
+		err   error
+	}
+	requestMsg struct {
+		name    string
+		trigger bool
+		enabled *bool
+		reply   chan error
+	}
+)
+
+type msg any
+
+// loop is the state the engine goroutine owns. Nothing else touches it.
+type loop struct {
+	e       *Engine
+	model   *devfile.Model
+	devfile DevfileStatus
+	// order is the resources' Devfile order; res holds them by name.
+	order  []string
+	res    map[string]*resource
+	reload struct {
+		running, again bool
+		cancel         context.CancelFunc
+	}
+	watch struct {
+		key    string
+		gen    int
+		cancel context.CancelFunc
+	}
+	batches chan watch.Batch
+	// running counts updates holding a slot (max_parallel_updates).
+	running int
+	// ids hands out view sequence numbers, update IDs and worker generations.
+	ids   struct{ seq, update, gen int }
+	dirty bool
+}
+
+func newLoop(e *Engine) *loop {
+	return &loop{
+		e:       e,
+		res:     map[string]*resource{},
+		batches: make(chan watch.Batch),
+		devfile: DevfileStatus{Path: e.cfg.Model.Path},
+	}
+}
+
+func (l *loop) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-l.e.msgs:
+			l.handle(m)
+		case b := <-l.batches:
+			l.onBatch(b)
+		case <-l.e.logs.notify:
+			l.dirty = true
+		}
+		l.schedule()
+		if l.dirty {
+			l.publish()
+		}
+	}
+}
+
+func (l *loop) handle(m msg) {
+	switch m := m.(type) {
+	case loadedMsg:
+		l.onLoaded(m)
+	case watchErrMsg:
+		if m.gen == l.watch.gen {
+			l.logf("", "watching files failed, changes are not seen until the Devfile reloads: %v", m.err)
+		}
+	case stepMsg:
+		if r := l.res[m.name]; r != nil && r.gen == m.gen && r.current != nil {
+			r.current.Steps = append(r.current.Steps, m.step)
+			l.touch(r)
+		}
+	case workerDoneMsg:
+		l.onWorkerDone(m)
+	case serveExitMsg:
+		l.onServeExit(m)
+	case probeMsg:
+		l.onProbe(m)
+	case requestMsg:
+		m.reply <- l.onRequest(m)
+	default:
+		panic(fmt.Sprintf("engine: unknown message %T", m))
+	}
+}
+
+// apply makes model the running one: unchanged resources keep running
+// untouched, changed ones update, removed ones stop, new ones start.
+func (l *loop) apply(model *devfile.Model, reason string) {
+	l.model = model
+	l.devfile.Path = model.Path
+	l.devfile.LoadedAt = l.e.cfg.Now()
+	l.devfile.Error = ""
+	l.devfile.Warnings = slices.Clone(model.Warnings)
+	l.dirty = true
+
+	keep := map[string]bool{}
+	order := make([]string, 0, len(model.Resources))
+	for _, spec := range model.Resources {
+		keep[spec.Name] = true
+		order = append(order, spec.Name)
+		r := l.res[spec.Name]
+		switch {
+		case r == nil:
+			r = newResource(spec, l.filters(spec))
+			l.res[spec.Name] = r
+			r.init(reason, l.e.cfg.Now())
+		case !sameSpec(r.spec, spec):
+			r.spec = spec
+			r.filters = l.filters(spec)
+			l.stop(r, "the Devfile changed it")
+			r.init("devfile", l.e.cfg.Now())
+		default:
+			r.spec = spec // positions may have moved
+		}
+		l.touch(r)
+	}
+	for _, name := range l.order {
+		if !keep[name] {
+			l.stop(l.res[name], "the Devfile removed it")
+			delete(l.res, name)
+		}
+	}
+	l.order = order
+	l.rewatch()
+}
+
+// sameSpec tells whether a resource needs no update after a reload.
+func sameSpec(a, b devfile.Resource) bool {
+	a.Pos = b.Pos
+	return reflect.DeepEqual(a, b)
+}
+
+// filters are the watch filters of a resource's deps. Ignore patterns are
+// relative to the Devfile's directory, as in Tilt; each is rebased onto the
+// dep it falls under.
+func (l *loop) filters(spec devfile.Resource) []*watch.Filter {
+	var out []*watch.Filter
+	for _, root := range l.roots(spec) {
+		f, err := watch.NewFilter(root)
+		if err != nil {
+			l.logf(spec.Name, "ignoring dep %s: %v", root.Path, err)
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func (l *loop) roots(spec devfile.Resource) []watch.Root {
+	if spec.Local == nil {
+		return nil
+	}
+	base := defaultDir(l.model)
+	var roots []watch.Root
+	for _, dep := range spec.Local.Deps {
+		roots = append(roots, watch.Root{Path: dep, Ignore: rebase(spec.Local.Ignore, base, dep)})
+	}
+	return roots
+}
+
+// rebase rewrites dockerignore patterns relative to base into patterns
+// relative to dir. Patterns naming another subtree are kept as written,
+// which matches nothing or the same names below dir.
+func rebase(patterns []string, base, dir string) []string {
+	rel, err := filepath.Rel(base, dir)
+	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+		return patterns
+	}
+	prefix := filepath.ToSlash(rel) + "/"
+	out := make([]string, 0, len(patterns))
+	for _, p := range patterns {
+		neg := strings.HasPrefix(p, "!")
+		body := strings.TrimPrefix(p, "!")
+		body = strings.TrimPrefix(body, "./")
+		if after, ok := strings.CutPrefix(body, prefix); ok {
+			body = after
+		}
+		if neg {
+			body = "!" + body
+		}
+		out = append(out, body)
+	}
+	return out
+}
+
+// rewatch restarts the watcher when the set of watched roots changed.
+func (l *loop) rewatch() {
+	cfg := watch.Config{GlobalBase: defaultDir(l.model), Ignore: l.model.Settings.WatchIgnore}
+	for _, dep := range l.model.Dependencies {
+		cfg.Roots = append(cfg.Roots, watch.Root{Path: dep})
+	}
+	for _, name := range l.order {
+		cfg.Roots = append(cfg.Roots, l.roots(l.res[name].spec)...)
+	}
+	key := fmt.Sprintf("%v", cfg)
+	if key == l.watch.key {
+		return
+	}
+	if l.watch.cancel != nil {
+		l.watch.cancel()
+	}
+	l.watch.key = key
+	l.ids.gen++
+	gen := l.ids.gen
+	l.watch.gen = gen
+	ctx, cancel := context.WithCancel(context.Background())
+	l.watch.cancel = cancel
+	l.e.goWorker(func() {
+		if err := l.e.cfg.Watcher.Watch(ctx, cfg, l.batches); err != nil && ctx.Err() == nil {
+			l.e.send(watchErrMsg{gen: gen, err: err})
+		}
+	})
+}
+
+// onBatch maps changed paths to the Devfile and to resources.
+func (l *loop) onBatch(b watch.Batch) {
+	paths := append(slices.Clone(b.Changed), b.Removed...)
+	deps := map[string]bool{}
+	for _, d := range l.model.Dependencies {
+		deps[filepath.Clean(d)] = true
+	}
+	reload := b.Overflow
+	for _, p := range paths {
+		if deps[p] {
+			reload = true
+		}
+	}
+	if reload {
+		l.startReload()
+	}
+	for _, name := range l.order {
+		r := l.res[name]
+		var files []string
+		for _, p := range paths {
+			if b.Overflow || r.matches(p) {
+				files = append(files, l.relative(p))
+			}
+		}
+		if len(files) == 0 || (b.Overflow && len(r.filters) == 0) {
+			continue
+		}
+		r.changed(files, b)
+		l.touch(r)
+	}
+}
+
+// relative shows path relative to the Devfile's directory when under it.
+func (l *loop) relative(path string) string {
+	rel, err := filepath.Rel(defaultDir(l.model), path)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return path
+	}
+	return rel
+}
+
+func (l *loop) startReload() {
+	if l.e.cfg.Loader == nil {
+		return
+	}
+	if l.reload.running {
+		l.reload.again = true
+		return
+	}
+	l.reload.running = true
+	ctx, cancel := context.WithCancel(context.Background())
+	l.reload.cancel = cancel
+	l.e.goWorker(func() {
+		defer cancel()
+		m, err := l.e.cfg.Loader.Load(ctx)
+		l.e.send(loadedMsg{model: m, err: err})
+	})
+}
+
+func (l *loop) onLoaded(m loadedMsg) {
+	l.reload.running = false
+	if l.reload.again {
+		l.reload.again = false
+		l.startReload()
+	}
+	l.dirty = true
+	if m.err != nil {
+		l.devfile.Error = m.err.Error()
+		l.logf("", "Devfile reload failed, the last good one keeps running: %v", m.err)
+		return
+	}
+	l.logf("", "Devfile reloaded")
+	l.apply(m.model, "devfile")
+}
+
+func (l *loop) onRequest(m requestMsg) error {
+	r := l.res[m.name]
+	if r == nil {
+		return fmt.Errorf("resource %q: %w (see `devloop get` for the names)", m.name, ErrNotFound)
+	}
+	if m.enabled != nil {
+		if r.enabled == *m.enabled {
+			return nil
+		}
+		r.enabled = *m.enabled
+		if r.enabled {
+			r.init("initial", l.e.cfg.Now())
+			r.want = &want{reason: "initial", at: l.e.cfg.Now()}
+		} else {
+			l.stop(r, "disabled")
+			r.phase, r.waiting, r.err = PhaseDisabled, "", ""
+		}
+		l.touch(r)
+		return nil
+	}
+	if !r.enabled {
+		return fmt.Errorf("resource %q is disabled: enable it first", m.name)
+	}
+	r.trigger(l.e.cfg.Now())
+	l.touch(r)
+	return nil
+}
+
+// schedule starts the updates that may start: resource enabled, no worker
+// running for it, every resource_dep ready, and a free slot.
+func (l *loop) schedule() {
+	limit := l.model.Settings.MaxParallelUpdates
+	if limit <= 0 {
+		limit = DefaultMaxParallelUpdates
+	}
+	for _, name := range l.order {
+		r := l.res[name]
+		if r.want == nil || !r.enabled || r.worker != 0 {
+			continue
+		}
+		waiting := l.blockers(r)
+		if waiting == "" && l.running >= limit {
+			waiting = fmt.Sprintf("a free update slot (max_parallel_updates=%d)", limit)
+		}
+		if waiting != "" {
+			if r.current == nil && r.phase != PhaseError {
+				r.phase = PhasePending
+			}
+			if r.waiting != "waiting for "+waiting {
+				r.waiting = "waiting for " + waiting
+				l.touch(r)
+			}
+			continue
+		}
+		l.start(r)
+	}
+}
+
+// blockers names the resource_deps of r that are not ready, "" when none.
+func (l *loop) blockers(r *resource) string {
+	var not []string
+	for _, d := range r.spec.ResourceDeps {
+		dep := l.res[d]
+		switch {
+		case dep == nil:
+			not = append(not, d+" (not in the Devfile)")
+		case !dep.enabled:
+			not = append(not, d+" (disabled)")
+		case dep.phase != PhaseReady:
+			not = append(not, d)
+		}
+	}
+	if len(not) == 0 {
+		return ""
+	}
+	return "resource_deps: " + strings.Join(not, ", ")
+}
+
+func (l *loop) touch(r *resource) {
+	r.version++
+	l.dirty = true
+}
+
+// logf adds a line of devloop's own to resource's log ("" for the global one).
+func (l *loop) logf(resource, format string, args ...any) {
+	l.e.logs.append(resource, fmt.Sprintf(format, args...))
+}
+
+// publish stores and sends a copy of the state as the next View.
+func (l *loop) publish() {
+	l.dirty = false
+	l.ids.seq++
+	v := View{
+		Seq:       uint64(l.ids.seq),
+		Devfile:   l.devfile,
+		Resources: make([]ResourceView, 0, len(l.order)),
+		LogSeq:    l.e.logs.lastSeq(),
+	}
+	v.Devfile.Warnings = slices.Clone(l.devfile.Warnings)
+	for _, name := range l.order {
+		v.Resources = append(v.Resources, l.res[name].view())
+	}
+	l.e.view.Store(&v)
+	l.e.subs.publish(v)
+}
+
+// shutdown stops every resource; Run waits for the stops to finish.
+func (l *loop) shutdown() {
+	for _, name := range l.order {
+		l.stop(l.res[name], "devloop is shutting down")
+	}
+	if l.watch.cancel != nil {
+		l.watch.cancel()
+	}
+	if l.reload.cancel != nil {
+		l.reload.cancel()
+	}
+	l.publish()
+}
