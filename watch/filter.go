@@ -1,7 +1,9 @@
 package watch
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,6 +86,24 @@ func (f *Filter) descend(abs string) bool {
 		return false
 	}
 	return !f.ignore.matches(rel) || f.ignore.mayFlipBelow(rel, true)
+}
+
+// ReadIgnoreFile reads a .dockerignore or .devloopignore file into patterns
+// for Root.Ignore or Config.Ignore. A missing file means no patterns.
+func ReadIgnoreFile(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading ignore file: %w", err)
+	}
+	defer f.Close()
+	patterns, err := ignorefile.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("reading ignore file %s: %w", path, err)
+	}
+	return patterns, nil
 }
 
 // matcher is a dockerignore pattern list, evaluated like Docker does: the

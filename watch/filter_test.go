@@ -1,6 +1,9 @@
 package watch
 
 import (
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -96,6 +99,30 @@ func TestNewFilterErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if f, err := NewFilter(tt.root); err == nil {
 				t.Errorf("NewFilter(%+v) = %v, nil; want an error", tt.root, f)
+			}
+		})
+	}
+}
+
+func TestReadIgnoreFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, ".dockerignore")
+	if err := os.WriteFile(path, []byte("# comment\n\n/node_modules/\n!node_modules/keep\n  *.log  \n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		path string
+		want []string
+	}{
+		{name: "patterns", path: path, want: []string{"node_modules", "!node_modules/keep", "*.log"}},
+		{name: "missing file", path: filepath.Join(dir, "nope"), want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ReadIgnoreFile(tt.path)
+			if err != nil || !slices.Equal(got, tt.want) {
+				t.Errorf("ReadIgnoreFile(%s) = %q, %v; want %q, nil", tt.path, got, err, tt.want)
 			}
 		})
 	}
