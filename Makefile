@@ -35,5 +35,17 @@ FUZZTIME ?= 20s
 fuzz:
 	$(GO) test ./devfile -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
 
+# e2e-env builds and starts the offline test environment (kind node image, registry and
+# buildkitd images, host buildkitd and registry) and writes .e2e/env. Idempotent; see TESTING.md.
+e2e-env:
+	test/e2e/env/e2e-env.sh
+
+# e2e runs every test with the environment of .e2e/env: the e2e-tagged tests (test/e2e) and the
+# integration tests of the other packages, which fail instead of skipping under DEVLOOP_E2E=1.
+E2E_TIMEOUT ?= 40m
+e2e:
+	@test -f .e2e/env || { echo "make e2e: .e2e/env is missing: run make e2e-env first (TESTING.md)" >&2; exit 1; }
+	. ./.e2e/env && DEVLOOP_E2E=1 $(GO) test -race -count=1 -tags e2e -timeout $(E2E_TIMEOUT) ./...
+
 clean:
 	rm -rf bin

@@ -6,7 +6,7 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-PACKAGES=(docker.io containerd runc iptables debootstrap docker-registry busybox-static jq chromium chromium-driver)
+PACKAGES=(docker.io containerd runc iptables curl debootstrap docker-registry busybox-static jq chromium chromium-driver)
 
 install_packages() {
 	local missing=()

@@ -23,3 +23,26 @@ stamp_set() { printf '%s' "$2" > "$1/.stamp"; }
 
 # hash_files prints one sha256 over the contents of the given files.
 hash_files() { cat "$@" | sha256sum | cut -c1-16; }
+
+# copy_with_libs_from ROOT DST FILE...: copies FILEs (absolute paths inside the
+# tree ROOT, "/" for this host) into DST with every shared library they load
+# (ldd, run inside ROOT), keeping paths and following symlinks to their targets.
+copy_with_libs_from() {
+	local root="${1%/}" dst="$2" f t
+	shift 2
+	{
+		for f in "$@"; do
+			echo "$f"
+			if [ -z "$root" ]; then ldd "$f" 2>/dev/null; else chroot "$root" ldd "$f" 2>/dev/null; fi | grep -o '/[^ ]*' || true
+		done
+	} | sort -u | while read -r f; do
+		while :; do
+			[ -e "$root$f" ] || [ -L "$root$f" ] || break
+			mkdir -p "$dst$(dirname "$f")"
+			cp -a "$root$f" "$dst$f"
+			[ -L "$root$f" ] || break
+			t="$(readlink "$root$f")"
+			case "$t" in /*) f="$t" ;; *) f="$(dirname "$f")/$t" ;; esac
+		done
+	done
+}
