@@ -1,0 +1,3 @@
+module example.com/devloop-local
+
+go 1.26
