@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"go.starlark.net/starlark"
@@ -34,6 +36,9 @@ func (s *state) readPath(thread *starlark.Thread, p string) (string, []byte, err
 	}
 	if fi.IsDir() {
 		return abs, nil, fmt.Errorf("%s is a directory: name a file (listdir lists a directory)", abs)
+	}
+	if !fi.Mode().IsRegular() {
+		return abs, nil, fmt.Errorf("%s is not a regular file", abs)
 	}
 	if fi.Size() > maxReadSize {
 		return abs, nil, fmt.Errorf("%s is %d bytes, more than the %d a Devfile may read", abs, fi.Size(), maxReadSize)
@@ -209,17 +214,33 @@ const localWaitDelay = 2 * time.Second
 // maxLocalOutput bounds what local() keeps of a command's output.
 const maxLocalOutput = 64 << 20
 
-// limitedBuffer is a bytes.Buffer that fails writes beyond a limit.
-type limitedBuffer struct {
-	bytes.Buffer
-	limit int
+// localOutput collects a command's stdout, and stdout and stderr
+// interleaved, up to maxLocalOutput each. exec copies the two streams from
+// separate goroutines, hence the lock.
+type localOutput struct {
+	mu       sync.Mutex
+	stdout   bytes.Buffer
+	combined bytes.Buffer
 }
 
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if b.Len()+len(p) > b.limit {
-		return 0, fmt.Errorf("output exceeds %d bytes", b.limit)
+type localWriter struct {
+	o        *localOutput
+	isStdout bool
+}
+
+func (o *localOutput) writer(isStdout bool) io.Writer { return &localWriter{o, isStdout} }
+
+func (w *localWriter) Write(p []byte) (int, error) {
+	w.o.mu.Lock()
+	defer w.o.mu.Unlock()
+	if w.o.combined.Len()+len(p) > maxLocalOutput {
+		return 0, fmt.Errorf("output exceeds %d bytes", maxLocalOutput)
 	}
-	return b.Buffer.Write(p)
+	w.o.combined.Write(p)
+	if w.isStdout {
+		w.o.stdout.Write(p)
+	}
+	return len(p), nil
 }
 
 // LocalError is the error of a local() command that failed; Output is what
@@ -256,6 +277,9 @@ func (s *state) local(thread *starlark.Thread, fn *starlark.Builtin, args starla
 	if cmd.Empty() {
 		return nil, errors.New("command is empty: pass the command to run")
 	}
+	if s.opts.NoExec {
+		return nil, fmt.Errorf("command %q not run: this evaluation does not run commands", strings.Join(cmd.Argv, " "))
+	}
 	extra, err := stringMapFromValue("env", env)
 	if err != nil {
 		return nil, err
@@ -277,16 +301,15 @@ func (s *state) local(thread *starlark.Thread, fn *starlark.Builtin, args starla
 		}
 		c.Stdin = strings.NewReader(text)
 	}
-	var stdout, combined limitedBuffer
-	stdout.limit, combined.limit = maxLocalOutput, maxLocalOutput
-	c.Stdout = &multiWriter{&stdout, &combined}
-	c.Stderr = &combined
+	out := &localOutput{}
+	c.Stdout = out.writer(true)
+	c.Stderr = out.writer(false)
 	if s.opts.Stdout != nil && !echoOff {
 		fmt.Fprintf(s.opts.Stdout, "local: %s\n", strings.Join(cmd.Argv, " "))
 	}
 	err = c.Run()
-	if s.opts.Stdout != nil && !quiet && combined.Len() > 0 {
-		s.opts.Stdout.Write(combined.Bytes())
+	if s.opts.Stdout != nil && !quiet && out.combined.Len() > 0 {
+		s.opts.Stdout.Write(out.combined.Bytes())
 	}
 	if err != nil {
 		if ctxErr := ctxOf(thread).Err(); ctxErr != nil {
@@ -294,22 +317,9 @@ func (s *state) local(thread *starlark.Thread, fn *starlark.Builtin, args starla
 		}
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
-			return nil, &LocalError{Argv: cmd.Argv, ExitCode: ee.ExitCode(), Output: combined.String()}
+			return nil, &LocalError{Argv: cmd.Argv, ExitCode: ee.ExitCode(), Output: out.combined.String()}
 		}
 		return nil, fmt.Errorf("command %q: %w", strings.Join(cmd.Argv, " "), err)
 	}
-	return &Blob{Text: stdout.String(), Source: "local: " + strings.Join(cmd.Argv, " ")}, nil
-}
-
-// multiWriter writes to each writer in turn (io.MultiWriter without the
-// short-write check, so the first error stops the command).
-type multiWriter []*limitedBuffer
-
-func (m *multiWriter) Write(p []byte) (int, error) {
-	for _, w := range *m {
-		if _, err := w.Write(p); err != nil {
-			return 0, err
-		}
-	}
-	return len(p), nil
+	return &Blob{Text: out.stdout.String(), Source: "local: " + strings.Join(cmd.Argv, " ")}, nil
 }

@@ -29,6 +29,9 @@ type Options struct {
 	KubeNamespace string
 	// MaxSteps bounds evaluation (Starlark execution steps); 0 means the default.
 	MaxSteps uint64
+	// NoExec makes local() fail instead of running commands: for fuzzing
+	// and for evaluating Devfiles that are not trusted.
+	NoExec bool
 	// Environ is the environment os.getenv/os.environ read and local()
 	// commands run with, as "KEY=VALUE" entries; nil means os.Environ().
 	Environ []string
@@ -100,6 +103,7 @@ type state struct {
 type module struct {
 	globals starlark.StringDict
 	err     error
+	done    bool
 }
 
 // Load evaluates the Devfile at path and returns its validated model.
@@ -213,8 +217,8 @@ func (s *state) addDep(path string) { s.deps[filepath.Clean(path)] = true }
 // exec evaluates the file at abs (cached), returning its globals.
 func (s *state) exec(thread *starlark.Thread, abs string) (starlark.StringDict, error) {
 	if m, ok := s.modules[abs]; ok {
-		if m.globals == nil && m.err == nil {
-			return nil, fmt.Errorf("load cycle: %s", s.cycle(abs))
+		if !m.done {
+			return nil, fmt.Errorf("load cycle: %s: a file cannot load itself, directly or through others", s.cycle(abs))
 		}
 		return m.globals, m.err
 	}
@@ -231,17 +235,13 @@ func (s *state) exec(thread *starlark.Thread, abs string) (starlark.StringDict, 
 	s.loading = append(s.loading, abs)
 	globals, err := starlark.ExecFileOptions(fileOptions, thread, abs, src, s.predeclared)
 	s.loading = s.loading[:len(s.loading)-1]
+	mod.done = true
 	if err != nil {
-		err = s.syntaxError(err)
+		mod.err = s.syntaxError(err)
+		return nil, mod.err
 	}
-	mod.globals, mod.err = globals, err
-	if err != nil {
-		mod.globals = nil
-		if mod.err == nil {
-			mod.err = err
-		}
-	}
-	return globals, err
+	mod.globals = globals
+	return globals, nil
 }
 
 // cycle describes the load cycle that reaches abs again.
