@@ -66,6 +66,7 @@ func newRootCmd(s Streams) *cobra.Command {
 	// Each subcommand lives in its own file as newXCmd(s).
 	root.AddCommand(
 		newVersionCmd(s),
+		newConfigCmd(s),
 		newUpCmd(s), newInternalCmd(s),
 		newDebugCmd(s),
 		newGetCmd(s), newLogsCmd(s), newTriggerCmd(s), newEnableCmd(s), newDisableCmd(s),
