@@ -1,0 +1,287 @@
+package devfile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.starlark.net/starlark"
+	"sigs.k8s.io/yaml"
+)
+
+// helmDefaultRelease is the release name helm() uses when name= is unset:
+// Tilt's choice, stable across loads (helm's own default is random).
+const helmDefaultRelease = "chart"
+
+// helmRequest is what helm() was asked to render.
+type helmRequest struct {
+	// Chart is the absolute chart directory.
+	Chart       string
+	Name        string
+	Namespace   string
+	Values      []string // absolute paths
+	Set         []string
+	KubeVersion string
+	SkipCRDs    bool
+}
+
+// argv returns the helm command line that renders r.
+func (r helmRequest) argv() []string {
+	name := r.Name
+	if name == "" {
+		name = helmDefaultRelease
+	}
+	argv := []string{"helm", "template", name, r.Chart}
+	if r.Namespace != "" {
+		argv = append(argv, "--namespace", r.Namespace)
+	}
+	if r.KubeVersion != "" {
+		argv = append(argv, "--kube-version", r.KubeVersion)
+	}
+	if !r.SkipCRDs {
+		argv = append(argv, "--include-crds")
+	}
+	for _, v := range r.Values {
+		argv = append(argv, "--values", v)
+	}
+	for _, s := range r.Set {
+		argv = append(argv, "--set", s)
+	}
+	return argv
+}
+
+// helm implements helm(paths, name=”, namespace=”, values=[], set=[],
+// kube_version=”, skip_crds=False): renders a local chart directory with
+// `helm template` and returns the YAML as a blob. The chart's files, local
+// subcharts and values files become dependencies.
+func (s *state) helm(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var chart, name, namespace, kubeVersion string
+	var values, set starlark.Value
+	var skipCRDs bool
+	if err := starlark.UnpackArgs(fn.Name(), args, kwargs,
+		"paths", &chart, "name?", &name, "namespace?", &namespace,
+		"values?", &values, "set?", &set, "kube_version?", &kubeVersion,
+		"skip_crds?", &skipCRDs); err != nil {
+		return nil, err
+	}
+	if chart == "" {
+		return nil, fmt.Errorf("%s: the chart path is empty: name a chart directory (the one with Chart.yaml)", fn.Name())
+	}
+	req := helmRequest{Chart: s.absPath(thread, chart), Name: name, Namespace: namespace, KubeVersion: kubeVersion, SkipCRDs: skipCRDs}
+	fi, err := os.Stat(req.Chart)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("%s: chart directory %s does not exist (looked for %s): helm() renders local charts only; fetch remote ones first (helm pull --untar)", fn.Name(), chart, req.Chart)
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", fn.Name(), err)
+	case !fi.IsDir():
+		return nil, fmt.Errorf("%s: %s is not a directory: pass the chart directory (the one with Chart.yaml)", fn.Name(), chart)
+	}
+	vs, err := stringsFromValue("values", values)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", fn.Name(), err)
+	}
+	for _, v := range vs {
+		abs := s.absPath(thread, v)
+		s.addDep(abs)
+		if _, err := os.Stat(abs); err != nil {
+			return nil, fmt.Errorf("%s: values file %s: %w", fn.Name(), v, err)
+		}
+		req.Values = append(req.Values, abs)
+	}
+	if req.Set, err = stringsFromValue("set", set); err != nil {
+		return nil, fmt.Errorf("%s: %w", fn.Name(), err)
+	}
+	if err := s.addTreeDeps(req.Chart); err != nil {
+		return nil, fmt.Errorf("%s: %w", fn.Name(), err)
+	}
+	for _, sub := range localSubcharts(req.Chart) {
+		if err := s.addTreeDeps(sub); err != nil {
+			return nil, fmt.Errorf("%s: %w", fn.Name(), err)
+		}
+	}
+	argv := req.argv()
+	out, err := s.runTool(thread, argv, filepath.Dir(callerFile(thread)),
+		"install Helm 3 (https://helm.sh/docs/intro/install/), or render the chart yourself and pass the YAML to k8s_yaml()")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", fn.Name(), err)
+	}
+	text := dropHelmTests(out)
+	source := "helm: " + s.rel(req.Chart)
+	if namespace != "" {
+		// helm template --namespace neither sets the namespace of objects
+		// whose templates omit it nor creates it; set it, as Tilt does.
+		objs, err := parseK8sYAML(text, source)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", fn.Name(), err)
+		}
+		for _, o := range objs {
+			if o.Namespace == "" && !clusterScopedKinds[o.Kind] {
+				if err := o.setNamespace(namespace, false); err != nil {
+					return nil, fmt.Errorf("%s: %w", fn.Name(), err)
+				}
+			}
+		}
+		text = joinYAML(objs)
+	}
+	return &Blob{Text: text, Source: source}, nil
+}
+
+// helmTestSource marks the documents of a chart's tests/ templates, which
+// `helm test` runs and a deploy must not apply.
+var helmTestSource = regexp.MustCompile(`(?m)^# Source: .*/tests/`)
+
+// dropHelmTests removes test hook documents from helm template output.
+func dropHelmTests(text string) string {
+	var keep []string
+	for _, d := range splitYAMLDocs(text) {
+		if helmTestSource.MatchString(d.Text) || strings.TrimSpace(d.Text) == "" {
+			continue
+		}
+		keep = append(keep, d.Text)
+	}
+	return strings.Join(keep, "---\n")
+}
+
+// localSubcharts returns the directories of a chart's file:// dependencies
+// (Chart.yaml, or requirements.yaml for apiVersion v1 charts).
+func localSubcharts(chart string) []string {
+	var out []string
+	for _, f := range []string{"Chart.yaml", "requirements.yaml"} {
+		data, err := os.ReadFile(filepath.Join(chart, f))
+		if err != nil {
+			continue
+		}
+		var meta struct {
+			Dependencies []struct {
+				Repository string `json:"repository"`
+			} `json:"dependencies"`
+		}
+		if yaml.Unmarshal(data, &meta) != nil {
+			continue
+		}
+		for _, d := range meta.Dependencies {
+			if p, ok := strings.CutPrefix(d.Repository, "file://"); ok {
+				out = append(out, absFrom(chart, p))
+			}
+		}
+	}
+	return out
+}
+
+// maxTreeDeps bounds how many files of one directory become dependencies: a
+// chart or kustomization has tens of files; a directory with more is
+// probably a mistake (a repository root) and watching it file by file
+// would cost more than it helps.
+const maxTreeDeps = 10000
+
+// addTreeDeps records every regular file under dir as a dependency.
+func (s *state) addTreeDeps(dir string) error {
+	n := 0
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "node_modules") && p != dir {
+			return filepath.SkipDir
+		}
+		if d.Type().IsRegular() {
+			n++
+			if n > maxTreeDeps {
+				return fmt.Errorf("%s has more than %d files: name a smaller directory", s.rel(dir), maxTreeDeps)
+			}
+			s.addDep(p)
+		}
+		return nil
+	})
+}
+
+// maxToolOutput bounds what helm or kustomize may print (rendered YAML of
+// even large charts is a few MB).
+const maxToolOutput = 64 << 20
+
+// toolWaitDelay is how long runTool waits for output pipes after the tool
+// exits (a child it left behind may hold them); the output is complete by then.
+const toolWaitDelay = 2 * time.Second
+
+// cappedBuffer is a bytes.Buffer that fails writes beyond maxToolOutput.
+type cappedBuffer struct{ bytes.Buffer }
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > maxToolOutput {
+		return 0, fmt.Errorf("output exceeds %d bytes", maxToolOutput)
+	}
+	return b.Buffer.Write(p)
+}
+
+// runTool runs argv in dir with the evaluation's environment and returns its
+// stdout. A missing program is an error naming it, with remedy.
+func (s *state) runTool(thread *starlark.Thread, argv []string, dir, remedy string) (string, error) {
+	env := s.env.list(nil)
+	prog, err := lookPathIn(argv[0], env)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s", err, remedy)
+	}
+	c := exec.CommandContext(ctxOf(thread), prog, argv[1:]...)
+	c.Dir = dir
+	c.Env = env
+	c.WaitDelay = toolWaitDelay
+	var stdout, stderr cappedBuffer
+	c.Stdout, c.Stderr = &stdout, &stderr
+	if s.opts.Stdout != nil {
+		fmt.Fprintf(s.opts.Stdout, "%s\n", strings.Join(argv, " "))
+	}
+	if err := c.Run(); err != nil {
+		if ctxErr := ctxOf(thread).Err(); ctxErr != nil {
+			return "", fmt.Errorf("%s: %w", strings.Join(argv, " "), ctxErr)
+		}
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = strings.TrimSpace(stdout.String())
+		}
+		return "", fmt.Errorf("%s failed: %v\n%s", strings.Join(argv, " "), err, msg)
+	}
+	return stdout.String(), nil
+}
+
+// lookPathIn finds a program on the PATH of env (not of this process), so
+// that Options.Environ decides what a Devfile can run.
+func lookPathIn(prog string, env []string) (string, error) {
+	if strings.Contains(prog, "/") {
+		if isExecutable(prog) {
+			return prog, nil
+		}
+		return "", fmt.Errorf("%s is not an executable file", prog)
+	}
+	path := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, prog)
+		if isExecutable(p) {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("the %s binary is not on PATH (%s)", prog, path)
+}
+
+func isExecutable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
+}
