@@ -293,6 +293,17 @@ func (h *harness) wantEvents(want ...string) {
 	}
 }
 
+// wantEventSet is wantEvents for events of parallel workers, in any order.
+func (h *harness) wantEventSet(want ...string) {
+	h.t.Helper()
+	got := h.run.take()
+	slices.Sort(got)
+	want = slices.Sorted(slices.Values(want))
+	if !slices.Equal(got, want) {
+		h.t.Fatalf("process events (sorted) = %q, want %q", got, want)
+	}
+}
+
 func withProbe(r devfile.Resource) devfile.Resource {
 	r.Local.ReadinessProbe = &devfile.Probe{Period: time.Second, SuccessThreshold: 1, FailureThreshold: 3,
 		HTTPGet: &devfile.HTTPGetAction{Port: 8080}}
@@ -496,20 +507,57 @@ func TestAutoInitFalse(t *testing.T) {
 	})
 }
 
-func TestMaxParallelUpdates(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		m := model(local("a", "a", ""), local("b", "b", ""))
-		m.Settings.MaxParallelUpdates = 1
-		h := start(t, m)
-		defer h.stop()
-		h.wantEvents("start a")
-		if r := h.wantPhase("b", PhasePending); !strings.Contains(r.Waiting, "max_parallel_updates=1") {
-			t.Fatalf("b waiting = %q, want it to name max_parallel_updates", r.Waiting)
-		}
-		h.run.exit(t, "a", nil)
-		synctest.Wait()
-		h.wantEvents("start b")
-	})
+func TestParallelUpdates(t *testing.T) {
+	parallel := func(r devfile.Resource) devfile.Resource {
+		r.Local.AllowParallel = true
+		return r
+	}
+	tests := []struct {
+		name        string
+		a, b, c     devfile.Resource
+		max         int
+		first       []string
+		waitingC    string
+		afterAExits []string
+	}{
+		{
+			name: "max_parallel_updates bounds parallel resources",
+			a:    parallel(local("a", "a", "")), b: parallel(local("b", "b", "")), c: parallel(local("c", "c", "")),
+			max: 2, first: []string{"start a", "start b"}, waitingC: "max_parallel_updates=2",
+			afterAExits: []string{"start c"},
+		},
+		{
+			name: "default bound is 3",
+			a:    parallel(local("a", "a", "")), b: parallel(local("b", "b", "")), c: parallel(local("c", "c", "")),
+			first: []string{"start a", "start b", "start c"},
+		},
+		{
+			name: "without allow_parallel a local update runs alone",
+			a:    local("a", "a", ""), b: parallel(local("b", "b", "")), c: local("c", "c", ""),
+			first: []string{"start a"}, waitingC: "allow_parallel=False",
+			afterAExits: []string{"start b"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				m := model(tt.a, tt.b, tt.c)
+				m.Settings.MaxParallelUpdates = tt.max
+				h := start(t, m)
+				defer h.stop()
+				h.wantEventSet(tt.first...)
+				if tt.waitingC == "" {
+					return
+				}
+				if r := h.wantPhase("c", PhasePending); !strings.Contains(r.Waiting, tt.waitingC) {
+					t.Fatalf("c waiting = %q, want it to name %s", r.Waiting, tt.waitingC)
+				}
+				h.run.exit(t, "a", nil)
+				synctest.Wait()
+				h.wantEvents(tt.afterAExits...)
+			})
+		})
+	}
 }
 
 func TestK8sResourceIsHonest(t *testing.T) {

@@ -23,7 +23,9 @@ const maxHistory = 10
 // count of a bulk change (a checkout) matters more than the list.
 const maxFiles = 50
 
-// tailLines is how many of a failed command's last lines go into the error.
+// tailLines is how many of a failed command's last lines go into the error:
+// enough for a compiler's message with its context, few enough for a status
+// line and `devloop get`; the full log is a click away.
 const tailLines = 5
 
 // errNoK8s is the honest status of Kubernetes resources in this build.
@@ -74,7 +76,7 @@ func (r *resource) init(reason string, now time.Time) {
 		r.phase = PhaseDisabled
 	case r.spec.Kind != devfile.KindLocal || r.spec.Local == nil:
 		r.phase, r.err = PhaseError, errNoK8s
-	case !r.spec.AutoInit && reason != "devfile":
+	case !r.spec.AutoInit:
 		r.phase, r.waiting = PhasePending, "auto_init=False: waiting for a trigger (devloop trigger "+r.spec.Name+")"
 	default:
 		r.phase = PhasePending
@@ -174,6 +176,9 @@ func (l *loop) start(r *resource) {
 		r.phase = PhaseDeploying
 	}
 	l.running++
+	if !r.spec.Local.AllowParallel {
+		l.serial++
+	}
 	l.touch(r)
 
 	j := job{
@@ -212,7 +217,7 @@ func (e *Engine) runJob(ctx context.Context, j job) {
 		e.send(stepMsg{name: j.name, gen: j.gen, step: Step{Name: name, Start: start, End: e.cfg.Now()}})
 	}
 	done := func(serve Process, err error) {
-		if !e.send(workerDoneMsg{name: j.name, gen: j.gen, serve: serve, err: err}) && serve != nil {
+		if !e.send(workerDoneMsg{name: j.name, gen: j.gen, parallel: j.local.AllowParallel, serve: serve, err: err}) && serve != nil {
 			stopNow(serve)
 		}
 	}
@@ -325,6 +330,9 @@ func (l *loop) finish(r *resource, result, errText string) {
 
 func (l *loop) onWorkerDone(m workerDoneMsg) {
 	l.running--
+	if !m.parallel {
+		l.serial--
+	}
 	r := l.res[m.name]
 	if r != nil && r.worker == m.gen {
 		r.worker = 0

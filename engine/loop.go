@@ -31,10 +31,11 @@ type (
 	// workerDoneMsg ends the worker of gen: serve is the started serve_cmd
 	// (nil without one or on error).
 	workerDoneMsg struct {
-		name  string
-		gen   int
-		serve Process
-		err   error
+		name     string
+		gen      int
+		parallel bool // the worker's resource had allow_parallel
+		serve    Process
+		err      error
 	}
 	serveExitMsg struct {
 		name string
@@ -75,8 +76,9 @@ type loop struct {
 		cancel context.CancelFunc
 	}
 	batches chan watch.Batch
-	// running counts updates holding a slot (max_parallel_updates).
-	running int
+	// running counts updates holding a slot (max_parallel_updates); serial
+	// counts those of them without allow_parallel.
+	running, serial int
 	// ids hands out view sequence numbers, update IDs and worker generations.
 	ids   struct{ seq, update, gen int }
 	dirty bool
@@ -152,6 +154,9 @@ func (l *loop) apply(model *devfile.Model, reason string) {
 		keep[spec.Name] = true
 		order = append(order, spec.Name)
 		r := l.res[spec.Name]
+		if r != nil && r.spec.Enabled != spec.Enabled {
+			r.enabled = spec.Enabled // the Devfile's say overrides the last toggle
+		}
 		switch {
 		case r == nil:
 			r = newResource(spec, l.filters(spec))
@@ -377,12 +382,18 @@ func (l *loop) schedule() {
 	}
 	for _, name := range l.order {
 		r := l.res[name]
-		if r.want == nil || !r.enabled || r.worker != 0 {
+		if r.want == nil || !r.enabled || r.worker != 0 || r.spec.Local == nil {
 			continue
 		}
 		waiting := l.blockers(r)
-		if waiting == "" && l.running >= limit {
+		switch {
+		case waiting != "":
+		case l.running >= limit:
 			waiting = fmt.Sprintf("a free update slot (max_parallel_updates=%d)", limit)
+		case l.serial > 0 || (l.running > 0 && !r.spec.Local.AllowParallel):
+			// Tilt's rule: local commands may race on the file system, so
+			// one without allow_parallel=True runs alone.
+			waiting = "other updates to finish (allow_parallel=False)"
 		}
 		if waiting != "" {
 			if r.current == nil && r.phase != PhaseError {

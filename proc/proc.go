@@ -6,10 +6,13 @@
 // command is usually `sh -c "..."` with grandchildren. So when Spec.Supervisor
 // is set (devloop sets it to its own `internal supervise --`), the command runs
 // under a small supervisor process: devloop starts the supervisor with
-// Pdeathsig=SIGTERM, the supervisor starts the command in a new process group
+// Pdeathsig=SIGUSR1, the supervisor starts the command in a new process group
 // and, when its parent dies, when it is told to stop (SIGTERM/SIGINT/SIGHUP),
 // or when the command exits, signals that whole group (SIGTERM, then SIGKILL
-// after the grace period). Without a supervisor the command still gets its own
+// after the grace period). Pdeathsig fires when the thread that forked exits,
+// which Go allows (a goroutine that ends while locked to its thread), so the
+// supervisor treats SIGUSR1 as "check the parent", not as "stop", and also
+// polls its parent PID. Without a supervisor the command still gets its own
 // group and Pdeathsig=SIGKILL, which covers the direct child only.
 package proc
 
@@ -105,8 +108,9 @@ func Start(spec Spec) (*Process, error) {
 	}
 	sig := syscall.SIGKILL
 	if supervised {
-		// The supervisor catches SIGTERM and cleans up its command's group.
-		sig = syscall.SIGTERM
+		// The supervisor catches it, checks that its parent is really gone
+		// and cleans up its command's group.
+		sig = deathSignal
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: sig}
 	cmd.WaitDelay = waitDelay

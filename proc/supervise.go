@@ -12,6 +12,10 @@ import (
 	"time"
 )
 
+// deathSignal is the supervisor's Pdeathsig. It is not a stop signal: the
+// supervisor stops only if its parent is really gone (see the package comment).
+const deathSignal = syscall.SIGUSR1
+
 // parentPoll is how often the supervisor checks that devloop is still its
 // parent, in case Pdeathsig did not fire (it is tied to the thread that forked,
 // not the process). Once a second costs nothing and bounds an orphan's life.
@@ -40,7 +44,7 @@ func Supervise(args []string, stderr io.Writer) int {
 	// Subscribe before looking at the parent, so a Pdeathsig between the two
 	// is seen.
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, deathSignal)
 	parentGone := func() bool { return *parent != 0 && os.Getppid() != *parent }
 	if parentGone() {
 		return 128 + int(syscall.SIGTERM)
@@ -70,8 +74,10 @@ func Supervise(args []string, stderr io.Writer) int {
 	}
 	for {
 		select {
-		case <-sigs:
-			terminate()
+		case sig := <-sigs:
+			if sig != deathSignal || parentGone() {
+				terminate()
+			}
 		case <-poll.C:
 			if parentGone() {
 				terminate()
