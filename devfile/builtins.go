@@ -65,6 +65,13 @@ func (s *state) builtins() starlark.StringDict {
 		"docker_prune_settings": s.dockerPruneSettings,
 		"watch_settings":        s.watchSettings,
 		"kind_cluster":          s.kindCluster,
+		// Tilt settings with no devloop equivalent: accepted so that
+		// Tiltfiles run unchanged.
+		"analytics_settings": noop("enable?"),
+		"secret_settings":    noop("disable_scrub?"),
+		"disable_snapshots":  noop(),
+		"set_team":           noop("team_id"),
+		"enable_feature":     s.enableFeature,
 		// messages
 		"warn": s.warn,
 		"fail": fail,
@@ -410,3 +417,25 @@ var clusterNameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,48}[a-z0-9])?$`)
 
 // k8sVersionRE matches a Kubernetes release version such as v1.34.2.
 var k8sVersionRE = regexp.MustCompile(`^v?\d+\.\d+(\.\d+)?$`)
+
+// noop returns a builtin that checks its arguments and does nothing.
+func noop(params ...string) builtinFunc {
+	return func(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		pairs := make([]any, 0, 2*len(params))
+		for _, p := range params {
+			var v starlark.Value
+			pairs = append(pairs, p, &v)
+		}
+		return starlark.None, starlark.UnpackArgs(fn.Name(), args, kwargs, pairs...)
+	}
+}
+
+// enableFeature accepts Tilt's feature flags; devloop has none, so it warns.
+func (s *state) enableFeature(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var name string
+	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "feature_name", &name); err != nil {
+		return nil, err
+	}
+	s.warnIgnored(thread, fn.Name(), fmt.Sprintf("%q", name), "devloop has no feature flags")
+	return starlark.None, nil
+}

@@ -1,11 +1,11 @@
 package devfile
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -221,8 +221,7 @@ func (s *state) configParse(thread *starlark.Thread, fn *starlark.Builtin, args 
 	}
 	// Command-line args override the file.
 	fs := flag.NewFlagSet("devloop -- ", flag.ContinueOnError)
-	var usage bytes.Buffer
-	fs.SetOutput(&usage)
+	fs.SetOutput(io.Discard)
 	fromArgs := map[string]*configValue{}
 	for _, name := range c.order {
 		v := fresh(name)
@@ -231,11 +230,12 @@ func (s *state) configParse(thread *starlark.Thread, fn *starlark.Builtin, args 
 			fs.Var(v, name, c.defs[name].usage)
 		}
 	}
+	fs.Usage = func() {}
 	if err := fs.Parse(s.opts.Args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return nil, fmt.Errorf("config settings:\n%s", strings.TrimRight(usage.String(), "\n"))
+			return nil, fmt.Errorf("the Devfile's settings (pass them after --):\n%s", c.usage())
 		}
-		return nil, fmt.Errorf("args after --: %v\n%s", err, strings.TrimRight(usage.String(), "\n"))
+		return nil, fmt.Errorf("args after --: %v; the Devfile's settings are:\n%s", err, c.usage())
 	}
 	if rest := fs.Args(); len(rest) > 0 {
 		if c.positional == "" {
@@ -283,4 +283,32 @@ func (s *state) setEnabledResources(thread *starlark.Thread, fn *starlark.Builti
 	s.enabled = names
 	s.enabledPos = callPos(thread)
 	return starlark.None, nil
+}
+
+// usage lists the defined settings as flags, for errors.
+func (c *configState) usage() string {
+	if len(c.order) == 0 {
+		return "  (none: define them with config.define_string, define_string_list or define_bool)"
+	}
+	var b strings.Builder
+	for i, name := range c.order {
+		d := c.defs[name]
+		form := "--" + name + "=VALUE"
+		switch {
+		case name == c.positional:
+			form = "ARGS... (positional)"
+		case d.kind == configBool:
+			form = "--" + name
+		case d.kind == configStringList:
+			form = "--" + name + "=VALUE (repeatable)"
+		}
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString("  " + form)
+		if d.usage != "" {
+			b.WriteString(": " + d.usage)
+		}
+	}
+	return b.String()
 }

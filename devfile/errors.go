@@ -44,15 +44,10 @@ type resolveErrors struct{ l resolve.ErrorList }
 var unsupportedTilt = map[string]string{
 	"docker_compose":                "devloop deploys to Kubernetes only",
 	"dc_resource":                   "devloop deploys to Kubernetes only",
-	"analytics_settings":            "devloop collects no analytics: delete the call",
-	"secret_settings":               "",
 	"v1alpha1":                      "",
 	"k8s_custom_deploy":             "",
 	"k8s_kind":                      "",
 	"k8s_image_json_path":           "",
-	"enable_feature":                "",
-	"disable_snapshots":             "",
-	"set_team":                      "",
 	"experimental_analytics_report": "",
 }
 

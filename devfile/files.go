@@ -256,7 +256,7 @@ func (e *LocalError) Error() string {
 	if out == "" {
 		out = "(no output)"
 	}
-	return fmt.Sprintf("command %q failed with exit code %d:\n%s", strings.Join(e.Argv, " "), e.ExitCode, out)
+	return fmt.Sprintf("command %q failed with exit code %d:\n%s", cmdString(e.Argv), e.ExitCode, out)
 }
 
 // local runs a command at load time and returns its stdout as a Blob.
@@ -278,7 +278,7 @@ func (s *state) local(thread *starlark.Thread, fn *starlark.Builtin, args starla
 		return nil, errors.New("command is empty: pass the command to run")
 	}
 	if s.opts.NoExec {
-		return nil, fmt.Errorf("command %q not run: this evaluation does not run commands", strings.Join(cmd.Argv, " "))
+		return nil, fmt.Errorf("command %q not run: this evaluation does not run commands", cmdString(cmd.Argv))
 	}
 	extra, err := stringMapFromValue("env", env)
 	if err != nil {
@@ -305,7 +305,7 @@ func (s *state) local(thread *starlark.Thread, fn *starlark.Builtin, args starla
 	c.Stdout = out.writer(true)
 	c.Stderr = out.writer(false)
 	if s.opts.Stdout != nil && !echoOff {
-		fmt.Fprintf(s.opts.Stdout, "local: %s\n", strings.Join(cmd.Argv, " "))
+		fmt.Fprintf(s.opts.Stdout, "local: %s\n", cmdString(cmd.Argv))
 	}
 	err = c.Run()
 	if s.opts.Stdout != nil && !quiet && out.combined.Len() > 0 {
@@ -313,13 +313,22 @@ func (s *state) local(thread *starlark.Thread, fn *starlark.Builtin, args starla
 	}
 	if err != nil {
 		if ctxErr := ctxOf(thread).Err(); ctxErr != nil {
-			return nil, fmt.Errorf("command %q: %w", strings.Join(cmd.Argv, " "), ctxErr)
+			return nil, fmt.Errorf("command %q: %w", cmdString(cmd.Argv), ctxErr)
 		}
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
 			return nil, &LocalError{Argv: cmd.Argv, ExitCode: ee.ExitCode(), Output: out.combined.String()}
 		}
-		return nil, fmt.Errorf("command %q: %w", strings.Join(cmd.Argv, " "), err)
+		return nil, fmt.Errorf("command %q: %w", cmdString(cmd.Argv), err)
 	}
 	return &Blob{Text: out.stdout.String(), Source: "local: " + strings.Join(cmd.Argv, " ")}, nil
+}
+
+// cmdString shows argv as the user wrote it: the script of "sh -c SCRIPT",
+// else the words joined by spaces.
+func cmdString(argv []string) string {
+	if len(argv) == 3 && argv[0] == "sh" && argv[1] == "-c" {
+		return argv[2]
+	}
+	return strings.Join(argv, " ")
 }
