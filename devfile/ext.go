@@ -348,6 +348,9 @@ func (s *state) dotenv(thread *starlark.Thread, fn *starlark.Builtin, args starl
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", fn.Name(), err)
 	}
+	if verbose {
+		s.print(thread, "Loading environment variables from file: "+path)
+	}
 	vars, err := parseDotenv(string(data))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s:%w", fn.Name(), path, err)

@@ -229,7 +229,11 @@ func (a *assembler) resourceNames(workloads []*registeredObject) ([]string, erro
 	}
 	thread := &starlark.Thread{Name: "workload_to_resource_function", Print: a.s.print}
 	thread.SetLocal(stateKey, a.s)
-	thread.SetMaxExecutionSteps(DefaultMaxSteps)
+	steps := a.s.opts.MaxSteps
+	if steps == 0 {
+		steps = DefaultMaxSteps
+	}
+	thread.SetMaxExecutionSteps(steps)
 	out := make([]string, len(workloads))
 	taken := map[string]*k8sObject{}
 	for i, w := range workloads {
