@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/devloop-dev/devloop/builder"
 	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/proc"
 	"github.com/devloop-dev/devloop/watch"
@@ -63,22 +64,26 @@ type Checker interface {
 	Check(p *devfile.Probe, dir string, env []string) proc.Check
 }
 
-// Builder, Deployer and Syncer are the seams Kubernetes resources will use;
-// this build has no implementation, and k8s resources say so in their view.
+// Builder, Deployer and Syncer are the seams Kubernetes resources will use
+// (DESIGN §4): the engine decides, they do the work. Nothing in this build
+// calls them yet, and k8s resources say so in their view.
 
-// Builder builds an image and returns the ref to deploy.
+// Builder builds an image (*builder.Builder).
 type Builder interface {
-	Build(ctx context.Context, img *devfile.Image, log func(line string)) (ref string, err error)
+	Build(ctx context.Context, img devfile.Image) (builder.Result, error)
 }
 
-// Deployer applies a resource's objects with the built image refs.
+var _ Builder = (*builder.Builder)(nil)
+
+// Deployer applies a resource's objects with the built images (ref →
+// reference to deploy).
 type Deployer interface {
-	Deploy(ctx context.Context, r *devfile.Resource, refs map[string]string, log func(line string)) error
+	Deploy(ctx context.Context, r *devfile.Resource, images map[string]string) error
 }
 
-// Syncer live-updates a running container with changed files.
+// Syncer live-updates the running containers of an image with changed files.
 type Syncer interface {
-	Sync(ctx context.Context, img *devfile.Image, changed, removed []string, log func(line string)) error
+	Sync(ctx context.Context, img *devfile.Image, changed, removed []string) error
 }
 
 // Config configures an Engine. Model is required; the zero value of every
@@ -95,6 +100,9 @@ type Config struct {
 	Runner Runner
 	// Checker makes readiness checks; nil means ProbeChecker{}.
 	Checker Checker
+	// WatchIgnore are global watch ignore patterns (.devloopignore lines),
+	// relative to the Devfile's directory, on top of the Devfile's own.
+	WatchIgnore []string
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.

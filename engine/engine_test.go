@@ -752,3 +752,92 @@ func TestLogStore(t *testing.T) {
 		})
 	}
 }
+
+// TestWatchConfig: the watcher gets the Devfile's inputs and the deps (with
+// ignore rebased onto each dep), and restarts only when they change.
+func TestWatchConfig(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := local("server", "", "serve", "server")
+		srv.Local.Ignore = []string{"server/*.log", "*.tmp"}
+		m := model(srv)
+		m.Settings.WatchIgnore = []string{"node_modules"}
+		h := start(t, m)
+		defer h.stop()
+		cfgs := h.watcher.cfgs
+		if len(cfgs) != 1 {
+			t.Fatalf("watch configs = %d, want 1", len(cfgs))
+		}
+		want := []watch.Root{{Path: proj + "/Devfile"}, {Path: proj + "/server", Ignore: []string{"*.log", "*.tmp"}}}
+		if got := cfgs[0].Roots; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("watch roots = %+v, want %+v", got, want)
+		}
+		if got := cfgs[0].Ignore; !slices.Equal(got, []string{"node_modules"}) || cfgs[0].GlobalBase != proj {
+			t.Errorf("global ignore = %q in %q, want node_modules in %s", got, cfgs[0].GlobalBase, proj)
+		}
+
+		m2 := model(srv, local("web", "", "web-serve", "web"))
+		m3 := model(srv, local("web", "", "web-serve --v2", "web"))
+		h.loader.results = []loadResult{{m: m2}, {m: m3}}
+		h.batch(proj + "/Devfile")
+		h.batch(proj + "/Devfile")
+		h.watcher.mu.Lock()
+		n := len(h.watcher.cfgs)
+		h.watcher.mu.Unlock()
+		if n != 2 {
+			t.Errorf("watch configs after a new dep and then a change of command = %d, want 2", n)
+		}
+	})
+}
+
+// TestProbeAfterReady: a probe failing past its threshold after the server
+// was ready is an error; passing again makes it ready.
+func TestProbeAfterReady(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, nil)
+		h.check.set(proj+"/server", true)
+		h.with(model(withProbe(local("server", "", "serve", "server"))))
+		defer h.stop()
+		h.wantPhase("server", PhaseReady)
+
+		h.check.set(proj+"/server", false)
+		time.Sleep(3 * time.Second) // fake time: failure threshold 3, period 1s
+		synctest.Wait()
+		if r := h.wantPhase("server", PhaseError); !strings.Contains(r.Error, "connection refused") {
+			t.Fatalf("server error = %q, want the probe's failure", r.Error)
+		}
+		h.check.set(proj+"/server", true)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		h.wantPhase("server", PhaseReady)
+		h.wantEvents("start serve")
+	})
+}
+
+func TestResourceDepsWaiting(t *testing.T) {
+	tests := []struct {
+		name    string
+		dep     devfile.Resource
+		waiting string
+	}{
+		{"disabled dep", func() devfile.Resource { r := local("db", "", "db"); r.Enabled = false; return r }(), "resource_deps: db (disabled)"},
+		{"failing dep", local("db", "db-init", ""), "resource_deps: db"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := start(t, nil)
+				h.run.exits["db-init"] = &proc.ExitError{ExitCode: 1}
+				h.with(model(tt.dep, withDeps(local("api", "", "api"), "db")))
+				defer h.stop()
+				if r := h.wantPhase("api", PhasePending); r.Waiting != "waiting for "+tt.waiting {
+					t.Errorf("api waiting = %q, want %q", r.Waiting, "waiting for "+tt.waiting)
+				}
+				for _, ev := range h.run.take() {
+					if ev == "start api" {
+						t.Errorf("api started while its dependency is not ready")
+					}
+				}
+			})
+		})
+	}
+}

@@ -243,7 +243,10 @@ func rebase(patterns []string, base, dir string) []string {
 
 // rewatch restarts the watcher when the set of watched roots changed.
 func (l *loop) rewatch() {
-	cfg := watch.Config{GlobalBase: defaultDir(l.model), Ignore: l.model.Settings.WatchIgnore}
+	cfg := watch.Config{
+		GlobalBase: defaultDir(l.model),
+		Ignore:     append(slices.Clone(l.e.cfg.WatchIgnore), l.model.Settings.WatchIgnore...),
+	}
 	for _, dep := range l.model.Dependencies {
 		cfg.Roots = append(cfg.Roots, watch.Root{Path: dep})
 	}

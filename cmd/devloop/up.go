@@ -21,6 +21,7 @@ import (
 	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/engine"
 	"github.com/devloop-dev/devloop/proc"
+	"github.com/devloop-dev/devloop/watch"
 	"github.com/devloop-dev/devloop/web"
 )
 
@@ -125,11 +126,20 @@ func runUp(ctx context.Context, cfg upConfig, s Streams) error {
 	if err != nil {
 		return err // *devfile.Error reads "PATH:LINE:COL: message"
 	}
+	var ignore []string
+	for _, name := range []string{".devloopignore", ".tiltignore"} {
+		pats, err := watch.ReadIgnoreFile(filepath.Join(filepath.Dir(path), name))
+		if err != nil {
+			return err
+		}
+		ignore = append(ignore, pats...)
+	}
 	eng, err := engine.New(engine.Config{
-		Model:  model,
-		Loader: engine.LoaderFunc(func(ctx context.Context) (*devfile.Model, error) { return devfile.Load(ctx, path, opts) }),
-		Runner: engine.ProcRunner{Supervisor: cfg.supervisor},
-		Logger: cfg.logger,
+		Model:       model,
+		WatchIgnore: ignore,
+		Loader:      engine.LoaderFunc(func(ctx context.Context) (*devfile.Model, error) { return devfile.Load(ctx, path, opts) }),
+		Runner:      engine.ProcRunner{Supervisor: cfg.supervisor},
+		Logger:      cfg.logger,
 	})
 	if err != nil {
 		return err
