@@ -17,12 +17,13 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
 
 // goldenEnviron is the fixed environment golden cases evaluate with, so
-// that os.getenv and os.environ give the same answer on every machine.
+// that os.getenv, os.environ and Model.Env give the same answer on every
+// machine. PATH holds the standard directories, where sh and coreutils live.
 func goldenEnviron() []string {
 	return []string{
 		"HOME=/home/dev",
 		"DEVLOOP_GOLDEN=1",
-		"PATH=" + os.Getenv("PATH"),
+		"PATH=/usr/local/bin:/usr/bin:/bin",
 	}
 }
 
