@@ -154,23 +154,23 @@ func (l *loop) apply(model *devfile.Model, reason string) {
 		keep[spec.Name] = true
 		order = append(order, spec.Name)
 		r := l.res[spec.Name]
-		if r != nil && r.spec.Enabled != spec.Enabled {
-			r.enabled = spec.Enabled // the Devfile's say overrides the last toggle
-		}
 		switch {
 		case r == nil:
 			r = newResource(spec, l.filters(spec))
 			l.res[spec.Name] = r
 			r.init(reason, l.e.cfg.Now())
+			l.touch(r)
 		case !sameSpec(r.spec, spec):
+			if r.spec.Enabled != spec.Enabled {
+				r.enabled = spec.Enabled // the Devfile's say overrides the last toggle
+			}
 			r.spec = spec
 			r.filters = l.filters(spec)
 			l.stop(r, "the Devfile changed it")
 			r.init("devfile", l.e.cfg.Now())
 		default:
-			r.spec = spec // positions may have moved
+			r.spec = spec // only positions moved
 		}
-		l.touch(r)
 	}
 	for _, name := range l.order {
 		if !keep[name] {
@@ -370,6 +370,9 @@ func (l *loop) onRequest(m requestMsg) error {
 	}
 	if !r.enabled {
 		return fmt.Errorf("resource %q is disabled: enable it first", m.name)
+	}
+	if r.spec.Local == nil {
+		return fmt.Errorf("resource %q: %s", m.name, errNoK8s)
 	}
 	r.trigger(l.e.cfg.Now())
 	l.touch(r)
