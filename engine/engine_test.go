@@ -827,10 +827,14 @@ func TestResourceDepsWaiting(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				h := start(t, nil)
 				h.run.exits["db-init"] = &proc.ExitError{ExitCode: 1}
-				h.with(model(tt.dep, withDeps(local("api", "", "api"), "db")))
+				h.with(model(tt.dep, withDeps(local("api", "", "api", "api"), "db")))
 				defer h.stop()
 				if r := h.wantPhase("api", PhasePending); r.Waiting != "waiting for "+tt.waiting {
 					t.Errorf("api waiting = %q, want %q", r.Waiting, "waiting for "+tt.waiting)
+				}
+				h.batch(proj + "/api/main.go")
+				if r := h.res("api"); !slices.Equal(r.Queued, []string{"api/main.go"}) {
+					t.Errorf("api queued = %q, want the change waiting for its dependency", r.Queued)
 				}
 				for _, ev := range h.run.take() {
 					if ev == "start api" {

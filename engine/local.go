@@ -457,6 +457,10 @@ func (r *resource) view() ResourceView {
 		Queued:       slices.Clone(r.queued),
 		Version:      r.version,
 	}
+	if r.want != nil {
+		// Changes waiting for resource_deps, a slot, or the running update.
+		v.Queued = mergeFiles(v.Queued, r.want.files)
+	}
 	if v.Labels == nil {
 		v.Labels = []string{}
 	}
