@@ -46,7 +46,6 @@ var unsupportedTilt = map[string]string{
 	"dc_resource":                   "devloop deploys to Kubernetes only",
 	"v1alpha1":                      "",
 	"k8s_custom_deploy":             "",
-	"k8s_kind":                      "",
 	"k8s_image_json_path":           "",
 	"experimental_analytics_report": "",
 }
