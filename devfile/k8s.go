@@ -250,6 +250,11 @@ func (s *state) k8sResource(thread *starlark.Thread, fn *starlark.Builtin, args 
 	); err != nil {
 		return nil, err
 	}
+	if strings.HasSuffix(newName, ".yaml") || strings.HasSuffix(newName, ".yml") {
+		// Tilt's old k8s_resource(name, yaml) form; the second argument is
+		// now new_name.
+		return nil, fmt.Errorf("%s: new_name %q looks like a YAML file: register YAML with k8s_yaml(%q) and name the workload in k8s_resource (the old k8s_resource(name, yaml) form is gone, as in Tilt)", fn.Name(), newName, newName)
+	}
 	o := &k8sResourceOpts{pos: callPos(thread), workload: workload, newName: newName}
 	if workload == "" {
 		o.workload, o.manual = newName, true

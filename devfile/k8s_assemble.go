@@ -109,12 +109,7 @@ func (a *assembler) assemble() ([]*k8sRes, *k8sRes, error) {
 		r := a.newRes(names[i], w.pos)
 		r.workload = true
 		a.take(r, w)
-		// Services that select the workload's pods join it.
-		for _, o := range append([]*registeredObject(nil), a.unresourced...) {
-			if o.obj.selectsPodsOf(w.obj) {
-				a.take(r, o)
-			}
-		}
+		a.takeServices(r, w.obj)
 	}
 	// Objects with a pod template but no image (rare: images set by an
 	// admission webhook) become resources by name, as in Tilt.
@@ -128,11 +123,7 @@ func (a *assembler) assemble() ([]*k8sRes, *k8sRes, error) {
 			r.workload = true
 		}
 		a.take(r, o)
-		for _, svc := range append([]*registeredObject(nil), a.unresourced...) {
-			if svc.obj.selectsPodsOf(o.obj) {
-				a.take(r, svc)
-			}
-		}
+		a.takeServices(r, o.obj)
 	}
 	if err := a.applyOptions(); err != nil {
 		return nil, nil, err
@@ -149,6 +140,19 @@ func (a *assembler) newRes(name string, pos syntax.Position) *k8sRes {
 	a.res = append(a.res, r)
 	a.byName[name] = r
 	return r
+}
+
+// takeServices moves the unresourced Services that select w's pods into r.
+func (a *assembler) takeServices(r *k8sRes, w *k8sObject) {
+	templates := w.podTemplateLabels()
+	if len(templates) == 0 {
+		return
+	}
+	for _, o := range append([]*registeredObject(nil), a.unresourced...) {
+		if o.obj.selectsPods(templates, w.namespaceOrDefault()) {
+			a.take(r, o)
+		}
+	}
 }
 
 // take moves o from the unresourced objects into r.

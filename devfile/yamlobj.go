@@ -389,14 +389,20 @@ func (o *k8sObject) serviceSelector() map[string]string {
 // template labels, and o in w's namespace unless o is in "default" (or sets
 // no namespace).
 func (o *k8sObject) selectsPodsOf(w *k8sObject) bool {
+	return o.selectsPods(w.podTemplateLabels(), w.namespaceOrDefault())
+}
+
+// selectsPods is selectsPodsOf for a workload's pod template labels and
+// namespace, computed once by the caller.
+func (o *k8sObject) selectsPods(templates []map[string]string, workloadNS string) bool {
 	sel := o.serviceSelector()
 	if len(sel) == 0 {
 		return false
 	}
-	if ns := o.namespaceOrDefault(); ns != defaultNamespace && ns != w.namespaceOrDefault() {
+	if ns := o.namespaceOrDefault(); ns != defaultNamespace && ns != workloadNS {
 		return false
 	}
-	for _, labels := range w.podTemplateLabels() {
+	for _, labels := range templates {
 		if labelsMatch(sel, labels) {
 			return true
 		}

@@ -292,3 +292,34 @@ func TestSetNamespace(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseK8sYAML checks that no input makes the parser or the object
+// helpers panic, and that parsed objects keep their identity fields.
+func FuzzParseK8sYAML(f *testing.F) {
+	f.Add(deploymentYAML)
+	f.Add(cronJobYAML)
+	f.Add("apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Service, metadata: {name: a}, spec: {selector: {a: b}}}\n")
+	f.Add("---\n--- # c\n...\nkind: [\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		objs, err := parseK8sYAML(in, "fuzz.yaml")
+		if err != nil {
+			return
+		}
+		for _, o := range objs {
+			if o.APIVersion == "" || o.Kind == "" {
+				t.Fatalf("parseK8sYAML(%q) gave an object without apiVersion or kind: %+v", in, o)
+			}
+			o.containerImages()
+			o.containerPorts()
+			o.containerEnvValues()
+			labels := o.podTemplateLabels()
+			o.selectsPods(labels, o.namespaceOrDefault())
+			_ = potentialNames(o)
+			if err := o.setNamespace("fuzz", true); err != nil && o.Content["metadata"] != nil {
+				if _, ok := o.Content["metadata"].(map[string]any); ok {
+					t.Fatalf("setNamespace on %q: %v", in, err)
+				}
+			}
+		}
+	})
+}
