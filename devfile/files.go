@@ -76,6 +76,9 @@ func (s *state) readFile(thread *starlark.Thread, fn *starlark.Builtin, args sta
 	if err != nil {
 		return nil, err
 	}
+	if def == starlark.None {
+		def = nil // read_file(path, default=None) has no default, as in Tilt
+	}
 	abs, data, ok, err := s.readOrDefault(thread, p, def)
 	if err != nil {
 		return nil, err

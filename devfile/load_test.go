@@ -3,9 +3,11 @@ package devfile
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -164,5 +166,33 @@ if out != "12x":
 	}
 	if v, ok := os.LookupEnv("DEVLOOP_TEST_PUT"); ok {
 		t.Errorf("os.putenv changed the process environment: DEVLOOP_TEST_PUT=%q", v)
+	}
+}
+
+func TestLoadCancelKillsLocal(t *testing.T) {
+	// The command signals through a FIFO that it is running, then sleeps;
+	// cancelling must kill it and end Load promptly.
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "started")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := writeDevfile(t, "local('echo started > "+fifo+"; exec sleep 600', quiet=True, echo_off=True)\n", nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		f, err := os.Open(fifo) // blocks until the command opens it for writing
+		if err == nil {
+			io.ReadAll(f)
+			f.Close()
+		}
+		cancel()
+	}()
+	_, err := Load(ctx, path, Options{Environ: []string{"PATH=/usr/local/bin:/usr/bin:/bin"}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Load(local sleep, cancelled) = %v, want context.Canceled", err)
+	}
+	if !strings.HasPrefix(err.Error(), path+":1:6: ") {
+		t.Errorf("Load(local sleep, cancelled) = %q, want it at %s:1:6", err, path)
 	}
 }
