@@ -320,8 +320,10 @@ func (b *Builder) BuildAll(ctx context.Context, images []devfile.Image, refs ...
 			outcomes[r] = &outcome{done: make(chan struct{})}
 		}
 	}
+	// Every image waits for its dependencies, then for one of MaxParallel
+	// slots: a waiting image holds no slot, so independent images run.
+	sem := make(chan struct{}, b.cfg.MaxParallel)
 	var eg errgroup.Group
-	eg.SetLimit(b.cfg.MaxParallel)
 	for _, r := range order {
 		o := outcomes[r]
 		if o == nil {
@@ -335,7 +337,7 @@ func (b *Builder) BuildAll(ctx context.Context, images []devfile.Image, refs ...
 				select {
 				case <-do.done:
 				case <-ctx.Done():
-					o.err = ctx.Err()
+					o.err = fmt.Errorf("image %s: %w", r, ctx.Err())
 					return nil
 				}
 				if do.err != nil {
@@ -344,6 +346,13 @@ func (b *Builder) BuildAll(ctx context.Context, images []devfile.Image, refs ...
 				}
 				depResults[d] = do.res
 			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				o.err = fmt.Errorf("image %s: %w", r, ctx.Err())
+				return nil
+			}
+			defer func() { <-sem }()
 			o.res, o.err = b.build(ctx, byRef[r], g.uses[r], depResults)
 			return nil
 		})

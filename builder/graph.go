@@ -54,11 +54,11 @@ func NewGraph(images []devfile.Image) (*Graph, error) {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		names := map[string][]string{}
+		// An image FROM its own name ("nginx" FROM nginx:1.27) customizes
+		// the upstream image: that is a base from its registry, not a cycle.
 		for _, u := range uses {
 			if dep, ok := byName[refName(u.Name)]; ok && dep != img.Ref {
 				names[dep] = appendUnique(names[dep], u.Name)
-			} else if ok {
-				return nil, &CycleError{Cycle: []string{img.Ref, img.Ref}}
 			}
 		}
 		for _, v := range img.BuildArgs {

@@ -1,0 +1,431 @@
+package builder
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/buildkit/session/secrets/secretsprovider"
+
+	"github.com/devloop-dev/devloop/devfile"
+)
+
+func TestParseLocalRegistryHosting(t *testing.T) {
+	tests := []struct {
+		name    string
+		data    map[string]string
+		want    Registry
+		wantErr string
+	}{
+		{
+			name: "kind with registry",
+			data: map[string]string{LocalRegistryHostingKey: "host: \"localhost:5001\"\nhostFromClusterNetwork: \"kind-registry:5000\"\nhelp: \"https://kind.sigs.k8s.io/docs/user/local-registry/\"\n"},
+			want: Registry{Host: "localhost:5001", HostFromClusterNetwork: "kind-registry:5000", Help: "https://kind.sigs.k8s.io/docs/user/local-registry/"},
+		},
+		{
+			name: "container runtime sees another host",
+			data: map[string]string{LocalRegistryHostingKey: "host: localhost:5000\nhostFromContainerRuntime: registry.local:5000\n"},
+			want: Registry{Host: "localhost:5000", HostFromContainerRuntime: "registry.local:5000"},
+		},
+		{name: "missing key", data: map[string]string{"other": "x"}, wantErr: "has no key"},
+		{name: "no host", data: map[string]string{LocalRegistryHostingKey: "help: x\n"}, wantErr: "has no host"},
+		{name: "bad yaml", data: map[string]string{LocalRegistryHostingKey: "host: [\n"}, wantErr: "parsing localRegistryHosting.v1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseLocalRegistryHosting(tt.data)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("ParseLocalRegistryHosting(%v) error = %v, want one containing %q", tt.data, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("ParseLocalRegistryHosting(%v) = %+v, want %+v", tt.data, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestTagAndRepository(t *testing.T) {
+	const d = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	if got, want := Tag(d), "devloop-0123456789abcdef"; got != want {
+		t.Errorf("Tag(%s) = %s, want %s", d, got, want)
+	}
+	tests := []struct {
+		name, host, ref, want string
+	}{
+		{"plain name", "localhost:5001", "app", "localhost:5001/app"},
+		{"tag dropped", "localhost:5001", "app:v1", "localhost:5001/app"},
+		{"path flattened", "localhost:5001", "gcr.io/proj/app", "localhost:5001/gcr.io_proj_app"},
+		{"registry with port in ref", "localhost:5001/", "registry:5000/app:v2", "localhost:5001/registry:5000_app"},
+		{"digest dropped", "r.example.com/team", "app@sha256:abc", "r.example.com/team/app"},
+		{"no registry", "", "app:v1", "app"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Repository(tt.host, tt.ref); got != tt.want {
+				t.Errorf("Repository(%q, %q) = %q, want %q", tt.host, tt.ref, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRegistryClusterReference(t *testing.T) {
+	b, err := newBuilder(Config{CacheDir: t.TempDir(), Registry: Registry{Host: "localhost:5001", HostFromContainerRuntime: "kind-registry:5000"}}, deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := b.finish(Result{}, "localhost:5001/app", "sha256:aa", false)
+	if want := "localhost:5001/app@sha256:aa"; res.Reference != want {
+		t.Errorf("Reference = %s, want %s", res.Reference, want)
+	}
+	if want := "kind-registry:5000/app@sha256:aa"; res.ClusterReference != want {
+		t.Errorf("ClusterReference = %s, want %s", res.ClusterReference, want)
+	}
+}
+
+func TestContextFiles(t *testing.T) {
+	tree := map[string]string{
+		"Dockerfile":        "FROM scratch\n",
+		"main.go":           "package main\n",
+		"go.mod":            "module x\n",
+		"docs/readme.md":    "docs",
+		"build/out.bin":     "bin",
+		"build/keep.txt":    "keep",
+		"node_modules/a.js": "js",
+		"tmp.log":           "log",
+	}
+	tests := []struct {
+		name         string
+		dockerignore string
+		ignore, only []string
+		want         []string
+	}{
+		{
+			name: "everything",
+			want: []string{"Dockerfile", "build/keep.txt", "build/out.bin", "docs/readme.md", "go.mod", "main.go", "node_modules/a.js", "tmp.log"},
+		},
+		{
+			name:         "dockerignore with exception",
+			dockerignore: "build\n!build/keep.txt\n*.log\n",
+			want:         []string{".dockerignore", "Dockerfile", "build/keep.txt", "docs/readme.md", "go.mod", "main.go", "node_modules/a.js"},
+		},
+		{
+			name:   "ignore adds to dockerignore",
+			ignore: []string{"node_modules", "docs/**"},
+			want:   []string{"Dockerfile", "build/keep.txt", "build/out.bin", "go.mod", "main.go", "tmp.log"},
+		},
+		{
+			name: "only",
+			only: []string{"main.go", "go.mod", "docs"},
+			want: []string{"docs/readme.md", "go.mod", "main.go"},
+		},
+		{
+			name:   "only and ignore",
+			only:   []string{"build"},
+			ignore: []string{"build/*.bin"},
+			want:   []string{"build/keep.txt"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFiles(t, dir, tree)
+			if tt.dockerignore != "" {
+				writeFiles(t, dir, map[string]string{".dockerignore": tt.dockerignore})
+			}
+			img := devfile.Image{Ref: "app", Context: dir, Dockerfile: filepath.Join(dir, "Dockerfile"), Ignore: tt.ignore, Only: tt.only}
+			bc, err := newBuildContext(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := bc.files(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("files(ignore=%v, only=%v) = %v, want %v", tt.ignore, tt.only, got, tt.want)
+			}
+		})
+	}
+}
+
+func contextHash(t *testing.T, img devfile.Image) string {
+	t.Helper()
+	bc, err := newBuildContext(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	if err := bc.hash(context.Background(), h); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func TestContextHash(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(t *testing.T, dir string)
+		same   bool
+	}{
+		{"nothing", func(t *testing.T, dir string) {}, true},
+		{"edit a file", func(t *testing.T, dir string) { writeFiles(t, dir, map[string]string{"main.go": "package main // edited\n"}) }, false},
+		{"add a file", func(t *testing.T, dir string) { writeFiles(t, dir, map[string]string{"new.go": "x"}) }, false},
+		{"remove a file", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, "main.go")) }, false},
+		{"rename a file", func(t *testing.T, dir string) {
+			os.Rename(filepath.Join(dir, "main.go"), filepath.Join(dir, "main2.go"))
+		}, false},
+		{"make executable", func(t *testing.T, dir string) { os.Chmod(filepath.Join(dir, "main.go"), 0o755) }, false},
+		{"touch only", func(t *testing.T, dir string) {
+			future := time.Now().Add(time.Hour)
+			os.Chtimes(filepath.Join(dir, "main.go"), future, future)
+		}, true},
+		{"edit a dockerignored file", func(t *testing.T, dir string) { writeFiles(t, dir, map[string]string{"out/x.bin": "changed"}) }, true},
+		{"edit an ignore= file", func(t *testing.T, dir string) { writeFiles(t, dir, map[string]string{"scratch.txt": "changed"}) }, true},
+		{"add a file outside only", func(t *testing.T, dir string) { writeFiles(t, dir, map[string]string{"elsewhere/y": "y"}) }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFiles(t, dir, map[string]string{
+				"Dockerfile": "FROM scratch\n", "main.go": "package main\n", ".dockerignore": "out\n",
+				"out/x.bin": "bin", "scratch.txt": "s", "elsewhere/x": "x",
+			})
+			img := devfile.Image{Ref: "app", Context: dir, Ignore: []string{"scratch.txt"}, Only: []string{"Dockerfile", "main.go", "main2.go", "new.go", "out", "scratch.txt", ".dockerignore"}}
+			before := contextHash(t, img)
+			tt.change(t, dir)
+			after := contextHash(t, img)
+			if (before == after) != tt.same {
+				t.Errorf("hash after %q: same = %v, want %v", tt.name, before == after, tt.same)
+			}
+		})
+	}
+}
+
+func TestImageUses(t *testing.T) {
+	tests := []struct {
+		name       string
+		dockerfile string
+		args       map[string]string
+		want       []imageUse
+	}{
+		{
+			name:       "stages and scratch",
+			dockerfile: "FROM golang AS build\nRUN make\nFROM scratch\nCOPY --from=build /app /app\n",
+			want:       []imageUse{{"golang", 1}},
+		},
+		{
+			name:       "copy from an image and a stage index",
+			dockerfile: "FROM base\nFROM scratch\nCOPY --from=0 /a /a\nCOPY --from=tools:1.2 /bin/t /t\n",
+			want:       []imageUse{{"base", 1}, {"tools:1.2", 4}},
+		},
+		{
+			name:       "arg defaults and build args",
+			dockerfile: "ARG BASE=alpine\nARG VER\nFROM ${BASE}:$VER\n",
+			args:       map[string]string{"VER": "3.20"},
+			want:       []imageUse{{"alpine:3.20", 3}},
+		},
+		{
+			name:       "build arg overrides default",
+			dockerfile: "ARG BASE=alpine\nFROM $BASE\n",
+			args:       map[string]string{"BASE": "my-base"},
+			want:       []imageUse{{"my-base", 2}},
+		},
+		{
+			name:       "run mount from",
+			dockerfile: "FROM scratch AS s\nFROM busybox\nRUN --mount=type=bind,from=cache-img,target=/c ls /c\n",
+			want:       []imageUse{{"busybox", 2}, {"cache-img", 3}},
+		},
+		{
+			name:       "line continuation keeps the start line",
+			dockerfile: "# c\nFROM \\\n  base\n",
+			want:       []imageUse{{"base", 2}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := imageUses([]byte(tt.dockerfile), tt.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("imageUses(%q) = %v, want %v", tt.dockerfile, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestNewGraph(t *testing.T) {
+	img := func(ref, dockerfile string, args map[string]string) devfile.Image {
+		return devfile.Image{Ref: ref, Kind: devfile.ImageDocker, DockerfileContents: dockerfile, BuildArgs: args, Context: "/ctx"}
+	}
+	tests := []struct {
+		name      string
+		images    []devfile.Image
+		wantDeps  map[string][]string
+		wantOrder []string
+		wantCycle []string
+	}{
+		{
+			name: "chain declared backwards",
+			images: []devfile.Image{
+				img("app", "FROM base:dev\n", nil),
+				img("base", "FROM tools\n", nil),
+				img("tools", "FROM busybox\n", nil),
+			},
+			wantDeps:  map[string][]string{"app": {"base"}, "base": {"tools"}, "tools": nil},
+			wantOrder: []string{"tools", "base", "app"},
+		},
+		{
+			name: "build arg and copy --from",
+			images: []devfile.Image{
+				img("web", "ARG BASE\nFROM $BASE\nCOPY --from=assets /a /a\n", map[string]string{"BASE": "runtime"}),
+				img("assets", "FROM scratch\n", nil),
+				img("runtime", "FROM scratch\n", nil),
+				img("other", "FROM scratch\n", nil),
+			},
+			wantDeps:  map[string][]string{"web": {"assets", "runtime"}, "assets": nil, "runtime": nil, "other": nil},
+			wantOrder: []string{"assets", "runtime", "web", "other"},
+		},
+		{
+			name: "custom_build has no Dockerfile",
+			images: []devfile.Image{
+				img("app", "FROM gen\n", nil),
+				{Ref: "gen", Kind: devfile.ImageCustom, Command: devfile.Cmd{Argv: []string{"true"}}},
+			},
+			wantDeps:  map[string][]string{"app": {"gen"}, "gen": nil},
+			wantOrder: []string{"gen", "app"},
+		},
+		{
+			name: "cycle",
+			images: []devfile.Image{
+				img("a", "FROM b\n", nil),
+				img("b", "FROM c\n", nil),
+				img("c", "FROM a\n", nil),
+			},
+			wantCycle: []string{"a", "b", "c", "a"},
+		},
+		{
+			name:      "own name is the upstream image",
+			images:    []devfile.Image{img("nginx", "FROM nginx:1.27\n", nil)},
+			wantDeps:  map[string][]string{"nginx": nil},
+			wantOrder: []string{"nginx"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g, err := NewGraph(tt.images)
+			if tt.wantCycle != nil {
+				var ce *CycleError
+				if !errors.As(err, &ce) {
+					t.Fatalf("NewGraph() error = %v, want a *CycleError", err)
+				}
+				if !slices.Equal(ce.Cycle, tt.wantCycle) {
+					t.Errorf("NewGraph() cycle = %v, want %v", ce.Cycle, tt.wantCycle)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for ref, want := range tt.wantDeps {
+				if got := g.Deps[ref]; !slices.Equal(got, want) {
+					t.Errorf("NewGraph().Deps[%s] = %v, want %v", ref, got, want)
+				}
+			}
+			if got := g.Order(); !slices.Equal(got, tt.wantOrder) {
+				t.Errorf("NewGraph().Order() = %v, want %v", got, tt.wantOrder)
+			}
+		})
+	}
+}
+
+func TestGraphDependents(t *testing.T) {
+	g, err := NewGraph([]devfile.Image{
+		{Ref: "app", DockerfileContents: "FROM base\n", Context: "/c"},
+		{Ref: "worker", DockerfileContents: "FROM base\n", Context: "/c"},
+		{Ref: "base", DockerfileContents: "FROM root\n", Context: "/c"},
+		{Ref: "root", DockerfileContents: "FROM scratch\n", Context: "/c"},
+		{Ref: "lonely", DockerfileContents: "FROM scratch\n", Context: "/c"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := g.Dependents("root"), []string{"base", "app", "worker"}; !slices.Equal(got, want) {
+		t.Errorf("Dependents(root) = %v, want %v", got, want)
+	}
+	if got := g.Dependents("lonely"); len(got) != 0 {
+		t.Errorf("Dependents(lonely) = %v, want none", got)
+	}
+}
+
+func TestParseSecret(t *testing.T) {
+	tests := []struct {
+		name, spec string
+		want       secretsprovider.Source
+		wantErr    string
+	}{
+		{name: "file", spec: "id=npm,src=/home/me/.npmrc", want: secretsprovider.Source{ID: "npm", FilePath: "/home/me/.npmrc"}},
+		{name: "env", spec: "id=tok,env=GITHUB_TOKEN", want: secretsprovider.Source{ID: "tok", Env: "GITHUB_TOKEN"}},
+		{name: "type env", spec: "type=env,id=TOKEN", want: secretsprovider.Source{ID: "TOKEN", Env: "TOKEN"}},
+		{name: "id only", spec: "id=TOKEN", want: secretsprovider.Source{ID: "TOKEN", Env: "TOKEN", FilePath: "TOKEN"}},
+		{name: "no id", spec: "src=/x", wantErr: "has no id"},
+		{name: "not key value", spec: "id=a,oops", wantErr: "is not key=value"},
+		{name: "unknown key", spec: "id=a,colour=red", wantErr: "unknown key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseSecret(tt.spec)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("parseSecret(%q) error = %v, want one containing %q", tt.spec, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("parseSecret(%q) = %+v, %v, want %+v", tt.spec, got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseSSH(t *testing.T) {
+	tests := []struct {
+		name, spec string
+		wantID     string
+		wantPaths  []string
+	}{
+		{"default agent", "default", "default", nil},
+		{"keys", "github=/k/a,/k/b", "github", []string{"/k/a", "/k/b"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseSSH(tt.spec)
+			if err != nil || got.ID != tt.wantID || !slices.Equal(got.Paths, tt.wantPaths) {
+				t.Errorf("parseSSH(%q) = %+v, %v, want ID %s paths %v", tt.spec, got, err, tt.wantID, tt.wantPaths)
+			}
+		})
+	}
+}
+
+func TestParseBearer(t *testing.T) {
+	got, ok := parseBearer(`Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"`)
+	if !ok || got["realm"] != "https://auth.docker.io/token" || got["service"] != "registry.docker.io" {
+		t.Errorf("parseBearer() = %v, %v, want realm and service", got, ok)
+	}
+	if _, ok := parseBearer(`Basic realm="x"`); ok {
+		t.Errorf("parseBearer(Basic) ok = true, want false")
+	}
+}
