@@ -162,6 +162,7 @@ func TestK8sErrors(t *testing.T) {
 		{"k8s_yaml list with a number", "k8s_yaml(['app.yaml', 3])\n", "k8s_yaml: list element 3 is int"},
 		{"k8s_yaml directory", "k8s_yaml('dir')\n", "k8s_yaml: dir is a directory"},
 		{"k8s_yaml bad YAML names file and line", "k8s_yaml('bad.yaml')\n", "k8s_yaml: bad.yaml:5: YAML document 2:"},
+		{"k8s_resource old form", "k8s_resource('web', 'app.yaml')\n", `k8s_resource: new_name "app.yaml" looks like a YAML file: register YAML with k8s_yaml("app.yaml")`},
 		{"k8s_resource with nothing", "k8s_resource()\n", "k8s_resource: no resource named"},
 		{"k8s_resource bad auto_init", "k8s_yaml('app.yaml')\nk8s_resource('web', auto_init='yes')\n", `Devfile:2:13: k8s_resource "web": auto_init: got string`},
 		{"k8s_resource bad pod_readiness", "k8s_resource('web', pod_readiness='soon')\n", `pod_readiness: "soon" is not one of`},

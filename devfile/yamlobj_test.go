@@ -51,6 +51,11 @@ items:
 			want: []string{"v1/Service//a"},
 		},
 		{
+			name: "CRLF line endings",
+			in:   "apiVersion: v1\r\nkind: Service\r\nmetadata:\r\n  name: a\r\n---\r\napiVersion: v1\r\nkind: Service\r\nmetadata:\r\n  name: b\r\n",
+			want: []string{"v1/Service//a", "v1/Service//b"},
+		},
+		{
 			name: "empty stream",
 			in:   "\n# nothing here\n",
 			want: []string{},
