@@ -1,0 +1,235 @@
+package devfile
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"go.starlark.net/starlark"
+)
+
+func strList(ss ...string) *starlark.List { return toStarlarkList(ss) }
+
+func TestLabelsFromValue(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      starlark.Value
+		want    []string
+		wantErr string
+	}{
+		{"none", starlark.None, nil, ""},
+		{"string", starlark.String("backend"), []string{"backend"}, ""},
+		{"list sorted unique", strList("web", "api", "web"), []string{"api", "web"}, ""},
+		{"tuple", starlark.Tuple{starlark.String("a.b_c-d")}, []string{"a.b_c-d"}, ""},
+		{"invalid", strList("has space"), nil, "not a valid label"},
+		{"too long", starlark.String(strings.Repeat("a", 64)), nil, "not a valid label"},
+		{"not string", starlark.Tuple{starlark.MakeInt(1)}, nil, "want a string"},
+		{"dict", starlark.NewDict(0), nil, "got dict"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := labelsFromValue(tt.in)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("labelsFromValue(%v) = %v, %v, want error containing %q", tt.in, got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("labelsFromValue(%v) = %q, %v, want %q", tt.in, got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestPathsFromValue(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      starlark.Value
+		want    []string
+		wantErr string
+	}{
+		{"none", starlark.None, nil, ""},
+		{"relative", starlark.String("src"), []string{"/base/src"}, ""},
+		{"list", strList("a/../b", "/abs/x/"), []string{"/base/b", "/abs/x"}, ""},
+		{"dot", starlark.String("."), []string{"/base"}, ""},
+		{"empty list", strList(), nil, ""},
+		{"empty path", starlark.String(""), nil, "empty path"},
+		{"int", starlark.MakeInt(3), nil, "want a string or a list"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := pathsFromValue("/base", tt.in)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("pathsFromValue(/base, %v) = %v, %v, want error containing %q", tt.in, got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("pathsFromValue(/base, %v) = %q, %v, want %q", tt.in, got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLinksFromValue(t *testing.T) {
+	l := linkValue{Link{URL: "http://x", Name: "x"}}
+	tests := []struct {
+		name    string
+		in      starlark.Value
+		want    []Link
+		wantErr string
+	}{
+		{"none", starlark.None, nil, ""},
+		{"string", starlark.String("http://a"), []Link{{URL: "http://a"}}, ""},
+		{"link", l, []Link{{URL: "http://x", Name: "x"}}, ""},
+		{"mixed list", starlark.NewList([]starlark.Value{starlark.String("http://a"), l}), []Link{{URL: "http://a"}, {URL: "http://x", Name: "x"}}, ""},
+		{"empty url", starlark.String(""), nil, "empty URL"},
+		{"int", starlark.NewList([]starlark.Value{starlark.MakeInt(1)}), nil, "want a URL string"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := linksFromValue(tt.in)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("linksFromValue(%v) = %v, %v, want error containing %q", tt.in, got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("linksFromValue(%v) = %v, %v, want %v", tt.in, got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCmdFromValue(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      starlark.Value
+		want    []string
+		wantErr string
+	}{
+		{"none", starlark.None, nil, ""},
+		{"blank string", starlark.String("  "), nil, ""},
+		{"string", starlark.String("make all"), []string{"sh", "-c", "make all"}, ""},
+		{"list", strList("make", "all"), []string{"make", "all"}, ""},
+		{"empty program", strList("", "x"), nil, "program"},
+		{"dict", starlark.NewDict(0), nil, "got dict"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := cmdFromValue("cmd", tt.in)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("cmdFromValue(%v) = %v, %v, want error containing %q", tt.in, got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got.Argv, tt.want) {
+				t.Errorf("cmdFromValue(%v) = %q, %v, want %q", tt.in, got.Argv, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestDurationFromValue(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      starlark.Value
+		want    time.Duration
+		wantErr string
+	}{
+		{"string", starlark.String("1m30s"), 90 * time.Second, ""},
+		{"seconds", starlark.MakeInt(5), 5 * time.Second, ""},
+		{"float seconds", starlark.Float(0.5), 500 * time.Millisecond, ""},
+		{"empty", starlark.String(""), 0, ""},
+		{"bad", starlark.String("5 minutes"), 0, "not a duration"},
+		{"negative", starlark.String("-1s"), 0, "negative"},
+		{"huge int", starlark.MakeInt64(1 << 62), 0, "out of range"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := durationFromValue("timeout", tt.in)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("durationFromValue(%v) = %v, %v, want error containing %q", tt.in, got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("durationFromValue(%v) = %v, %v, want %v", tt.in, got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"empty", "", "''"},
+		{"safe", "a-b_c.d/e:f=g@h%i+j,k", "a-b_c.d/e:f=g@h%i+j,k"},
+		{"space", "a b", "'a b'"},
+		{"quote", "it's", `'it'"'"'s'`},
+		{"dollar", "$HOME", "'$HOME'"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := shellQuote(tt.in); got != tt.want {
+				t.Errorf("shellQuote(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSplitYAML(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want []string
+	}{
+		{"one", "a: 1\n", []string{"a: 1\n"}},
+		{"two", "a: 1\n---\nb: 2\n", []string{"a: 1\n", "b: 2\n"}},
+		{"leading separator and comment", "--- # first\na: 1\n", []string{"", "a: 1\n"}},
+		{"separator with content", "--- a: 1\n", []string{"", "a: 1\n"}},
+		{"not a separator", "a: ---x\n----\n", []string{"a: ---x\n----\n"}},
+		{"document end", "a: 1\n...\n", []string{"a: 1\n"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, d := range splitYAML(tt.in) {
+				got = append(got, string(d))
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("splitYAML(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCheckRef(t *testing.T) {
+	tests := []struct {
+		ref string
+		ok  bool
+	}{
+		{"app", true},
+		{"example.com/team/app", true},
+		{"localhost:5000/app:dev", true},
+		{"app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", true},
+		{"my_app-x.y", true},
+		{"", false},
+		{"App", false},
+		{"app:", false},
+		{"-app", false},
+		{"a//b", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ref, func(t *testing.T) {
+			if err := checkRef(tt.ref); (err == nil) != tt.ok {
+				t.Errorf("checkRef(%q) = %v, want ok %v", tt.ref, err, tt.ok)
+			}
+		})
+	}
+}
