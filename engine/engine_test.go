@@ -375,9 +375,9 @@ func TestFileChange(t *testing.T) {
 		ignored bool
 	}{
 		{
-			name:   "dep change reruns cmd and restarts serve_cmd",
+			name:   "dep change reruns cmd, then restarts serve_cmd",
 			paths:  []string{proj + "/server/main.go"},
-			events: []string{"stop serve", "start build", "start serve"},
+			events: []string{"start build", "stop serve", "start serve"},
 			files:  []string{"server/main.go"},
 		},
 		{name: "ignored file", paths: []string{proj + "/server/out.log"}, ignored: true},
@@ -440,6 +440,40 @@ func TestCmdFailure(t *testing.T) {
 		if r := h.wantPhase("server", PhaseReady); r.Error != "" {
 			t.Errorf("server error after a good build = %q, want none", r.Error)
 		}
+	})
+}
+
+// TestCmdFailureKeepsServing: a failed build leaves the last good
+// serve_cmd running; the next good build replaces it.
+func TestCmdFailureKeepsServing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, nil)
+		h.run.exits["build"] = nil
+		h.with(model(withProbe(local("server", "build", "serve", "server"))))
+		defer h.stop()
+		h.check.set(proj+"/server", true)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		h.wantPhase("server", PhaseReady)
+		h.run.take()
+
+		h.run.exits["build"] = &proc.ExitError{ExitCode: 1}
+		h.batch(proj + "/server/main.go")
+		h.wantEvents("start build")
+		h.wantPhase("server", PhaseError)
+		if got := h.run.running(); !slices.Equal(got, []string{"serve"}) {
+			t.Fatalf("after a failed build: running %q, want the old serve", got)
+		}
+		time.Sleep(5 * time.Second) // probes keep passing; the error stays
+		synctest.Wait()
+		h.wantPhase("server", PhaseError)
+
+		h.run.exits["build"] = nil
+		h.batch(proj + "/server/main.go")
+		h.wantEvents("start build", "stop serve", "start serve")
+		time.Sleep(time.Second)
+		synctest.Wait()
+		h.wantPhase("server", PhaseReady)
 	})
 }
 

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -53,14 +52,21 @@ type resource struct {
 	current *Update
 	history []Update
 	version uint64
-	// gen is the generation of the live worker and processes; messages from
-	// another generation are stale. 0 means none is live.
-	gen int
-	// worker is the generation of the running worker, 0 when none runs.
-	worker int
-	// cancel ends the worker of gen, then the serve_cmd's watchers.
-	cancel context.CancelFunc
-	serve  Process
+	// worker is the running update's worker: gen 0 when none runs; live is
+	// false once stop() disowned it (its results are then ignored, but no
+	// new worker starts before it ended).
+	worker struct {
+		gen    int
+		live   bool
+		cancel context.CancelFunc
+	}
+	// serve is the running serve_cmd and the cancel of its watchers (exit,
+	// readiness probe). It keeps running while an update's cmd runs, and
+	// after that cmd failed.
+	serve struct {
+		p      Process
+		cancel context.CancelFunc
+	}
 }
 
 func newResource(spec devfile.Resource, filters []*watch.Filter) *resource {
@@ -137,7 +143,6 @@ type job struct {
 	local devfile.LocalSpec
 	env   []string // of cmd
 	senv  []string // of serve_cmd
-	old   Process  // the serve_cmd to stop first
 }
 
 // start runs r's wanted update in a worker.
@@ -146,14 +151,9 @@ func (l *loop) start(r *resource) {
 	if r.current != nil {
 		l.finish(r, "cancelled", "superseded by a newer update")
 	}
-	if r.cancel != nil {
-		r.cancel()
-	}
 	l.ids.gen++
 	ctx, cancel := context.WithCancel(context.Background())
-	r.gen, r.worker, r.cancel = l.ids.gen, l.ids.gen, cancel
-	old := r.serve
-	r.serve = nil
+	r.worker.gen, r.worker.live, r.worker.cancel = l.ids.gen, true, cancel
 
 	w := r.want
 	r.want = nil
@@ -183,11 +183,10 @@ func (l *loop) start(r *resource) {
 
 	j := job{
 		name:  r.spec.Name,
-		gen:   r.gen,
+		gen:   r.worker.gen,
 		local: *r.spec.Local,
 		env:   envList(l.model.Env, r.spec.Local.Env),
 		senv:  envList(l.model.Env, r.spec.Local.ServeEnv),
-		old:   old,
 	}
 	if j.local.Dir == "" {
 		j.local.Dir = defaultDir(l.model)
@@ -210,21 +209,18 @@ func envList(maps_ ...map[string]string) []string {
 	return out
 }
 
-// runJob is an update's worker: stop the old serve_cmd, run cmd, start
-// serve_cmd. It reports steps and ends with a workerDoneMsg.
+// runJob is an update's worker: run cmd while the old serve_cmd keeps
+// serving, then take the old serve_cmd from the loop (swapMsg), stop it and
+// start the new one. It reports steps and ends with a workerDoneMsg.
 func (e *Engine) runJob(ctx context.Context, j job) {
 	step := func(name string, start time.Time) {
 		e.send(stepMsg{name: j.name, gen: j.gen, step: Step{Name: name, Start: start, End: e.cfg.Now()}})
 	}
 	done := func(serve Process, err error) {
-		if !e.send(workerDoneMsg{name: j.name, gen: j.gen, parallel: j.local.AllowParallel, serve: serve, err: err}) && serve != nil {
+		m := workerDoneMsg{name: j.name, gen: j.gen, parallel: j.local.AllowParallel, serve: serve, err: err}
+		if !e.send(m) && serve != nil {
 			stopNow(serve)
 		}
-	}
-	if j.old != nil {
-		t := e.cfg.Now()
-		stopNow(j.old)
-		step("stop serve_cmd", t)
 	}
 	if !j.local.Cmd.Empty() {
 		t := e.cfg.Now()
@@ -235,7 +231,21 @@ func (e *Engine) runJob(ctx context.Context, j job) {
 			return
 		}
 	}
-	if j.local.ServeCmd.Empty() || ctx.Err() != nil {
+	if j.local.ServeCmd.Empty() {
+		done(nil, nil)
+		return
+	}
+	swap := swapMsg{name: j.name, gen: j.gen, reply: make(chan Process, 1)}
+	if !e.send(swap) {
+		return
+	}
+	// The loop always replies at once; a nil reply means no old serve_cmd.
+	if old := <-swap.reply; old != nil {
+		t := e.cfg.Now()
+		stopNow(old)
+		step("stop serve_cmd", t)
+	}
+	if ctx.Err() != nil {
 		done(nil, ctx.Err())
 		return
 	}
@@ -300,16 +310,24 @@ func stopNow(p Process) {
 	_ = p.Stop(ctx)
 }
 
-// stop ends whatever r runs; its stale messages are then ignored.
-func (l *loop) stop(r *resource, why string) {
-	if r.cancel != nil {
-		r.cancel()
-		r.cancel = nil
+// detachServe takes r's serve_cmd out of r, ending its watchers; nil if none.
+func (r *resource) detachServe() Process {
+	p := r.serve.p
+	if r.serve.cancel != nil {
+		r.serve.cancel()
 	}
-	r.gen = 0
-	if r.serve != nil {
-		p := r.serve
-		r.serve = nil
+	r.serve.p, r.serve.cancel = nil, nil
+	return p
+}
+
+// stop ends whatever r runs; its worker's messages are then ignored.
+func (l *loop) stop(r *resource, why string) {
+	if r.worker.cancel != nil {
+		r.worker.cancel()
+		r.worker.cancel = nil
+	}
+	r.worker.live = false
+	if p := r.detachServe(); p != nil {
 		l.e.goWorker(func() { stopNow(p) })
 	}
 	if r.current != nil {
@@ -328,27 +346,51 @@ func (l *loop) finish(r *resource, result, errText string) {
 	l.touch(r)
 }
 
+// liveWorker returns the resource whose live worker is gen, or nil.
+func (l *loop) liveWorker(name string, gen int) *resource {
+	if r := l.res[name]; r != nil && r.worker.gen == gen && r.worker.live {
+		return r
+	}
+	return nil
+}
+
+// onSwap hands the old serve_cmd to the worker that will replace it.
+func (l *loop) onSwap(m swapMsg) {
+	r := l.liveWorker(m.name, m.gen)
+	if r == nil {
+		m.reply <- nil
+		return
+	}
+	m.reply <- r.detachServe()
+	r.phase = PhaseDeploying
+	l.touch(r)
+}
+
 func (l *loop) onWorkerDone(m workerDoneMsg) {
 	l.running--
 	if !m.parallel {
 		l.serial--
 	}
 	r := l.res[m.name]
-	if r != nil && r.worker == m.gen {
-		r.worker = 0
-	}
-	if r == nil || r.gen != m.gen {
+	if r == nil || r.worker.gen != m.gen {
+		// The resource was removed (and maybe re-added).
 		if m.serve != nil {
 			l.e.goWorker(func() { stopNow(m.serve) })
 		}
 		return
 	}
-	r.cancel() // the worker's context; watchers get their own below
-	r.cancel = nil
+	live := r.worker.live
+	if r.worker.cancel != nil {
+		r.worker.cancel()
+	}
+	r.worker.gen, r.worker.live, r.worker.cancel = 0, false, nil
 	switch {
-	case errors.Is(m.err, context.Canceled):
-		// stop() already recorded why.
+	case !live:
+		if m.serve != nil {
+			l.e.goWorker(func() { stopNow(m.serve) })
+		}
 	case m.err != nil:
+		// A serve_cmd from before keeps serving the last good build.
 		r.phase, r.err = PhaseError, m.err.Error()
 		l.finish(r, "error", r.err)
 	case m.serve == nil:
@@ -362,15 +404,13 @@ func (l *loop) onWorkerDone(m workerDoneMsg) {
 
 // serving watches a started serve_cmd: its exit, and its readiness probe.
 func (l *loop) serving(r *resource, p Process) {
-	r.serve = p
 	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
-	name, gen := r.spec.Name, r.gen
-	e := l.e
+	r.serve.p, r.serve.cancel = p, cancel
+	name, e := r.spec.Name, l.e
 	e.goWorker(func() {
 		select {
 		case <-p.Done():
-			e.send(serveExitMsg{name: name, gen: gen, err: p.Err()})
+			e.send(serveExitMsg{name: name, p: p, err: p.Err()})
 		case <-ctx.Done():
 		}
 	})
@@ -389,28 +429,28 @@ func (l *loop) serving(r *resource, p Process) {
 	}
 	e.goWorker(func() {
 		probe.Run(ctx, func(ready bool, err error) {
-			e.send(probeMsg{name: name, gen: gen, ready: ready, err: err})
+			e.send(probeMsg{name: name, p: p, ready: ready, err: err})
 		})
 	})
 }
 
 func (l *loop) onServeExit(m serveExitMsg) {
 	r := l.res[m.name]
-	if r == nil || r.gen != m.gen || r.serve == nil {
+	if r == nil || r.serve.p != m.p {
 		return
 	}
-	r.serve = nil
-	if r.cancel != nil {
-		r.cancel()
-		r.cancel = nil
-	}
-	r.gen = 0
+	r.detachServe()
 	why := "serve_cmd exited with code 0"
 	if m.err != nil {
 		why = "serve_cmd: " + m.err.Error()
 	}
-	r.phase, r.waiting = PhaseError, ""
-	r.err = why + tail(l.e.logs.last(m.name, tailLines))
+	why += tail(l.e.logs.last(m.name, tailLines))
+	if r.worker.gen != 0 {
+		// An update is running; it starts a new serve_cmd.
+		l.logf(m.name, "%s", why)
+		return
+	}
+	r.phase, r.waiting, r.err = PhaseError, "", why
 	if r.current != nil {
 		l.finish(r, "error", r.err)
 	}
@@ -419,7 +459,11 @@ func (l *loop) onServeExit(m serveExitMsg) {
 
 func (l *loop) onProbe(m probeMsg) {
 	r := l.res[m.name]
-	if r == nil || r.gen != m.gen || r.serve == nil {
+	if r == nil || r.serve.p != m.p {
+		return
+	}
+	if r.worker.gen != 0 || (r.current == nil && len(r.history) > 0 && r.history[0].Result == "error") {
+		// An update is running, or the last one failed: its phase stands.
 		return
 	}
 	switch {

@@ -37,14 +37,22 @@ type (
 		serve    Process
 		err      error
 	}
+	// swapMsg asks for the old serve_cmd, which the worker of gen stops
+	// before it starts the new one; the loop replies at once (nil: none).
+	swapMsg struct {
+		name  string
+		gen   int
+		reply chan Process
+	}
+	// serveExitMsg and probeMsg are about the serve_cmd p.
 	serveExitMsg struct {
 		name string
-		gen  int
+		p    Process
 		err  error
 	}
 	probeMsg struct {
 		name  string
-		gen   int
+		p     Process
 		ready bool
 		err   error
 	}
@@ -121,10 +129,12 @@ func (l *loop) handle(m msg) {
 			l.logf("", "watching files failed, changes are not seen until the Devfile reloads: %v", m.err)
 		}
 	case stepMsg:
-		if r := l.res[m.name]; r != nil && r.gen == m.gen && r.current != nil {
+		if r := l.liveWorker(m.name, m.gen); r != nil && r.current != nil {
 			r.current.Steps = append(r.current.Steps, m.step)
 			l.touch(r)
 		}
+	case swapMsg:
+		l.onSwap(m)
 	case workerDoneMsg:
 		l.onWorkerDone(m)
 	case serveExitMsg:
@@ -388,7 +398,7 @@ func (l *loop) schedule() {
 	}
 	for _, name := range l.order {
 		r := l.res[name]
-		if r.want == nil || !r.enabled || r.worker != 0 || r.spec.Local == nil {
+		if r.want == nil || !r.enabled || r.worker.gen != 0 || r.spec.Local == nil {
 			continue
 		}
 		waiting := l.blockers(r)
