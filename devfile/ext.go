@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"sort"
 	"strings"
 
@@ -340,7 +339,7 @@ func (s *state) dotenv(thread *starlark.Thread, fn *starlark.Builtin, args starl
 	}
 	abs := s.absPath(thread, path)
 	s.addDep(abs)
-	data, err := os.ReadFile(abs)
+	data, err := readInput(abs)
 	if errors.Is(err, fs.ErrNotExist) {
 		s.warnings = append(s.warnings, fmt.Sprintf("%s: environment variables file not found: %s", callPos(thread), path))
 		return starlark.None, nil

@@ -158,7 +158,7 @@ func (s *state) fromFiles(thread *starlark.Thread, d *dataObject, specs []string
 				if watch {
 					s.addDep(fp)
 				}
-				data, err := os.ReadFile(fp)
+				data, err := readInput(fp)
 				if err != nil {
 					return fmt.Errorf("from_file %q: %w", spec, err)
 				}
@@ -168,7 +168,7 @@ func (s *state) fromFiles(thread *starlark.Thread, d *dataObject, specs []string
 			}
 			continue
 		}
-		data, err := os.ReadFile(abs)
+		data, err := readInput(abs)
 		if err != nil {
 			return fmt.Errorf("from_file %q: %w", spec, err)
 		}
@@ -194,7 +194,7 @@ func (s *state) fromEnvFile(thread *starlark.Thread, d *dataObject, p string, wa
 	if watch {
 		s.addDep(abs)
 	}
-	data, err := os.ReadFile(abs)
+	data, err := readInput(abs)
 	if err != nil {
 		return fmt.Errorf("from_env_file %q: %s does not exist (paths are relative to the calling file's directory)", p, p)
 	}
@@ -357,7 +357,7 @@ func (s *state) secretTLS(register bool) builtinFunc {
 		read := func(what, p string) ([]byte, error) {
 			abs := s.absPath(thread, p)
 			s.addDep(abs)
-			data, err := os.ReadFile(abs)
+			data, err := readInput(abs)
 			if err != nil {
 				return nil, fmt.Errorf("%s %q: %s %s does not exist (paths are relative to the calling file's directory)", fn.Name(), name, what, p)
 			}

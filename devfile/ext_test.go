@@ -161,6 +161,8 @@ func TestK8sErrors(t *testing.T) {
 		{"k8s_yaml wrong type", "k8s_yaml(3)\n", "k8s_yaml: got int, want a path"},
 		{"k8s_yaml list with a number", "k8s_yaml(['app.yaml', 3])\n", "k8s_yaml: list element 3 is int"},
 		{"k8s_yaml directory", "k8s_yaml('dir')\n", "k8s_yaml: dir is a directory"},
+		{"k8s_yaml device", "k8s_yaml('/dev/zero')\n", "k8s_yaml: reading /dev/zero: read /dev/zero: not a regular file"},
+		{"configmap from a device", "load('ext://configmap', 'configmap_create')\nconfigmap_create('c', from_file='z=/dev/zero')\n", "not a regular file"},
 		{"k8s_yaml bad YAML names file and line", "k8s_yaml('bad.yaml')\n", "k8s_yaml: bad.yaml:5: YAML document 2:"},
 		{"k8s_resource old form", "k8s_resource('web', 'app.yaml')\n", `k8s_resource: new_name "app.yaml" looks like a YAML file: register YAML with k8s_yaml("app.yaml")`},
 		{"k8s_resource with nothing", "k8s_resource()\n", "k8s_resource: no resource named"},

@@ -203,7 +203,7 @@ func (s *state) objectsFromFile(thread *starlark.Thread, fnName, p string) ([]*k
 	}
 	abs := s.absPath(thread, p)
 	s.addDep(abs)
-	data, err := os.ReadFile(abs)
+	data, err := readInput(abs)
 	if err != nil {
 		switch {
 		case errors.Is(err, fs.ErrNotExist):

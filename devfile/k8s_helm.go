@@ -155,7 +155,7 @@ func dropHelmTests(text string) string {
 func localSubcharts(chart string) []string {
 	var out []string
 	for _, f := range []string{"Chart.yaml", "requirements.yaml"} {
-		data, err := os.ReadFile(filepath.Join(chart, f))
+		data, err := readInput(filepath.Join(chart, f))
 		if err != nil {
 			continue
 		}

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
 	"sort"
 	"strings"
 
@@ -478,4 +481,38 @@ var clusterScopedKinds = map[string]bool{
 	"MutatingWebhookConfiguration": true, "ValidatingWebhookConfiguration": true,
 	"APIService": true, "CSIDriver": true, "CSINode": true, "VolumeAttachment": true,
 	"ValidatingAdmissionPolicy": true, "ValidatingAdmissionPolicyBinding": true,
+}
+
+// maxInputFile bounds the files the Kubernetes builtins and extensions read
+// (YAML, env files, ConfigMap sources): Kubernetes rejects objects over
+// about 1.5 MB and etcd values over a few MB, so 64 MiB is far beyond any
+// real input while still failing fast on a mistake like /dev/zero.
+const maxInputFile = 64 << 20
+
+// readInput reads a regular file of at most maxInputFile bytes. Devices,
+// FIFOs and directories are refused instead of blocking or failing oddly.
+func readInput(p string) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		if fi.IsDir() {
+			return nil, &fs.PathError{Op: "read", Path: p, Err: fmt.Errorf("is a directory")}
+		}
+		return nil, &fs.PathError{Op: "read", Path: p, Err: fmt.Errorf("not a regular file")}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxInputFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxInputFile {
+		return nil, fmt.Errorf("%s is larger than %d MiB", p, maxInputFile>>20)
+	}
+	return data, nil
 }
