@@ -181,7 +181,9 @@ func TestContextHash(t *testing.T) {
 		same   bool
 	}{
 		{"nothing", func(t *testing.T, dir string) {}, true},
-		{"edit a file", func(t *testing.T, dir string) { writeFiles(t, dir, map[string]string{"main.go": "package main // edited\n"}) }, false},
+		{"edit a file", func(t *testing.T, dir string) {
+			writeFiles(t, dir, map[string]string{"main.go": "package main // edited\n"})
+		}, false},
 		{"add a file", func(t *testing.T, dir string) { writeFiles(t, dir, map[string]string{"new.go": "x"}) }, false},
 		{"remove a file", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, "main.go")) }, false},
 		{"rename a file", func(t *testing.T, dir string) {
