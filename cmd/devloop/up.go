@@ -296,7 +296,9 @@ func statusText(r engine.ResourceView) string {
 		}
 		return "● ready"
 	case engine.PhaseError:
-		msg, _, _ := strings.Cut(r.Error, "\n")
+		// The last lines are in the stream above; the dashboard has them too.
+		msg, _, _ := strings.Cut(r.Error, "; last lines:")
+		msg, _, _ = strings.Cut(msg, "\n")
 		return "✗ error: " + msg
 	}
 	s := "○ " + string(r.Phase)
