@@ -369,3 +369,29 @@ func TestUpErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestStatusText(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		r    engine.ResourceView
+		want string
+	}{
+		{"ready with an update", engine.ResourceView{Phase: engine.PhaseReady,
+			LastUpdate: &engine.Update{ID: 4, Reason: "files", Start: start, End: start.Add(1500 * time.Millisecond)}},
+			"● ready (update 4, files, 1.5s)"},
+		{"ready without one", engine.ResourceView{Phase: engine.PhaseReady}, "● ready"},
+		{"error keeps the first part", engine.ResourceView{Phase: engine.PhaseError,
+			Error: `cmd failed: "make" exited with code 2; last lines:` + "\nmake: *** no rule"},
+			`✗ error: cmd failed: "make" exited with code 2`},
+		{"pending with a reason", engine.ResourceView{Phase: engine.PhasePending, Waiting: "waiting for resource_deps: db"},
+			"○ pending: waiting for resource_deps: db"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := statusText(tt.r); got != tt.want {
+				t.Errorf("statusText(%+v) = %q, want %q", tt.r, got, tt.want)
+			}
+		})
+	}
+}
