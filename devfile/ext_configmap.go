@@ -3,6 +3,7 @@ package devfile
 import (
 	"crypto/tls"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -36,6 +37,9 @@ func (s *state) secretExt() starlark.StringDict {
 		"secret_from_dict":      s.dataObjectFromDict("Secret"),
 		"secret_yaml_tls":       s.secretTLS(false),
 		"secret_create_tls":     s.secretTLS(true),
+
+		"secret_yaml_docker_registry":   s.secretDockerRegistry(false),
+		"secret_create_docker_registry": s.secretDockerRegistry(true),
 	})
 }
 
@@ -376,6 +380,56 @@ func (s *state) secretTLS(register bool) builtinFunc {
 		}
 		_ = d.add("tls.crt", certPEM)
 		_ = d.add("tls.key", keyPEM)
+		o, err := d.object()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", fn.Name(), err)
+		}
+		if register {
+			return starlark.None, s.registerObjects(thread, fn.Name(), []*k8sObject{o}, false)
+		}
+		return &Blob{Text: o.YAML, Source: fn.Name() + "(" + name + ")"}, nil
+	}
+}
+
+// dockerHubServer is kubectl's default --docker-server.
+const dockerHubServer = "https://index.docker.io/v1/"
+
+// secretDockerRegistry implements secret_yaml_docker_registry(name,
+// username, password, server=”, namespace=”) and, with register,
+// secret_create_docker_registry: a kubernetes.io/dockerconfigjson Secret as
+// kubectl create secret docker-registry makes it.
+func (s *state) secretDockerRegistry(register bool) builtinFunc {
+	return func(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		var name, username, password, server, namespace string
+		if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "name", &name, "username", &username, "password", &password, "server?", &server, "namespace?", &namespace); err != nil {
+			return nil, err
+		}
+		if username == "" {
+			return nil, fmt.Errorf("%s %q: username is empty", fn.Name(), name)
+		}
+		if server == "" {
+			server = dockerHubServer
+		}
+		d, err := newDataObject("Secret", name, namespace)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", fn.Name(), err)
+		}
+		d.secretType = "kubernetes.io/dockerconfigjson"
+		type entry struct {
+			Username string `json:"username"`
+			Password string `json:"password"`
+			Auth     string `json:"auth"`
+		}
+		cfg := map[string]map[string]entry{"auths": {server: {
+			Username: username,
+			Password: password,
+			Auth:     base64.StdEncoding.EncodeToString([]byte(username + ":" + password)),
+		}}}
+		js, err := json.Marshal(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("%s %q: %w", fn.Name(), name, err)
+		}
+		_ = d.add(".dockerconfigjson", js)
 		o, err := d.object()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", fn.Name(), err)

@@ -99,6 +99,13 @@ func TestDataObjects(t *testing.T) {
 			want: "kind: Secret\nmetadata:\n  name: tls\ntype: kubernetes.io/tls\n",
 		},
 		{
+			name: "docker registry secret",
+			src:  "load('ext://secret', 'secret_create_docker_registry')\nsecret_create_docker_registry('regcred', 'bob', 'pw', server='registry.example.com')\n",
+			kind: "Secret", obj: "regcred",
+			// {"auths":{"registry.example.com":{"username":"bob","password":"pw","auth":"Ym9iOnB3"}}}
+			want: "apiVersion: v1\ndata:\n  .dockerconfigjson: eyJhdXRocyI6eyJyZWdpc3RyeS5leGFtcGxlLmNvbSI6eyJ1c2VybmFtZSI6ImJvYiIsInBhc3N3b3JkIjoicHciLCJhdXRoIjoiWW05aU9uQjMifX19\nkind: Secret\nmetadata:\n  name: regcred\ntype: kubernetes.io/dockerconfigjson\n",
+		},
+		{
 			name: "namespace with labels and annotations",
 			src:  "load('ext://namespace', 'namespace_create')\nnamespace_create('team', labels=['team: a', 'tier=b'], annotations={'owner': 'alice'})\n",
 			kind: "Namespace", obj: "team",
