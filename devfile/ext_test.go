@@ -187,7 +187,6 @@ func TestK8sErrors(t *testing.T) {
 		{"workload function returns a number", "workload_to_resource_function(lambda w: 3)\nk8s_yaml('app.yaml')\n", `Devfile:1:30: workload_to_resource_function: naming "web:deployment:default": the function returned 3, want a non-empty string`},
 		{"workload function fails", "def f(w):\n  fail('nope')\nworkload_to_resource_function(f)\nk8s_yaml('app.yaml')\n", "Devfile:3:30: workload_to_resource_function: naming \"web:deployment:default\": fail: nope"},
 		{"workload function names collide", "workload_to_resource_function(lambda w: 'same')\nk8s_yaml(['app.yaml', blob('apiVersion: batch/v1\\nkind: Job\\nmetadata: {name: j}\\n')])\n", `both "web:deployment:default" and "j:job:default" map to resource name "same"`},
-		{"invalid image ref in YAML", "k8s_yaml(blob('apiVersion: v1\\nkind: Pod\\nmetadata: {name: p}\\nspec:\\n  containers: [{name: c, image: \"UPPER/Case\"}]\\n'))\n", `Devfile:1:9: Pod p: image "UPPER/Case" is not a valid image reference`},
 		{"k8s_kind image_object", "k8s_kind('Fn', image_object={'json_path': '{.spec}'})\n", "k8s_kind: image_object is not supported"},
 		{"k8s_kind unsupported path", "k8s_kind('Fn', image_json_path='{.spec.a[?(@.x)]}')\n", "k8s_kind: image_json_path: \"{.spec.a[?(@.x)]}\" is not supported"},
 		{"helm chart missing", "helm('nochart')\n", "Devfile:1:5: helm: chart directory nochart does not exist"},
@@ -230,6 +229,25 @@ func TestK8sErrors(t *testing.T) {
 				t.Errorf("Load(%q) error = %q, want it to contain %q", tt.src, err.Error(), tt.want)
 			}
 		})
+	}
+}
+
+func TestInvalidImageRefIsAWarning(t *testing.T) {
+	src := "k8s_yaml(blob('apiVersion: v1\\nkind: Pod\\nmetadata: {name: p}\\nspec:\\n  containers: [{name: c, image: \"UPPER/Case\"}]\\n'))\n"
+	m, err := loadK8s(t, src, nil)
+	if err != nil {
+		t.Fatalf("Load(%q) error: %v", src, err)
+	}
+	if m.Resource("p") == nil {
+		t.Errorf("Load(%q): no resource p; want the Pod to stay a workload", src)
+	}
+	want := `Devfile:1:9: Pod p: image "UPPER/Case" is not a valid image reference`
+	found := false
+	for _, w := range m.Warnings {
+		found = found || strings.Contains(w, want)
+	}
+	if !found {
+		t.Errorf("Load(%q) warnings = %q, want one containing %q", src, m.Warnings, want)
 	}
 }
 

@@ -88,11 +88,7 @@ func (a *assembler) assemble() ([]*k8sRes, *k8sRes, error) {
 	a.owner = map[*registeredObject]*k8sRes{}
 	var workloads []*registeredObject
 	for _, ro := range a.s.k8s.objects {
-		isW, err := a.isWorkload(ro)
-		if err != nil {
-			return nil, nil, err
-		}
-		if isW {
+		if a.isWorkload(ro) {
 			workloads = append(workloads, ro)
 		} else {
 			a.unresourced = append(a.unresourced, ro)
@@ -200,24 +196,26 @@ func (a *assembler) images(o *k8sObject) []string {
 
 // isWorkload tells whether o gets a resource of its own: it names an image
 // (any image, not only built ones), it is a Job or CronJob, or its kind was
-// declared with k8s_kind.
-func (a *assembler) isWorkload(ro *registeredObject) (bool, error) {
+// declared with k8s_kind. An image that is not a valid reference (Tilt fails
+// on it) still makes a workload and gets a warning: custom resources may
+// hold references in other syntaxes ("ko://...").
+func (a *assembler) isWorkload(ro *registeredObject) bool {
 	o := ro.obj
-	for _, k := range a.s.k8s.kinds {
-		if k.sel.matches(o) {
-			return true, nil
-		}
-	}
-	if o.group() == "batch" && (o.Kind == "Job" || o.Kind == "CronJob") {
-		return true, nil
-	}
 	imgs := a.images(o)
 	for _, img := range imgs {
 		if _, err := reference.ParseNormalizedNamed(img); err != nil {
-			return false, errorAt(ro.pos, "%s %s: image %q is not a valid image reference: %v", o.Kind, o.Name, img, err)
+			a.m.Warnings = append(a.m.Warnings, fmt.Sprintf("%s: %s %s: image %q is not a valid image reference (%v): it matches no docker_build or custom_build", ro.pos, o.Kind, o.Name, img, err))
 		}
 	}
-	return len(imgs) > 0, nil
+	for _, k := range a.s.k8s.kinds {
+		if k.sel.matches(o) {
+			return true
+		}
+	}
+	if o.group() == "batch" && (o.Kind == "Job" || o.Kind == "CronJob") {
+		return true
+	}
+	return len(imgs) > 0
 }
 
 // resourceNames names workloads: workload_to_resource_function's answers,
