@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -303,13 +302,6 @@ func (w FSWatcher) Watch(ctx context.Context, cfg watch.Config, out chan<- watch
 	return nil
 }
 
-// defaultDir is where commands run when the Devfile gives no directory.
-func defaultDir(m *devfile.Model) string {
-	if m.Path == "" {
-		wd, _ := os.Getwd()
-		return wd
-	}
-	return dirOf(m.Path)
-}
-
-func dirOf(path string) string { return filepath.Dir(path) }
+// defaultDir is the Devfile's directory: where commands run when the
+// Devfile gives no directory, and what paths are shown relative to.
+func defaultDir(m *devfile.Model) string { return filepath.Dir(m.Path) }

@@ -879,3 +879,33 @@ func TestResourceDepsWaiting(t *testing.T) {
 		})
 	}
 }
+
+func TestLogStoreInterleaved(t *testing.T) {
+	s := newLogStore(time.Now, defaultLogBounds)
+	for _, l := range []struct{ res, text string }{{"a", "a0"}, {"b", "b0"}, {"", "devloop"}, {"a", "a1"}, {"b", "b1"}} {
+		s.append(l.res, l.text)
+	}
+	tests := []struct {
+		name     string
+		resource string
+		after    uint64
+		limit    int
+		want     []string
+	}{
+		{"all", "", 0, 0, []string{"a0", "b0", "devloop", "a1", "b1"}},
+		{"all, a page", "", 1, 3, []string{"b0", "devloop", "a1"}},
+		{"one resource", "b", 0, 0, []string{"b0", "b1"}},
+		{"unknown resource", "zz", 0, 0, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, l := range s.get(tt.resource, tt.after, tt.limit) {
+				got = append(got, l.Text)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("get(%q, %d, %d) = %q, want %q", tt.resource, tt.after, tt.limit, got, tt.want)
+			}
+		})
+	}
+}

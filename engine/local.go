@@ -197,9 +197,11 @@ func (l *loop) start(r *resource) {
 	l.e.goWorker(func() { l.e.runJob(ctx, j) })
 }
 
-func envList(maps_ ...map[string]string) []string {
+// envList flattens layers of environment variables, later layers winning,
+// into sorted "KEY=VALUE" entries.
+func envList(layers ...map[string]string) []string {
 	all := map[string]string{}
-	for _, m := range maps_ {
+	for _, m := range layers {
 		maps.Copy(all, m)
 	}
 	out := make([]string, 0, len(all))

@@ -129,26 +129,35 @@ func (s *logStore) trim(rl *resourceLog) {
 func (s *logStore) get(resource string, after uint64, limit int) []LogLine {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []LogLine
+	var heads [][]LogLine // per resource, the lines after the cursor
 	if resource != "" {
-		rl := s.byRes[resource]
-		if rl == nil {
-			return []LogLine{}
+		if rl := s.byRes[resource]; rl != nil {
+			heads = append(heads, since(rl.lines, after))
 		}
-		out = append(out, since(rl.lines, after)...)
 	} else {
 		for _, rl := range s.byRes {
-			out = append(out, since(rl.lines, after)...)
+			if l := since(rl.lines, after); len(l) > 0 {
+				heads = append(heads, l)
+			}
 		}
-		sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
 	}
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
+	// Merge the sorted runs by Seq, stopping at limit: a reader paging
+	// through a large store pays for the page, not for the store.
+	out := []LogLine{}
+	for limit <= 0 || len(out) < limit {
+		best := -1
+		for i, h := range heads {
+			if len(h) > 0 && (best < 0 || h[0].Seq < heads[best][0].Seq) {
+				best = i
+			}
+		}
+		if best < 0 {
+			break
+		}
+		out = append(out, heads[best][0])
+		heads[best] = heads[best][1:]
 	}
-	if out == nil {
-		out = []LogLine{}
-	}
-	return append([]LogLine(nil), out...)
+	return out
 }
 
 func since(lines []LogLine, after uint64) []LogLine {
