@@ -381,6 +381,7 @@ func (s *state) evalError(ctx context.Context, thread *starlark.Thread, maxSteps
 	case thread.ExecutionSteps() >= maxSteps:
 		out.Msg = fmt.Sprintf("evaluation exceeded the limit of %d Starlark execution steps: look for an infinite loop or recursion", maxSteps)
 	}
+	out.Pos = s.posOr(out.Pos)
 	if out.Pos.Filename() != s.mainPath {
 		out.Backtrace = backtrace(deepest.CallStack)
 	}
