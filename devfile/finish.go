@@ -222,6 +222,11 @@ func (s *state) applyEnabled(m *Model) error {
 		}
 		enable(i)
 	}
+	// As in Tilt, uncategorized stays enabled: it holds the Namespaces and
+	// CRDs that the selected resources need.
+	if i, ok := byName[uncategorizedName]; ok {
+		m.Resources[i].Enabled = true
+	}
 	if len(unknown) > 0 {
 		var names []string
 		for _, r := range m.Resources {
