@@ -2,6 +2,11 @@ package builder
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -113,15 +118,35 @@ func dockerImage(ref, dir string) devfile.Image {
 	return devfile.Image{Ref: ref, Kind: devfile.ImageDocker, Context: dir, Dockerfile: filepath.Join(dir, "Dockerfile")}
 }
 
-func repoPath(r *rig, res Result) string {
-	return strings.TrimPrefix(strings.SplitN(res.Reference, "@", 2)[0], r.reg.Host+"/")
+// nonce returns fresh random text: BuildKit's cache outlives a test run,
+// so content that must be new to it has to be unique.
+func nonce(t *testing.T) string {
+	t.Helper()
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// baseImage builds the busybox base image into the rig's registry.
+func baseImage(t *testing.T, r *rig) Result {
+	t.Helper()
+	dir := t.TempDir()
+	busybox(t, dir)
+	writeFiles(t, dir, map[string]string{"Dockerfile": busyboxDockerfile})
+	res, err := r.newBuilder(t, Config{}).Build(context.Background(), dockerImage("busybox", dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }
 
 func TestBuildPushesByDigest(t *testing.T) {
 	r := newRig(t)
 	dir := t.TempDir()
 	busybox(t, dir)
-	writeFiles(t, dir, map[string]string{"Dockerfile": busyboxDockerfile})
+	writeFiles(t, dir, map[string]string{"Dockerfile": busyboxDockerfile, "ignored.txt": "x", ".dockerignore": "ignored.txt\n"})
 	var mu sync.Mutex
 	var events []Progress
 	b := r.newBuilder(t, Config{OnProgress: func(ref string, ev Progress) {
@@ -129,20 +154,236 @@ func TestBuildPushesByDigest(t *testing.T) {
 		events = append(events, ev)
 		mu.Unlock()
 	}})
-	res, err := b.Build(context.Background(), dockerImage("busybox", dir))
+	res, err := b.Build(context.Background(), dockerImage("tools/busybox", dir))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%+v", res)
-	m := r.reg.Manifest(t, repoPath(r, res), res.Digest)
+	if want := r.reg.Host + "/tools_busybox:" + Tag(res.InputHash); res.Image != want {
+		t.Errorf("Build().Image = %s, want %s", res.Image, want)
+	}
+	m := r.reg.Manifest(t, "tools_busybox", res.Digest)
 	if m.Digest != res.Digest {
-		t.Errorf("registry digest = %s, want %s", m.Digest, res.Digest)
+		t.Errorf("registry digest of %s = %s, want %s", res.Reference, m.Digest, res.Digest)
 	}
-	tagged := r.reg.Manifest(t, "busybox", Tag(res.InputHash))
-	if tagged.Digest != res.Digest {
-		t.Errorf("tag %s digest = %s, want %s", Tag(res.InputHash), tagged.Digest, res.Digest)
+	if tagged := r.reg.Manifest(t, "tools_busybox", Tag(res.InputHash)); tagged.Digest != res.Digest {
+		t.Errorf("registry digest of tag %s = %s, want %s", Tag(res.InputHash), tagged.Digest, res.Digest)
 	}
+	if !strings.Contains(m.MediaType, "manifest") && !strings.Contains(m.MediaType, "index") {
+		t.Errorf("manifest media type = %q, want an image manifest or index", m.MediaType)
+	}
+	var sawRun, sawDone bool
 	for _, e := range events {
-		t.Logf("%+v", e)
+		if e.Kind == ProgressStep && strings.Contains(e.Step, "RUN") {
+			sawRun = true
+			sawDone = sawDone || e.Done
+		}
+	}
+	if !sawRun || !sawDone {
+		t.Errorf("progress events %v: want the RUN step started and done", events)
+	}
+	if len(res.Steps) == 0 || res.Unchanged {
+		t.Errorf("Build() = %+v, want a fresh build with a timing trace", res)
+	}
+}
+
+// stepCache maps step names containing each marker to whether BuildKit
+// answered them from its cache.
+func stepCache(t *testing.T, res Result, markers ...string) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	for _, m := range markers {
+		found := false
+		for _, s := range res.Steps {
+			if strings.Contains(s.Name, m) {
+				out[m], found = s.Cached, true
+			}
+		}
+		if !found {
+			t.Fatalf("no step contains %q in %+v", m, res.Steps)
+		}
+	}
+	return out
+}
+
+const serviceDockerfile = `FROM %s
+WORKDIR /src
+COPY go.mod ./
+RUN wc -c go.mod > /deps.txt
+COPY main.go ./
+RUN wc -c main.go > /size.txt
+`
+
+func TestOneFileChangeReusesLayers(t *testing.T) {
+	r := newRig(t)
+	base := baseImage(t, r)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"Dockerfile": fmt.Sprintf(serviceDockerfile, base.Reference),
+		"go.mod":     "module svc\n",
+		"main.go":    "package main // " + nonce(t) + "\n",
+	})
+	img := dockerImage("svc", dir)
+	first, err := r.builder.Build(context.Background(), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, dir, map[string]string{"main.go": "package main // " + nonce(t) + "\n\nfunc main() {}\n"})
+	before := r.solves.calls()
+	second, err := r.builder.Build(context.Background(), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.solves.calls() - before; got != 1 {
+		t.Errorf("BuildKit solves for a one-file change = %d, want 1", got)
+	}
+	if second.Digest == first.Digest || second.Unchanged {
+		t.Errorf("rebuild = %+v, want a new image", second)
+	}
+	got := stepCache(t, second, "COPY go.mod", "RUN wc -c go.mod", "COPY main.go", "RUN wc -c main.go")
+	want := map[string]bool{"COPY go.mod": true, "RUN wc -c go.mod": true, "COPY main.go": false, "RUN wc -c main.go": false}
+	if !maps.Equal(got, want) {
+		t.Errorf("cached steps after changing main.go = %v, want %v (all steps: %+v)", got, want, second.Steps)
+	}
+}
+
+func TestUnchangedInputsMakeNoBuildKitCall(t *testing.T) {
+	r := newRig(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM scratch\nCOPY a.txt /\n", "a.txt": "a", "notes.md": "n", ".dockerignore": "*.md\n"})
+	img := dockerImage("app", dir)
+	first, err := r.builder.Build(context.Background(), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name       string
+		change     func(t *testing.T)
+		wantSolves int
+	}{
+		{name: "same process", change: func(t *testing.T) {}},
+		{name: "ignored file edited", change: func(t *testing.T) { writeFiles(t, dir, map[string]string{"notes.md": "edited"}) }},
+		{name: "image deleted from the registry", change: func(t *testing.T) { r.reg.Delete(t, "app", first.Digest) }, wantSolves: 1},
+		{name: "after a rebuild", change: func(t *testing.T) {}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.change(t)
+			// A new Builder on the same cache directory is a restarted devloop.
+			b := r.newBuilder(t, Config{})
+			res, err := b.Build(context.Background(), img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.solves.calls(); got != tt.wantSolves {
+				t.Errorf("BuildKit solves = %d, want %d", got, tt.wantSolves)
+			}
+			if res.Unchanged != (tt.wantSolves == 0) || res.Image != first.Image {
+				t.Errorf("Build() = %+v, want Unchanged %v and image %s", res, tt.wantSolves == 0, first.Image)
+			}
+			if !r.reg.Has(t, "app", res.Digest) {
+				t.Errorf("registry lacks %s", res.Reference)
+			}
+		})
+	}
+}
+
+func TestBaseImageChangeRebuildsDependentOnce(t *testing.T) {
+	r := newRig(t)
+	baseDir, appDir := t.TempDir(), t.TempDir()
+	busybox(t, baseDir)
+	writeFiles(t, baseDir, map[string]string{
+		"Dockerfile": busyboxDockerfile + "COPY version /etc/version\n",
+		"version":    nonce(t),
+	})
+	writeFiles(t, appDir, map[string]string{
+		"Dockerfile": "FROM devloop-base\nCOPY app.txt /\nRUN cat /etc/version /app.txt > /out.txt\n",
+		"app.txt":    "app",
+	})
+	images := []devfile.Image{dockerImage("app", appDir), dockerImage("devloop-base", baseDir)}
+	first, err := r.builder.BuildAll(context.Background(), images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.solves.calls(); got != 2 {
+		t.Fatalf("first BuildAll solves = %d, want 2", got)
+	}
+
+	writeFiles(t, baseDir, map[string]string{"version": nonce(t)})
+	second, err := r.builder.BuildAll(context.Background(), images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.solves.calls(); got != 4 {
+		t.Errorf("solves after a base change = %d, want 4 (base and app once each)", got)
+	}
+	if second["app"].Digest == first["app"].Digest || second["devloop-base"].Digest == first["devloop-base"].Digest {
+		t.Errorf("after a base change: app %s → %s, base %s → %s; want both new", first["app"].Digest, second["app"].Digest, first["devloop-base"].Digest, second["devloop-base"].Digest)
+	}
+	// The app's RUN saw the new base: it is not cached.
+	if got := stepCache(t, second["app"], "RUN cat"); got["RUN cat"] {
+		t.Errorf("app's RUN after a base change was cached; want it rebuilt on the new base")
+	}
+
+	third, err := r.builder.BuildAll(context.Background(), images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.solves.calls(); got != 4 {
+		t.Errorf("solves after no change = %d, want still 4", got)
+	}
+	if third["app"].Digest != second["app"].Digest || !third["app"].Unchanged {
+		t.Errorf("unchanged BuildAll()[app] = %+v, want the previous digest, Unchanged", third["app"])
+	}
+}
+
+func TestBrokenDockerfileNamesItsLine(t *testing.T) {
+	r := newRig(t)
+	base := baseImage(t, r)
+	tests := []struct {
+		name       string
+		dockerfile string
+		wantLine   int
+		wantStep   string
+		wantOutput string
+	}{
+		{
+			name:       "unknown instruction",
+			dockerfile: "FROM scratch\nCOPY a.txt /\nBOGUS thing\n",
+			wantLine:   3,
+		},
+		{
+			name:       "failing command",
+			dockerfile: "FROM " + base.Reference + "\nCOPY a.txt /\nRUN echo about to fail && cat /missing\n",
+			wantLine:   3,
+			wantStep:   "RUN echo about to fail",
+			wantOutput: "about to fail",
+		},
+		{
+			name:       "missing file",
+			dockerfile: "FROM scratch\n\nCOPY nothere.txt /\n",
+			wantLine:   3,
+			wantStep:   "COPY nothere.txt",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFiles(t, dir, map[string]string{"Dockerfile": tt.dockerfile, "a.txt": "a"})
+			_, err := r.builder.Build(context.Background(), dockerImage("broken", dir))
+			var be *BuildError
+			if !errors.As(err, &be) {
+				t.Fatalf("Build() error = %v, want a *BuildError", err)
+			}
+			if be.Line != tt.wantLine || be.File != filepath.Join(dir, "Dockerfile") {
+				t.Errorf("Build() error at %s:%d, want %s:%d (%v)", be.File, be.Line, filepath.Join(dir, "Dockerfile"), tt.wantLine, err)
+			}
+			if !strings.Contains(be.Step, tt.wantStep) || !strings.Contains(be.Output, tt.wantOutput) {
+				t.Errorf("Build() error step %q output %q, want step containing %q and output containing %q", be.Step, be.Output, tt.wantStep, tt.wantOutput)
+			}
+			if want := fmt.Sprintf("Dockerfile:%d", tt.wantLine); !strings.Contains(err.Error(), want) {
+				t.Errorf("Build() error = %q, want it to name %s", err, want)
+			}
+		})
 	}
 }
