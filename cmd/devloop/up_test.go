@@ -299,31 +299,35 @@ func TestUpExample(t *testing.T) {
 	}
 }
 
-// TestUpInterrupt: Ctrl-C stops the processes, removes the state file and
-// exits 0.
+// TestUpInterrupt: Ctrl-C (SIGINT) or SIGTERM stops the processes, removes
+// the state file and exits 0.
 func TestUpInterrupt(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test skipped in -short mode: it builds devloop and runs go builds of examples/local")
 	}
 	bin := buildDevloop(t)
-	dir := copyExample(t)
-	state := t.TempDir()
-	port, appPort := freePort(t), freePort(t)
-	d := startUp(t, bin, dir, port, appPort, state)
-	pid, _ := strconv.Atoi(d.wait(serverPID)[1])
-	d.wait(readyServer)
-	if err := d.cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	d.wait(`^devloop: stopped`)
-	for range d.lines {
-	}
-	if code := d.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Errorf("devloop up after Ctrl-C exited %d, want 0; output:\n%s", code, d.output())
-	}
-	waitGone(t, pid, "the server")
-	if _, err := os.Stat(filepath.Join(state, "devloop", fmt.Sprintf("daemon-%d.json", port))); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("state file after Ctrl-C: %v, want it removed", err)
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			dir := copyExample(t)
+			state := t.TempDir()
+			port, appPort := freePort(t), freePort(t)
+			d := startUp(t, bin, dir, port, appPort, state)
+			pid, _ := strconv.Atoi(d.wait(serverPID)[1])
+			d.wait(readyServer)
+			if err := d.cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			d.wait(`^devloop: stopped`)
+			for range d.lines {
+			}
+			if code := d.cmd.ProcessState.ExitCode(); code != 0 {
+				t.Errorf("devloop up after %v exited %d, want 0; output:\n%s", sig, code, d.output())
+			}
+			waitGone(t, pid, "the server")
+			if _, err := os.Stat(filepath.Join(state, "devloop", fmt.Sprintf("daemon-%d.json", port))); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("state file after %v: %v, want it removed", sig, err)
+			}
+		})
 	}
 }
 
