@@ -46,6 +46,11 @@ type Applied struct {
 	Changed bool
 	// Images are the Devfile image refs injected into the object.
 	Images []string
+	// TemplateHashes are the TemplateHashLabel values of the object's pod
+	// templates; empty when it has none.
+	TemplateHashes []string
+	// RunsPods is true for a Pod and for objects with pod templates.
+	RunsPods bool
 }
 
 // Decode parses YAML or JSON holding one or more Kubernetes objects. Empty
@@ -153,7 +158,12 @@ func (c *Client) applyOne(ctx context.Context, in *unstructured.Unstructured, im
 	if err != nil {
 		return Applied{}, err
 	}
-	a := Applied{Ref: refOf(prepared), Images: injected}
+	a := Applied{Ref: refOf(prepared), Images: injected, RunsPods: prepared.GetKind() == "Pod"}
+	walkPodTemplates(prepared.Object, true, func(tmpl map[string]any) {
+		h, _, _ := unstructured.NestedString(tmpl, "metadata", "labels", TemplateHashLabel)
+		a.TemplateHashes = append(a.TemplateHashes, h)
+		a.RunsPods = true
+	})
 	want := prepared.GetAnnotations()[ConfigHashAnnotation]
 	live, err := ri.Get(ctx, prepared.GetName(), metav1.GetOptions{})
 	switch {

@@ -50,6 +50,7 @@ type Client struct {
 	context   string
 	server    string
 	namespace string
+	watch     watchState
 }
 
 // New loads the kube context cfg names and returns a client for it. It does
