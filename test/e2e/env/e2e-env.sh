@@ -12,8 +12,13 @@ step() { log "== $* (at $((SECONDS - t0)) s)"; }
 step "1-2. host: packages, dockerd, privileged containers"
 "$E2E_DIR/host.sh"
 
+# The node's Debian rootfs downloads while the Go builds use the CPUs.
+"$E2E_DIR/node-image.sh" --base-only &
+base_pid=$!
+
 step "3. Kubernetes $KUBE_VERSION, etcd $ETCD_VERSION, coredns $COREDNS_VERSION, pause"
 bin="$("$E2E_DIR/build-k8s.sh" | tail -1)"
+wait "$base_pid" || die "the node rootfs (debootstrap) failed: see its message above"
 
 step "4. kind node image"
 node_image="$("$E2E_DIR/node-image.sh" "$bin" | tail -1)"

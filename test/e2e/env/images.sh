@@ -113,7 +113,7 @@ YAML
 	done
 fi
 BASE_IMAGE="127.0.0.1:$REGISTRY_PORT/devloop-e2e/busybox:$BUSYBOX_VERSION"
-if ! curl -fsS -m 5 -o /dev/null -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+if ! curl -fs -m 5 -o /dev/null -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
 	"http://127.0.0.1:$REGISTRY_PORT/v2/devloop-e2e/busybox/manifests/$BUSYBOX_VERSION"; then
 	log "pushing $BASE_IMAGE"
 	docker tag "$BUSYBOX_IMAGE" "$BASE_IMAGE"

@@ -9,16 +9,10 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-BIN="${1:?usage: node-image.sh BIN_DIR (from build-k8s.sh)}"
+BIN="${1:?usage: node-image.sh BIN_DIR (from build-k8s.sh) | --base-only}"
 # Packages of the node, as kind's base image has them (minus fuse-overlayfs,
 # nfs and iscsi, which no test here uses).
 NODE_PACKAGES=systemd,systemd-sysv,dbus,containerd,runc,containernetworking-plugins,iptables,nftables,conntrack,iproute2,ethtool,kmod,util-linux,mount,libseccomp2,pigz,procps,ca-certificates,socat
-KIND_MOD="sigs.k8s.io/kind@$(cd "$REPO_ROOT" && "$GO" list -m -f '{{.Version}}' sigs.k8s.io/kind)"
-KIND_BASE="$("$GO" env GOMODCACHE)/$KIND_MOD/images/base/files"
-if [ ! -d "$KIND_BASE" ]; then
-	(cd "$REPO_ROOT" && "$GO" mod download sigs.k8s.io/kind) || die "downloading $KIND_MOD (its images/base/files are the node's entrypoint and units)"
-fi
-[ -f "$KIND_BASE/usr/local/bin/entrypoint" ] || die "$KIND_BASE/usr/local/bin/entrypoint is missing"
 
 # debian_mirror prints the Debian mirror apt already uses (the node rootfs
 # comes from the same place), or DEVLOOP_E2E_DEBIAN_MIRROR.
@@ -30,16 +24,6 @@ debian_mirror() {
 		grep -v security | grep -m1 '/debian/\?$' || true)"
 	echo "${m:-http://deb.debian.org/debian}"
 }
-
-self_hash="$(hash_files "$E2E_DIR/node-image.sh" "$E2E_DIR/lib.sh")"
-key="$KUBE_VERSION-$DEBIAN_SUITE-r$NODE_IMAGE_REV-$(cat "$BIN/../.stamp" 2>/dev/null | sha256sum | cut -c1-8)-$self_hash-$(echo "$KIND_MOD" | sha256sum | cut -c1-4)"
-NODE_IMAGE="devloop-e2e/node:$KUBE_VERSION-$(echo "$key" | sha256sum | cut -c1-12)"
-if docker image inspect "$NODE_IMAGE" >/dev/null 2>&1; then
-	log "node image: $NODE_IMAGE exists"
-	echo "$NODE_IMAGE"
-	exit 0
-fi
-start=$SECONDS
 
 # 1. The base rootfs, cached as a tarball keyed by suite and package list.
 base_key="$DEBIAN_SUITE-$(echo "$NODE_PACKAGES" | sha256sum | cut -c1-12)"
@@ -56,6 +40,25 @@ if [ ! -s "$base_tar" ]; then
 	tar -C "$d" --numeric-owner -cf "$base_tar.tmp" . && mv "$base_tar.tmp" "$base_tar"
 	rm -rf "$d"
 fi
+
+[ "$BIN" != --base-only ] || exit 0
+
+KIND_MOD="sigs.k8s.io/kind@$(cd "$REPO_ROOT" && "$GO" list -m -f '{{.Version}}' sigs.k8s.io/kind)"
+KIND_BASE="$("$GO" env GOMODCACHE)/$KIND_MOD/images/base/files"
+if [ ! -d "$KIND_BASE" ]; then
+	(cd "$REPO_ROOT" && "$GO" mod download sigs.k8s.io/kind) || die "downloading $KIND_MOD (its images/base/files are the node's entrypoint and units)"
+fi
+[ -f "$KIND_BASE/usr/local/bin/entrypoint" ] || die "$KIND_BASE/usr/local/bin/entrypoint is missing"
+
+self_hash="$(hash_files "$E2E_DIR/node-image.sh" "$E2E_DIR/lib.sh" "$E2E_DIR/iptables-wrapper.sh")"
+key="$KUBE_VERSION-$DEBIAN_SUITE-r$NODE_IMAGE_REV-$(cat "$BIN/../.stamp" 2>/dev/null | sha256sum | cut -c1-8)-$self_hash-$(echo "$KIND_MOD" | sha256sum | cut -c1-4)"
+NODE_IMAGE="devloop-e2e/node:$KUBE_VERSION-$(echo "$key" | sha256sum | cut -c1-12)"
+if docker image inspect "$NODE_IMAGE" >/dev/null 2>&1; then
+	log "node image: $NODE_IMAGE exists"
+	echo "$NODE_IMAGE"
+	exit 0
+fi
+start=$SECONDS
 
 # 2. The node rootfs, assembled in a scratch directory.
 work="$CACHE/work/node"
@@ -243,8 +246,13 @@ for img in $images; do
 		# programs Services through them.
 		copy_with_libs "$d" /usr/sbin/xtables-nft-multi /usr/sbin/xtables-legacy-multi /usr/sbin/conntrack \
 			/usr/sbin/nft $(cd "$R" && ls usr/lib/x86_64-linux-gnu/xtables/*.so | sed 's|^|/|')
+		# iptables-wrapper.sh picks the node's backend on first use; it runs
+		# under busybox sh (Debian's busybox-static).
+		install -m 0755 "$E2E_DIR/iptables-wrapper.sh" "$d/usr/sbin/iptables-wrapper"
+		mkdir -p "$d/bin" && install -m 0755 /bin/busybox "$d/bin/busybox"
+		for a in sh grep ln timeout basename; do ln -sf busybox "$d/bin/$a"; done
 		for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
-			ln -sf xtables-nft-multi "$d/usr/sbin/$t"
+			ln -sf iptables-wrapper "$d/usr/sbin/$t"
 			ln -sf xtables-nft-multi "$d/usr/sbin/${t/tables/tables-nft}"
 			ln -sf xtables-legacy-multi "$d/usr/sbin/${t/tables/tables-legacy}"
 		done
