@@ -54,7 +54,9 @@ func createdAt(min int) podOpt {
 	}
 }
 
-func ownedByJob(p *corev1.Pod) { p.OwnerReferences = []metav1.OwnerReference{ownerRef("Job", "j", "job")} }
+func ownedByJob(p *corev1.Pod) {
+	p.OwnerReferences = []metav1.OwnerReference{ownerRef("Job", "j", "job")}
+}
 
 func completeJob(status corev1.ConditionStatus, t batchv1.JobConditionType) *batchv1.Job {
 	return &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "j"},

@@ -230,4 +230,3 @@ func (c *Client) observe(t Target, caches []*nsCache) (Status, []*corev1.Pod) {
 	}
 	return evaluate(o), o.pods
 }
-
