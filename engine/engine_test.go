@@ -146,17 +146,23 @@ func (c *fakeChecker) set(dir string, ok bool) {
 	c.ready[dir] = ok
 }
 
-// fakeWatcher forwards the test's batches and records each config.
+// fakeWatcher forwards the test's batches and records each config; with
+// fail set, Watch fails at once.
 type fakeWatcher struct {
 	in   chan watch.Batch
 	mu   sync.Mutex
 	cfgs []watch.Config
+	fail error
 }
 
 func (w *fakeWatcher) Watch(ctx context.Context, cfg watch.Config, out chan<- watch.Batch) error {
 	w.mu.Lock()
 	w.cfgs = append(w.cfgs, cfg)
+	fail := w.fail
 	w.mu.Unlock()
+	if fail != nil {
+		return fail
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -908,4 +914,18 @@ func TestLogStoreInterleaved(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestWatchFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, nil)
+		h.watcher.fail = errors.New("inotify watch limit reached: raise fs.inotify.max_user_watches")
+		h.with(model(local("server", "", "serve", "server")))
+		defer h.stop()
+		v := h.e.Snapshot()
+		if len(v.Devfile.Warnings) != 1 || !strings.Contains(v.Devfile.Warnings[0], "max_user_watches") {
+			t.Errorf("devfile warnings = %q, want the watch error with its remedy", v.Devfile.Warnings)
+		}
+		h.wantPhase("server", PhaseReady)
+	})
 }

@@ -126,7 +126,11 @@ func (l *loop) handle(m msg) {
 		l.onLoaded(m)
 	case watchErrMsg:
 		if m.gen == l.watch.gen {
-			l.logf("", "watching files failed, changes are not seen until the Devfile reloads: %v", m.err)
+			msg := fmt.Sprintf("watching files failed, changes are not seen until the Devfile reloads: %v", m.err)
+			l.logf("", "%s", msg)
+			l.devfile.Warnings = append(l.devfile.Warnings, msg)
+			l.watch.key = "" // the next reload retries
+			l.dirty = true
 		}
 	case stepMsg:
 		if r := l.liveWorker(m.name, m.gen); r != nil && r.current != nil {
