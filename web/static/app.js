@@ -1,1 +1,479 @@
-// dashboard
+// devloop dashboard: plain JavaScript, no build step. It follows the
+// server's websocket (a snapshot, then deltas; see docs/api.md), keeps the
+// view in memory and renders the log pane virtually, so 100k+ lines cost
+// only the few dozen DOM nodes on screen.
+(() => {
+  'use strict';
+
+  // MAX_LINES bounds the lines kept in the page (about 40 MB of text at
+  // 200 bytes a line); the oldest tenth goes when it is reached.
+  const MAX_LINES = 200000;
+  // LINE_H must match .log-line's height in style.css: the virtual log
+  // positions lines by index times this.
+  const LINE_H = 18;
+  // OVERSCAN lines are rendered above and below the visible ones so that
+  // scrolling does not show blank rows before the next frame.
+  const OVERSCAN = 30;
+  // Reconnect backoff: the first retry is quick (devloop restarting), the
+  // cap keeps a stopped devloop from being polled more than every 10 s.
+  const BACKOFF_MIN = 500;
+  const BACKOFF_MAX = 10000;
+
+  const $ = (id) => document.getElementById(id);
+  const el = (tag, cls, text) => {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  };
+
+  const params = new URLSearchParams(location.search);
+  const state = {
+    token: document.querySelector('meta[name="devloop-token"]').content || params.get('token') || '',
+    resources: new Map(),
+    order: [],
+    devfile: {},
+    seq: 0,
+    logs: [],
+    cursor: 0,
+    selected: decodeURIComponent((location.hash.match(/^#r=(.*)$/) || [])[1] || ''),
+    filter: '',
+    search: '',
+    view: [],
+    hits: [],
+    hit: -1,
+    follow: true,
+    conn: 'connecting',
+    backoff: BACKOFF_MIN,
+    messages: 0,
+  };
+  // Exposed for the browser test and for debugging from the console.
+  window.devloop = state;
+
+  // ---- formatting ----
+  function dur(ms) {
+    if (ms < 1000) return Math.max(0, Math.round(ms)) + 'ms';
+    if (ms < 60000) return (ms / 1000).toFixed(ms < 10000 ? 2 : 1) + 's';
+    const m = Math.floor(ms / 60000);
+    return m + 'm' + Math.round((ms % 60000) / 1000) + 's';
+  }
+  function ago(t) {
+    const s = Math.max(0, (Date.now() - t) / 1000);
+    if (s < 60) return Math.floor(s) + 's ago';
+    if (s < 3600) return Math.floor(s / 60) + 'm ago';
+    if (s < 172800) return Math.floor(s / 3600) + 'h ago';
+    return Math.floor(s / 86400) + 'd ago';
+  }
+  const time = (s) => (s && !s.startsWith('0001-')) ? Date.parse(s) : 0;
+  const busy = (p) => p === 'building' || p === 'deploying' || p === 'syncing';
+
+  // ---- resources ----
+  function renderResources() {
+    const groups = new Map();
+    let labelled = false;
+    for (const name of state.order) {
+      const r = state.resources.get(name);
+      if (!r) continue;
+      const labels = r.labels && r.labels.length ? r.labels : [''];
+      for (const l of labels) {
+        if (l) labelled = true;
+        if (!groups.has(l)) groups.set(l, []);
+        groups.get(l).push(r);
+      }
+    }
+    const keys = [...groups.keys()].sort((a, b) => (a === '') - (b === '') || a.localeCompare(b));
+    const frag = document.createDocumentFragment();
+    if (state.order.length === 0) frag.append(el('p', 'empty', state.conn === 'open' ? 'No resources.' : ''));
+    for (const k of keys) {
+      const g = el('div', 'group');
+      if (labelled) g.append(el('h3', '', k || 'unlabelled'));
+      for (const r of groups.get(k)) g.append(resourceRow(r));
+      frag.append(g);
+    }
+    $('groups').replaceChildren(frag);
+    $('all').classList.toggle('selected', state.selected === '');
+
+    const counts = {};
+    for (const r of state.resources.values()) counts[r.phase] = (counts[r.phase] || 0) + 1;
+    const parts = [state.resources.size + ' resources'];
+    for (const p of ['ready', 'building', 'deploying', 'syncing', 'pending', 'error', 'disabled']) {
+      if (counts[p]) parts.push(counts[p] + ' ' + p);
+    }
+    $('summary').textContent = parts.join(' · ');
+  }
+
+  function lastUpdateText(r) {
+    const u = r.current || r.last_update;
+    if (!u) return '';
+    const start = time(u.start), end = time(u.end);
+    if (!end) return 'updating for ' + dur(Date.now() - start);
+    return ago(end) + ' · ' + dur(end - start) + (u.result && u.result !== 'ok' ? ' · ' + u.result : '');
+  }
+
+  function resourceRow(r) {
+    const row = el('div', 'res');
+    row.dataset.resource = r.name;
+    row.dataset.phase = r.phase;
+    row.classList.toggle('selected', state.selected === r.name);
+    row.title = r.name + ': ' + r.phase;
+    row.append(el('span', 'phase-dot'), el('span', 'name', r.name));
+    const acts = el('span', 'acts');
+    const trig = el('button', 'btn icon', '▶');
+    trig.type = 'button';
+    trig.title = 'Trigger an update of ' + r.name;
+    trig.dataset.action = 'trigger';
+    trig.disabled = !r.enabled;
+    if (r.queued && r.queued.length) trig.classList.add('on');
+    acts.append(trig);
+    row.append(acts);
+    const meta = el('div', 'meta');
+    let phase = r.phase;
+    if (r.waiting) phase += ' (' + r.waiting + ')';
+    meta.append(el('span', 'phase-label', phase));
+    const lu = lastUpdateText(r);
+    if (lu) meta.append(el('span', 'when', lu));
+    if (r.queued && r.queued.length) meta.append(el('span', 'queued-n', r.queued.length + ' queued'));
+    for (const l of r.links || []) meta.append(link(l));
+    row.append(meta);
+    if (r.error) row.append(el('div', 'err', r.error.split('\n')[0]));
+    return row;
+  }
+
+  function link(l) {
+    const a = el('a', '', l.name || l.url.replace(/^https?:\/\//, ''));
+    a.href = /^https?:\/\//.test(l.url) ? l.url : 'about:blank';
+    a.target = '_blank';
+    a.rel = 'noopener noreferrer';
+    return a;
+  }
+
+  // ---- the selected resource ----
+  function renderDetail() {
+    const r = state.resources.get(state.selected);
+    $('resource').hidden = !r;
+    $('log-title').textContent = r ? r.name + ' logs' : 'All logs';
+    if (!r) return;
+    $('resource').dataset.phase = r.phase;
+    $('d-phase').dataset.phase = r.phase;
+    $('d-name').textContent = r.name;
+    $('d-phase-text').textContent = r.phase + (r.trigger_mode === 'manual' ? ' · manual' : '');
+    $('d-kind').textContent = r.kind;
+    $('d-trigger').disabled = !r.enabled;
+    $('d-toggle').textContent = r.enabled ? 'Disable' : 'Enable';
+    $('d-links').replaceChildren(...(r.links || []).map(link));
+    $('d-error').hidden = !r.error;
+    $('d-error').textContent = r.error || '';
+    $('d-waiting').hidden = !r.waiting;
+    $('d-waiting').textContent = r.waiting ? 'Waiting for ' + r.waiting : '';
+    $('d-queued').hidden = !(r.queued && r.queued.length);
+    $('d-queued').textContent = r.queued && r.queued.length ? 'Queued changes: ' + r.queued.join(', ') : '';
+    renderTrace(r.current || r.last_update);
+  }
+
+  // renderTrace draws each step of an update as a bar on a shared time
+  // axis: file event → build/sync/deploy steps → ready.
+  function renderTrace(u) {
+    $('d-trace').hidden = !u;
+    if (!u) return;
+    const now = Date.now();
+    const start = time(u.start);
+    const end = time(u.end) || now;
+    const steps = (u.steps || []).map((s) => ({ name: s.name, start: time(s.start), end: time(s.end) }));
+    const t0 = Math.min(start, ...steps.map((s) => s.start));
+    const t1 = Math.max(end, ...steps.map((s) => s.end || now));
+    const span = Math.max(1, t1 - t0);
+    let title = (u.end && time(u.end) ? 'Last update' : 'Update in progress') + ' #' + u.id + ' · ' + u.reason;
+    if (u.files && u.files.length) title += ' (' + u.files.slice(0, 3).join(', ') + (u.files.length > 3 ? ', …' : '') + ')';
+    title += ' · ' + (u.result || '') + ' · ' + dur(end - start);
+    $('d-trace-title').textContent = title;
+    const rows = [];
+    for (const s of steps.concat([{ name: 'total', start, end: time(u.end), total: true }])) {
+      const row = el('div', 'trace-row');
+      row.dataset.step = s.name;
+      const lane = el('div', 'lane');
+      const bar = el('div', 'bar' + (s.end ? '' : ' open'));
+      const e = s.end || now;
+      bar.style.left = ((s.start - t0) / span * 100) + '%';
+      bar.style.width = ((e - s.start) / span * 100) + '%';
+      lane.append(bar);
+      row.append(el('span', 'step', s.name), lane, el('span', 'dur', dur(e - s.start)));
+      rows.push(row);
+    }
+    $('d-trace-bars').replaceChildren(...rows);
+  }
+
+  function select(name) {
+    state.selected = name;
+    history.replaceState(null, '', name ? '#r=' + encodeURIComponent(name) : location.pathname + location.search);
+    rebuildView();
+    renderResources();
+    renderDetail();
+  }
+
+  // ---- logs ----
+  function matches(l) {
+    if (state.selected && l.resource !== state.selected) return false;
+    return !state.filter || l.text.toLowerCase().includes(state.filter);
+  }
+  function isHit(l) {
+    return state.search && l.text.toLowerCase().includes(state.search);
+  }
+
+  function appendLogs(lines) {
+    for (const l of lines) {
+      state.logs.push(l);
+      if (matches(l)) {
+        state.view.push(state.logs.length - 1);
+        if (isHit(l)) state.hits.push(state.view.length - 1);
+      }
+    }
+    if (state.logs.length > MAX_LINES) {
+      state.logs.splice(0, Math.ceil(MAX_LINES / 10));
+      rebuildView();
+      return;
+    }
+    scheduleLog();
+  }
+
+  function rebuildView() {
+    state.view = [];
+    state.hits = [];
+    const logs = state.logs;
+    for (let i = 0; i < logs.length; i++) {
+      if (matches(logs[i])) {
+        state.view.push(i);
+        if (isHit(logs[i])) state.hits.push(state.view.length - 1);
+      }
+    }
+    state.hit = -1;
+    scheduleLog();
+  }
+
+  let logFrame = 0;
+  function scheduleLog() {
+    if (!logFrame) logFrame = requestAnimationFrame(() => { logFrame = 0; renderLog(); });
+  }
+
+  // autoTop is where the page last scrolled the log itself; a scroll event
+  // elsewhere is the user's, and decides whether to keep following.
+  let autoTop = -1;
+  function renderLog() {
+    const box = $('log');
+    const n = state.view.length;
+    $('log-spacer').style.height = (n * LINE_H) + 'px';
+    if (state.follow) {
+      box.scrollTop = box.scrollHeight;
+      autoTop = box.scrollTop;
+    }
+    const first = Math.max(0, Math.floor(box.scrollTop / LINE_H) - OVERSCAN);
+    const last = Math.min(n, Math.ceil((box.scrollTop + box.clientHeight) / LINE_H) + OVERSCAN);
+    const win = $('log-window');
+    win.style.top = (first * LINE_H) + 'px';
+    const current = state.hit >= 0 ? state.hits[state.hit] : -1;
+    const frag = document.createDocumentFragment();
+    for (let i = first; i < last; i++) frag.append(logLine(state.logs[state.view[i]], i === current));
+    win.replaceChildren(frag);
+    $('log-count').textContent = n.toLocaleString() + (n === 1 ? ' line' : ' lines');
+    $('search-count').textContent = state.search ? (state.hit >= 0 ? (state.hit + 1) + '/' : '') + state.hits.length.toLocaleString() + ' found' : '';
+    $('log-follow').classList.toggle('on', state.follow);
+  }
+
+  function logLine(l, current) {
+    const d = el('div', 'log-line');
+    if (current) d.classList.add('current');
+    if (l.dropped) {
+      d.classList.add('dropped');
+      d.textContent = '… ' + l.dropped + ' older lines dropped …';
+      return d;
+    }
+    if (!state.selected) d.append(el('span', 'src', l.resource || 'devloop'));
+    const text = l.text;
+    if (!state.search) {
+      d.append(text);
+      return d;
+    }
+    const lower = text.toLowerCase();
+    let at = 0;
+    for (;;) {
+      const i = lower.indexOf(state.search, at);
+      if (i < 0) break;
+      d.append(text.slice(at, i), el('mark', '', text.slice(i, i + state.search.length)));
+      at = i + state.search.length;
+    }
+    d.append(text.slice(at));
+    return d;
+  }
+
+  function jump(delta) {
+    if (!state.hits.length) return;
+    state.hit = (state.hit + delta + state.hits.length) % state.hits.length;
+    state.follow = false;
+    const box = $('log');
+    box.scrollTop = state.hits[state.hit] * LINE_H - box.clientHeight / 2;
+    autoTop = box.scrollTop;
+    renderLog();
+  }
+
+  // ---- actions ----
+  let toastTimer = 0;
+  function toast(msg) {
+    const t = $('toast');
+    t.textContent = msg;
+    t.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { t.hidden = true; }, 6000);
+  }
+
+  async function refreshToken() {
+    try {
+      const r = await fetch('/api/token', { cache: 'no-store' });
+      if (r.ok) return (await r.json()).token;
+    } catch (e) {
+      return null; // devloop is not answering
+    }
+    return state.token; // a remote page: keep the token from its URL
+  }
+
+  async function act(path, retried) {
+    try {
+      const r = await fetch(path, { method: 'POST', headers: { 'X-Devloop-Token': state.token } });
+      if (r.status === 401 && !retried) {
+        const t = await refreshToken();
+        if (t && t !== state.token) { state.token = t; return act(path, true); }
+      }
+      if (!r.ok) {
+        const b = await r.json().catch(() => ({}));
+        toast(b.error || ('devloop answered ' + r.status));
+      }
+    } catch (e) {
+      toast('devloop is not answering: is `devloop up` still running?');
+    }
+  }
+  const trigger = (name) => act('/api/trigger/' + encodeURIComponent(name));
+  const setEnabled = (name, on) => act('/api/resources/' + encodeURIComponent(name) + (on ? '/enable' : '/disable'));
+
+  // ---- connection ----
+  function setConn(c, text) {
+    state.conn = c;
+    document.body.dataset.conn = c;
+    $('conn').textContent = text || c;
+  }
+
+  function reset() {
+    state.resources = new Map();
+    state.order = [];
+    state.logs = [];
+    state.cursor = 0;
+    rebuildView();
+  }
+
+  function handle(m) {
+    state.messages++;
+    if (m.type === 'snapshot') {
+      if (m.log_reset) reset();
+      const v = m.view;
+      state.resources = new Map((v.resources || []).map((r) => [r.name, r]));
+      state.order = (v.resources || []).map((r) => r.name);
+      state.devfile = v.devfile || {};
+    } else {
+      for (const r of m.resources || []) {
+        if (!state.resources.has(r.name) && !m.names) state.order.push(r.name);
+        state.resources.set(r.name, r);
+      }
+      if (m.names) {
+        state.order = m.names;
+        for (const n of [...state.resources.keys()]) if (!m.names.includes(n)) state.resources.delete(n);
+      }
+      if (m.devfile) state.devfile = m.devfile;
+    }
+    state.seq = m.seq;
+    if (m.logs) appendLogs(m.logs);
+    state.cursor = m.log_cursor;
+    renderDevfile();
+    renderResources();
+    renderDetail();
+  }
+
+  function renderDevfile() {
+    const d = state.devfile;
+    $('devfile').textContent = d.path || '';
+    $('devfile-error').hidden = !d.error;
+    $('devfile-error').textContent = d.error ? 'Devfile error (the last good Devfile keeps running): ' + d.error : '';
+    const w = d.warnings || [];
+    $('devfile-warnings').hidden = !w.length;
+    $('devfile-warnings').textContent = w.map((x) => 'warning: ' + x).join('\n');
+  }
+
+  async function connect() {
+    setConn('connecting', 'connecting…');
+    const tok = await refreshToken();
+    if (tok === null) return retry();
+    if (tok !== state.token && state.token && state.logs.length) reset(); // a new run of devloop
+    state.token = tok;
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const ws = new WebSocket(proto + '//' + location.host + '/ws?token=' + encodeURIComponent(tok) + '&log_after=' + state.cursor);
+    ws.onopen = () => {
+      state.backoff = BACKOFF_MIN;
+      setConn('open', 'live');
+    };
+    ws.onmessage = (e) => handle(JSON.parse(e.data));
+    ws.onclose = () => retry();
+  }
+
+  function retry() {
+    const d = state.backoff;
+    state.backoff = Math.min(BACKOFF_MAX, d * 2);
+    const wait = d / 2 + Math.random() * d / 2; // jitter: tabs do not reconnect in lockstep
+    setConn('closed', 'disconnected: retrying in ' + Math.ceil(wait / 1000) + 's');
+    setTimeout(connect, wait);
+  }
+
+  // ---- wiring ----
+  $('groups').addEventListener('click', (e) => {
+    const row = e.target.closest('.res');
+    if (!row) return;
+    const name = row.dataset.resource;
+    if (e.target.closest('a')) return;
+    const btn = e.target.closest('button');
+    if (btn && btn.dataset.action === 'trigger') {
+      trigger(name);
+      return;
+    }
+    select(name);
+  });
+  $('all').addEventListener('click', () => select(''));
+  $('d-trigger').addEventListener('click', () => trigger(state.selected));
+  $('d-toggle').addEventListener('click', () => {
+    const r = state.resources.get(state.selected);
+    if (r) setEnabled(r.name, !r.enabled);
+  });
+  $('log-filter').addEventListener('input', (e) => {
+    state.filter = e.target.value.toLowerCase();
+    rebuildView();
+  });
+  $('log-search').addEventListener('input', (e) => {
+    state.search = e.target.value.toLowerCase();
+    rebuildView();
+  });
+  $('log-search').addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') jump(e.shiftKey ? -1 : 1);
+  });
+  $('search-next').addEventListener('click', () => jump(1));
+  $('search-prev').addEventListener('click', () => jump(-1));
+  $('log-follow').addEventListener('click', () => {
+    state.follow = !state.follow;
+    renderLog();
+  });
+  $('log').addEventListener('scroll', () => {
+    const box = $('log');
+    if (box.scrollTop !== autoTop) {
+      state.follow = box.scrollTop + box.clientHeight >= box.scrollHeight - LINE_H;
+    }
+    scheduleLog();
+  });
+  window.addEventListener('resize', scheduleLog);
+  // Relative times ("3s ago") and running bars move on their own.
+  setInterval(() => { renderResources(); renderDetail(); }, 1000);
+
+  connect();
+})();
