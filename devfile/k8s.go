@@ -93,6 +93,7 @@ func (s *state) k8sBuiltins() starlark.StringDict {
 		"filter_yaml":                   s.filterYAML,
 		"workload_to_resource_function": s.workloadToResourceFunction,
 		"k8s_kind":                      s.k8sKindBuiltin,
+		"k8s_image_json_path":           s.k8sImageJSONPath,
 		"helm":                          s.helm,
 		"kustomize":                     s.kustomize,
 	}
@@ -438,6 +439,42 @@ func (s *state) k8sKindBuiltin(thread *starlark.Thread, fn *starlark.Builtin, ar
 		path, err := parseSimpleJSONPath(p)
 		if err != nil {
 			return nil, fmt.Errorf("%s: image_json_path: %w", fn.Name(), err)
+		}
+		k.imagePaths = append(k.imagePaths, path)
+	}
+	s.k8s.kinds = append(s.k8s.kinds, k)
+	return starlark.None, nil
+}
+
+// k8sImageJSONPath implements k8s_image_json_path(paths, api_version=”,
+// kind=”, name=”, namespace=”): objects that match (as filter_yaml
+// matches) are workloads whose images are at paths.
+func (s *state) k8sImageJSONPath(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var paths starlark.Value
+	var apiVersion, kind, name, namespace string
+	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "paths", &paths,
+		"api_version?", &apiVersion, "kind?", &kind, "name?", &name, "namespace?", &namespace); err != nil {
+		return nil, err
+	}
+	if kind == "" && name == "" && namespace == "" {
+		return nil, fmt.Errorf("%s: pass at least one of kind=, name= or namespace= to say which objects the paths apply to", fn.Name())
+	}
+	sel, err := newObjectSelector(apiVersion, kind, name, namespace)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", fn.Name(), err)
+	}
+	ps, err := stringsFromValue("paths", paths)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", fn.Name(), err)
+	}
+	if len(ps) == 0 {
+		return nil, fmt.Errorf("%s: paths is empty: name where the image is, e.g. \"{.spec.image}\"", fn.Name())
+	}
+	k := k8sKind{sel: sel}
+	for _, p := range ps {
+		path, err := parseSimpleJSONPath(p)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", fn.Name(), err)
 		}
 		k.imagePaths = append(k.imagePaths, path)
 	}
