@@ -446,8 +446,8 @@ func (s *state) k8sKindBuiltin(thread *starlark.Thread, fn *starlark.Builtin, ar
 	return starlark.None, nil
 }
 
-// k8sImageJSONPath implements k8s_image_json_path(paths, api_version=”,
-// kind=”, name=”, namespace=”): objects that match (as filter_yaml
+// k8sImageJSONPath implements k8s_image_json_path(paths, api_version="",
+// kind="", name="", namespace=""): objects that match (as filter_yaml
 // matches) are workloads whose images are at paths.
 func (s *state) k8sImageJSONPath(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var paths starlark.Value
