@@ -225,9 +225,9 @@ func (s *state) fromEnvFile(thread *starlark.Thread, d *dataObject, p string, wa
 	return nil
 }
 
-// dataObjectYAML implements configmap_yaml(name, namespace=”,
+// dataObjectYAML implements configmap_yaml(name, namespace="",
 // from_file=None, watch=True, from_env_file=None) and
-// secret_yaml_generic(name, namespace=”, from_file=None, secret_type=None,
+// secret_yaml_generic(name, namespace="", from_file=None, secret_type=None,
 // from_env_file=None), returning a blob.
 func (s *state) dataObjectYAML(kind string) builtinFunc {
 	return func(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -306,8 +306,8 @@ func (s *state) dataObjectFromArgs(kind string, thread *starlark.Thread, fn *sta
 	return o, nil
 }
 
-// dataObjectFromDict implements configmap_from_dict(name, namespace=”,
-// inputs={}) and secret_from_dict(name, namespace=”, inputs={}).
+// dataObjectFromDict implements configmap_from_dict(name, namespace="",
+// inputs={}) and secret_from_dict(name, namespace="", inputs={}).
 func (s *state) dataObjectFromDict(kind string) builtinFunc {
 	return func(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 		var name, namespace string
@@ -344,7 +344,7 @@ func (s *state) dataObjectFromDict(kind string) builtinFunc {
 	}
 }
 
-// secretTLS implements secret_yaml_tls(name, cert, key, namespace=”) and,
+// secretTLS implements secret_yaml_tls(name, cert, key, namespace="") and,
 // with register, secret_create_tls: a kubernetes.io/tls Secret from PEM
 // files, checked to be a matching pair as kubectl does.
 func (s *state) secretTLS(register bool) builtinFunc {
@@ -395,7 +395,7 @@ func (s *state) secretTLS(register bool) builtinFunc {
 const dockerHubServer = "https://index.docker.io/v1/"
 
 // secretDockerRegistry implements secret_yaml_docker_registry(name,
-// username, password, server=”, namespace=”) and, with register,
+// username, password, server="", namespace="") and, with register,
 // secret_create_docker_registry: a kubernetes.io/dockerconfigjson Secret as
 // kubectl create secret docker-registry makes it.
 func (s *state) secretDockerRegistry(register bool) builtinFunc {

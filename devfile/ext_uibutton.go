@@ -41,7 +41,7 @@ func (s *state) uibuttonExt() starlark.StringDict {
 	return d
 }
 
-// cmdButton implements cmd_button(name, resource=”, argv=[], text=None,
+// cmdButton implements cmd_button(name, resource="", argv=[], text=None,
 // location=location.RESOURCE, icon_name=None, icon_svg=None, inputs=[],
 // disabled=False, requires_confirmation=False, env=[], dir=config.main_dir).
 func (s *state) cmdButton(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -186,7 +186,7 @@ func checkInputName(fnName, name string) error {
 	return nil
 }
 
-// textInput implements text_input(name, label=”, default=”, placeholder=”).
+// textInput implements text_input(name, label="", default="", placeholder="").
 func textInput(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	in := ButtonInput{Type: "text"}
 	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "name", &in.Name, "label?", &in.Label, "default?", &in.Default, "placeholder?", &in.Placeholder); err != nil {
@@ -198,7 +198,7 @@ func textInput(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kw
 	return inputValue{in}, nil
 }
 
-// boolInput implements bool_input(name, label=”, default=False,
+// boolInput implements bool_input(name, label="", default=False,
 // true_string=None, false_string=None).
 func boolInput(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	in := ButtonInput{Type: "bool"}
@@ -216,7 +216,7 @@ func boolInput(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kw
 	return inputValue{in}, nil
 }
 
-// choiceInput implements choice_input(name, label=”, choices=[]).
+// choiceInput implements choice_input(name, label="", choices=[]).
 func choiceInput(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	in := ButtonInput{Type: "choice"}
 	var choices starlark.Value

@@ -226,10 +226,10 @@ func isDir(p string) bool {
 	return err == nil && fi.IsDir()
 }
 
-// k8sResource implements k8s_resource(workload=”, new_name=”,
+// k8sResource implements k8s_resource(workload="", new_name="",
 // port_forwards=[], extra_pod_selectors=[], trigger_mode=, resource_deps=[],
-// objects=[], auto_init=True, labels=[], links=[], pod_readiness=”,
-// discovery_strategy=”). Options are applied after evaluation, in call
+// objects=[], auto_init=True, labels=[], links=[], pod_readiness="",
+// discovery_strategy=""). Options are applied after evaluation, in call
 // order, so k8s_resource may come before the k8s_yaml it refers to.
 func (s *state) k8sResource(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var workload, newName, podReadiness, discovery string
@@ -346,8 +346,8 @@ func podSelectorsFromValue(v starlark.Value) ([]map[string]string, error) {
 	return nil, fmt.Errorf("extra_pod_selectors: got %s, want a dict of labels or a list of them", v.Type())
 }
 
-// filterYAML implements filter_yaml(yaml, labels=None, name=”, namespace=”,
-// kind=”, api_version=”), returning (matching, rest) blobs. name, namespace,
+// filterYAML implements filter_yaml(yaml, labels=None, name="", namespace="",
+// kind="", api_version=""), returning (matching, rest) blobs. name, namespace,
 // kind and api_version are matched as objectSelector describes; every
 // label given must be among the object's metadata labels.
 func (s *state) filterYAML(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

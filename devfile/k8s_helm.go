@@ -57,8 +57,8 @@ func (r helmRequest) argv() []string {
 	return argv
 }
 
-// helm implements helm(paths, name=”, namespace=”, values=[], set=[],
-// kube_version=”, skip_crds=False): renders a local chart directory with
+// helm implements helm(paths, name="", namespace="", values=[], set=[],
+// kube_version="", skip_crds=False): renders a local chart directory with
 // `helm template` and returns the YAML as a blob. The chart's files, local
 // subcharts and values files become dependencies.
 func (s *state) helm(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

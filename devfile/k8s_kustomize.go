@@ -63,7 +63,7 @@ func kustomizeOptions(flags []string) (*krusty.Options, error) {
 	return opts, nil
 }
 
-// kustomize implements kustomize(paths, kustomize_bin=”, flags=[]): builds
+// kustomize implements kustomize(paths, kustomize_bin="", flags=[]): builds
 // a kustomization directory with the kustomize library built into devloop
 // (no kustomize or kubectl binary needed) and returns the YAML as a blob.
 // Every file kustomize reads, and every file under the directory, becomes a

@@ -51,7 +51,7 @@ func (p portForwardValue) AttrNames() []string {
 }
 
 // portForwardBuiltin implements port_forward(local_port, container_port=0,
-// name=”, link_path=”, host=”).
+// name="", link_path="", host="").
 func portForwardBuiltin(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var local, container int
 	var name, linkPath, host string
