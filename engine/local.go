@@ -127,13 +127,28 @@ func (r *resource) trigger(now time.Time) {
 	r.queued = nil
 }
 
+// mergeFiles appends the files of b missing from a.
 func mergeFiles(a, b []string) []string {
+	seen := make(map[string]bool, len(a))
+	for _, f := range a {
+		seen[f] = true
+	}
 	for _, f := range b {
-		if !slices.Contains(a, f) {
+		if !seen[f] {
+			seen[f] = true
 			a = append(a, f)
 		}
 	}
 	return a
+}
+
+// boundFiles returns files for a view: at most maxFiles names, then a note
+// of how many more there are.
+func boundFiles(files []string) []string {
+	if len(files) <= maxFiles {
+		return slices.Clone(files)
+	}
+	return append(slices.Clone(files[:maxFiles]), fmt.Sprintf("... and %d more", len(files)-maxFiles))
 }
 
 // job is what an update's worker needs, copied out of loop state.
@@ -159,10 +174,7 @@ func (l *loop) start(r *resource) {
 	r.want = nil
 	l.ids.update++
 	u := &Update{ID: l.ids.update, Reason: w.reason, Start: now, Result: "running"}
-	u.Files = w.files
-	if len(u.Files) > maxFiles {
-		u.Files = append(slices.Clone(u.Files[:maxFiles]), fmt.Sprintf("... and %d more", len(w.files)-maxFiles))
-	}
+	u.Files = boundFiles(w.files)
 	if b := w.batch; b != nil {
 		u.Steps = append(u.Steps, Step{Name: "file events", Start: b.First, End: b.Last},
 			Step{Name: "batch", Start: b.Last, End: b.Emitted})
@@ -500,12 +512,12 @@ func (r *resource) view() ResourceView {
 		Phase:        r.phase,
 		Error:        r.err,
 		Waiting:      r.waiting,
-		Queued:       slices.Clone(r.queued),
+		Queued:       boundFiles(r.queued),
 		Version:      r.version,
 	}
-	if r.want != nil {
+	if r.want != nil && len(r.want.files) > 0 {
 		// Changes waiting for resource_deps, a slot, or the running update.
-		v.Queued = mergeFiles(v.Queued, r.want.files)
+		v.Queued = boundFiles(mergeFiles(slices.Clone(r.queued), r.want.files))
 	}
 	if v.Labels == nil {
 		v.Labels = []string{}
