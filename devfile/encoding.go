@@ -189,7 +189,7 @@ func splitYAML(text string) [][]byte {
 	var docs [][]byte
 	var cur bytes.Buffer
 	sc := bufio.NewScanner(strings.NewReader(text))
-	sc.Buffer(make([]byte, 0, 64*1024), maxReadSize+1)
+	sc.Buffer(make([]byte, 0, 4096), maxReadSize+1)
 	for sc.Scan() {
 		line := sc.Text()
 		if rest, ok := strings.CutPrefix(line, "---"); ok && (rest == "" || rest[0] == ' ' || rest[0] == '\t' || rest[0] == '#') {

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 
@@ -154,7 +155,7 @@ func Load(ctx context.Context, path string, opts Options) (m *Model, err error) 
 		// than taking the whole process (the engine, the dashboard) down.
 		if r := recover(); r != nil {
 			m = nil
-			err = fmt.Errorf("loading %s: internal error: %v (please report this as a devloop bug)", abs, r)
+			err = fmt.Errorf("loading %s: internal error: %v (please report this as a devloop bug, with this trace)\n%s", abs, r, debug.Stack())
 		}
 	}()
 
