@@ -1,6 +1,7 @@
 package devfile
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -35,6 +36,7 @@ const (
 	configString configKind = iota
 	configStringList
 	configBool
+	configObject
 )
 
 type configDef struct {
@@ -49,6 +51,7 @@ type configValue struct {
 	str  string
 	list []string
 	b    bool
+	obj  starlark.Value
 }
 
 func (v *configValue) String() string {
@@ -57,6 +60,11 @@ func (v *configValue) String() string {
 		return strings.Join(v.list, ",")
 	case configBool:
 		return strconv.FormatBool(v.b)
+	case configObject:
+		if v.obj == nil {
+			return "None"
+		}
+		return v.obj.String()
 	}
 	return v.str
 }
@@ -71,6 +79,15 @@ func (v *configValue) Set(s string) error {
 			return fmt.Errorf("%q is not a bool (true or false)", s)
 		}
 		v.b = b
+	case configObject:
+		if v.set {
+			return fmt.Errorf("an object setting takes one value, got a second: %s", s)
+		}
+		obj, err := decodeJSONText(s)
+		if err != nil {
+			return err
+		}
+		v.obj = obj
 	default:
 		v.str = s
 	}
@@ -101,6 +118,12 @@ func (v *configValue) fromJSON(x any) error {
 			return fmt.Errorf("got %T, want true or false", x)
 		}
 		v.b = b
+	case configObject:
+		obj, err := fromGo(x, 0)
+		if err != nil {
+			return err
+		}
+		v.obj = obj
 	default:
 		s, ok := x.(string)
 		if !ok {
@@ -118,6 +141,11 @@ func (v *configValue) starlark() starlark.Value {
 		return toStarlarkList(v.list)
 	case configBool:
 		return starlark.Bool(v.b)
+	case configObject:
+		if v.obj == nil {
+			return starlark.None
+		}
+		return v.obj
 	}
 	return starlark.String(v.str)
 }
@@ -139,6 +167,7 @@ func (s *state) configModule() *starlarkstruct.Module {
 		"define_string":         b("define_string", def(configString)),
 		"define_string_list":    b("define_string_list", def(configStringList)),
 		"define_bool":           b("define_bool", def(configBool)),
+		"define_object":         b("define_object", def(configObject)),
 		"parse":                 b("parse", s.configParse),
 		"set_enabled_resources": b("set_enabled_resources", s.setEnabledResources),
 		"tilt_subcommand":       starlark.String(sub),
@@ -199,7 +228,9 @@ func (s *state) configParse(thread *starlark.Thread, fn *starlark.Builtin, args 
 			return nil, err
 		}
 		var m map[string]any
-		if err := json.Unmarshal(data, &m); err != nil {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		if err := dec.Decode(&m); err != nil {
 			return nil, fmt.Errorf("%s: invalid JSON: %w", p, err)
 		}
 		keys := make([]string, 0, len(m))
@@ -301,6 +332,8 @@ func (c *configState) usage() string {
 			form = "--" + name
 		case d.kind == configStringList:
 			form = "--" + name + "=VALUE (repeatable)"
+		case d.kind == configObject:
+			form = "--" + name + "=JSON"
 		}
 		if i > 0 {
 			b.WriteByte('\n')
