@@ -266,9 +266,22 @@ func (h *harness) stop() {
 	}
 }
 
+// batch sends a batch of changed paths; "-PATH" is a removed path and
+// "overflow" marks the batch as an overflow.
 func (h *harness) batch(paths ...string) {
 	now := time.Now()
-	h.watcher.in <- watch.Batch{Changed: paths, First: now, Last: now, Emitted: now}
+	b := watch.Batch{First: now, Last: now, Emitted: now}
+	for _, p := range paths {
+		switch {
+		case p == "overflow":
+			b.Overflow = true
+		case strings.HasPrefix(p, "-"):
+			b.Removed = append(b.Removed, p[1:])
+		default:
+			b.Changed = append(b.Changed, p)
+		}
+	}
+	h.watcher.in <- b
 	synctest.Wait()
 }
 
@@ -387,6 +400,18 @@ func TestFileChange(t *testing.T) {
 			files:  []string{"server/main.go"},
 		},
 		{name: "ignored file", paths: []string{proj + "/server/out.log"}, ignored: true},
+		{
+			name:   "removed parent of the dep",
+			paths:  []string{"-" + proj},
+			events: []string{"start build", "stop serve", "start serve"},
+			files:  []string{"."},
+		},
+		{
+			name:   "overflow",
+			paths:  []string{"overflow"},
+			events: []string{"start build", "stop serve", "start serve"},
+			files:  []string{"(file events were dropped; rescanned)"},
+		},
 		{name: "git internals", paths: []string{proj + "/server/.git/index"}, ignored: true},
 		{name: "outside deps", paths: []string{proj + "/docs/README.md"}, ignored: true},
 	}

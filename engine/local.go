@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -93,6 +94,17 @@ func (r *resource) init(reason string, now time.Time) {
 func (r *resource) matches(path string) bool {
 	for _, f := range r.filters {
 		if f.Match(path) {
+			return true
+		}
+	}
+	return false
+}
+
+// under reports whether a dep of r lies below dir (a removed directory
+// stands for everything below it).
+func (r *resource) under(dir string) bool {
+	for _, f := range r.filters {
+		if strings.HasPrefix(f.Root(), dir+string(filepath.Separator)) {
 			return true
 		}
 	}

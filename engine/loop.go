@@ -289,13 +289,12 @@ func (l *loop) rewatch() {
 
 // onBatch maps changed paths to the Devfile and to resources.
 func (l *loop) onBatch(b watch.Batch) {
-	paths := append(slices.Clone(b.Changed), b.Removed...)
 	deps := map[string]bool{}
 	for _, d := range l.model.Dependencies {
 		deps[filepath.Clean(d)] = true
 	}
 	reload := b.Overflow
-	for _, p := range paths {
+	for _, p := range slices.Concat(b.Changed, b.Removed) {
 		if deps[p] {
 			reload = true
 		}
@@ -306,12 +305,21 @@ func (l *loop) onBatch(b watch.Batch) {
 	for _, name := range l.order {
 		r := l.res[name]
 		var files []string
-		for _, p := range paths {
-			if b.Overflow || r.matches(p) {
+		for _, p := range b.Changed {
+			if r.matches(p) {
 				files = append(files, l.relative(p))
 			}
 		}
-		if len(files) == 0 || (b.Overflow && len(r.filters) == 0) {
+		for _, p := range b.Removed {
+			if r.matches(p) || r.under(p) {
+				files = append(files, l.relative(p))
+			}
+		}
+		if len(files) == 0 && b.Overflow && len(r.filters) > 0 {
+			// Events were lost: anything under the deps may have changed.
+			files = []string{"(file events were dropped; rescanned)"}
+		}
+		if len(files) == 0 {
 			continue
 		}
 		r.changed(files, b)
@@ -374,7 +382,6 @@ func (l *loop) onRequest(m requestMsg) error {
 		r.enabled = *m.enabled
 		if r.enabled {
 			r.init("initial", l.e.cfg.Now())
-			r.want = &want{reason: "initial", at: l.e.cfg.Now()}
 		} else {
 			l.stop(r, "disabled")
 			r.phase, r.waiting, r.err = PhaseDisabled, "", ""
