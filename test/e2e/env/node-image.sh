@@ -215,7 +215,8 @@ chroot "$R" systemctl mask systemd-binfmt.service >/dev/null 2>&1 || die "system
 # 3. Component images FROM scratch, named as kubeadm expects them.
 # stage_common DIR: the minimal files distroless images have.
 stage_common() {
-	mkdir -p "$1/etc" "$1/tmp" "$1/usr/local/bin" "$1/var/run"
+	mkdir -p "$1/etc" "$1/tmp" "$1/usr/local/bin" "$1/run" "$1/var"
+	ln -sfn ../run "$1/var/run"
 	chmod 1777 "$1/tmp"
 	printf 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n' >"$1/etc/passwd"
 	printf 'root:x:0:\nnobody:x:65534:\n' >"$1/etc/group"
