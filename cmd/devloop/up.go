@@ -32,6 +32,8 @@ type upConfig struct {
 	port   int
 	stream bool
 	args   []string
+	// allowRemote permits a --host that is not loopback (web.Config.AllowRemote).
+	allowRemote bool
 	// supervisor is the argv prefix local commands run under (see package
 	// proc); empty runs them directly.
 	supervisor []string
@@ -65,6 +67,7 @@ func newUpCmd(s Streams) *cobra.Command {
 	f.StringVarP(&cfg.file, "file", "f", "", "path of the Devfile (default ./Devfile, then ./Tiltfile)")
 	f.StringVar(&cfg.host, "host", "127.0.0.1", "address the dashboard and API listen on")
 	f.IntVar(&cfg.port, "port", web.DefaultPort, "port of the dashboard and API")
+	f.BoolVar(&cfg.allowRemote, "allow-remote", false, "allow a --host that other machines reach (logs may carry secrets; remote clients need the token)")
 	f.BoolVar(&cfg.stream, "stream", true, "print every log line on the terminal (--stream=false: status changes only)")
 	return cmd
 }
@@ -144,7 +147,7 @@ func runUp(ctx context.Context, cfg upConfig, s Streams) error {
 	if err != nil {
 		return err
 	}
-	srv, err := web.New(web.Config{Host: cfg.host, Port: cfg.port, Logger: cfg.logger}, eng)
+	srv, err := web.New(web.Config{Host: cfg.host, Port: cfg.port, AllowRemote: cfg.allowRemote, Logger: cfg.logger}, eng)
 	if err != nil {
 		return err
 	}
