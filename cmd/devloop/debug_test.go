@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -116,5 +117,50 @@ func TestDebugWatchBadFlags(t *testing.T) {
 	code, _, errOut := runCLI(t, "debug", "watch", "--quiet", "2s", "--max-wait", "1s", t.TempDir())
 	if code != 1 || !strings.Contains(errOut, "shorter than the quiet period") {
 		t.Errorf("devloop debug watch --quiet 2s --max-wait 1s = %d, %q; want 1 and the max wait error", code, errOut)
+	}
+}
+
+func TestNewDebugWatchConfig(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		".devloopignore":    "tmp\n",
+		"api/.dockerignore": "*.log\n!keep.log\n",
+		"web/.dockerignore": "dist\n",
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name       string
+		paths      []string
+		wantRoots  string
+		wantGlobal string
+	}{
+		{name: "current directory", paths: nil, wantRoots: dir + "[]", wantGlobal: "[tmp]"},
+		{name: "relative paths read their .dockerignore", paths: []string{"api", "web/"},
+			wantRoots: dir + "/api[*.log !keep.log] " + dir + "/web[dist]", wantGlobal: "[tmp]"},
+		{name: "a file root has no .dockerignore", paths: []string{dir + "/api/.dockerignore"},
+			wantRoots: dir + "/api/.dockerignore[]", wantGlobal: "[tmp]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := newDebugWatchConfig(dir, tt.paths, time.Millisecond, time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var roots []string
+			for _, r := range cfg.Watch.Roots {
+				roots = append(roots, fmt.Sprintf("%s%v", r.Path, r.Ignore))
+			}
+			if got := strings.Join(roots, " "); got != tt.wantRoots || fmt.Sprint(cfg.Watch.Ignore) != tt.wantGlobal || cfg.Watch.GlobalBase != dir {
+				t.Errorf("newDebugWatchConfig(%q) = roots %s, ignore %v, base %s; want roots %s, ignore %s, base %s",
+					tt.paths, got, cfg.Watch.Ignore, cfg.Watch.GlobalBase, tt.wantRoots, tt.wantGlobal, dir)
+			}
+		})
 	}
 }
