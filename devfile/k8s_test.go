@@ -1,6 +1,8 @@
 package devfile
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -385,5 +387,40 @@ func TestObjectSelector(t *testing.T) {
 	}
 	if _, err := newObjectSelector("", "(", "", ""); err == nil || !strings.Contains(err.Error(), "kind: \"(\" is not a valid regular expression") {
 		t.Errorf("newObjectSelector(kind=\"(\") error = %v, want a regexp error naming kind", err)
+	}
+}
+
+// BenchmarkLoadManyWorkloads loads a Devfile registering n Deployments, each
+// with a Service, a ConfigMap and a k8s_resource call: the grouping and
+// naming cost at the scale where Tilt users report slowness (tilt#5495).
+func BenchmarkLoadManyWorkloads(b *testing.B) {
+	for _, n := range []int{100, 500} {
+		b.Run(fmt.Sprintf("workloads=%d", n), func(b *testing.B) {
+			dir := b.TempDir()
+			var y, src strings.Builder
+			for i := 0; i < n; i++ {
+				fmt.Fprintf(&y, "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: svc%d}\nspec:\n  selector: {matchLabels: {app: svc%d}}\n  template:\n    metadata: {labels: {app: svc%d}}\n    spec:\n      containers: [{name: c, image: example/svc%d, ports: [{containerPort: 8080}]}]\n", i, i, i, i)
+				fmt.Fprintf(&y, "---\napiVersion: v1\nkind: Service\nmetadata: {name: svc%d}\nspec:\n  selector: {app: svc%d}\n", i, i)
+				fmt.Fprintf(&y, "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: svc%d-config}\n", i)
+				fmt.Fprintf(&src, "k8s_resource('svc%d', port_forwards=%d, objects=['svc%d-config'])\n", i, 10000+i, i)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "app.yaml"), []byte(y.String()), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			p := filepath.Join(dir, "Devfile")
+			if err := os.WriteFile(p, []byte("k8s_yaml('app.yaml')\n"+src.String()), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				m, err := Load(context.Background(), p, Options{Environ: []string{"PATH=/usr/bin"}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(m.Resources) != n {
+					b.Fatalf("Load: %d resources, want %d", len(m.Resources), n)
+				}
+			}
+		})
 	}
 }

@@ -26,6 +26,11 @@ type k8sObject struct {
 	// YAML is the object's document as written (or re-encoded when it came
 	// from a List or was changed).
 	YAML string
+
+	// selector caches serviceSelector (grouping asks for it once per
+	// workload).
+	selector     map[string]string
+	selectorDone bool
 }
 
 // defaultNamespace is the namespace Tilt names objects by when they set none.
@@ -381,10 +386,13 @@ func sortedKeys(m map[string]any) []string {
 
 // serviceSelector returns a Service's spec.selector, nil for other kinds.
 func (o *k8sObject) serviceSelector() map[string]string {
-	if o.Kind != "Service" || o.group() != "" {
-		return nil
+	if !o.selectorDone {
+		o.selectorDone = true
+		if o.Kind == "Service" && o.group() == "" {
+			o.selector = stringMap(lookup(o.Content, "spec", "selector"))
+		}
 	}
-	return stringMap(lookup(o.Content, "spec", "selector"))
+	return o.selector
 }
 
 // selectsPodsOf reports whether the Service o selects the pods of workload w,
