@@ -375,6 +375,12 @@ func (s *state) evalError(ctx context.Context, thread *starlark.Thread, maxSteps
 			out.Pos = specific.Pos
 		}
 	}
+	// Name the builtin that failed, unless the message already does.
+	if n := len(deepest.CallStack); n > 0 && deepest.CallStack[n-1].Pos.Filename() == builtinFile {
+		if name := deepest.CallStack[n-1].Name; !strings.HasPrefix(out.Msg, name) {
+			out.Msg = name + ": " + out.Msg
+		}
+	}
 	switch {
 	case ctx.Err() != nil:
 		out.Msg = fmt.Sprintf("evaluation cancelled: %v", ctx.Err())
