@@ -24,10 +24,22 @@ type tree struct {
 	// directories that would need one.
 	full      *LimitError
 	unwatched int
+
+	// stop is Run's ctx.Done(), so that a long scan stops early.
+	stop <-chan struct{}
 }
 
-func newTree(w *Watcher, n notifier) *tree {
-	return &tree{w: w, n: n, watched: make(map[string]bool)}
+func newTree(w *Watcher, n notifier, stop <-chan struct{}) *tree {
+	return &tree{w: w, n: n, watched: make(map[string]bool), stop: stop}
+}
+
+func (t *tree) stopping() bool {
+	select {
+	case <-t.stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // setup watches every root, reporting nothing.
@@ -199,8 +211,8 @@ func (t *tree) reach(root string, report bool, now time.Time, cs []change, seen 
 // paths found are returned as changes. seen, if not nil, collects the
 // watched directories.
 func (t *tree) scan(dir string, report bool, now time.Time, cs []change, seen map[string]bool) []change {
-	if seen[dir] {
-		return cs // overlapping roots
+	if seen[dir] || t.stopping() {
+		return cs // overlapping roots, or stopping
 	}
 	t.w.stats.dirs.Add(1)
 	if !t.shouldWatch(dir) {

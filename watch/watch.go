@@ -168,7 +168,7 @@ func newWatcher(cfg Config, newNotifier func() (notifier, error)) (*Watcher, err
 }
 
 // Run sets up the watches and then delivers batches until ctx is done; it
-// returns nil then. It returns an error promptly if the watches cannot be
+// returns nil then, also when ctx is done before the setup completes. It returns an error promptly if the watches cannot be
 // set up (a *LimitError when the inotify watch limit is hit, also later when
 // new directories need watches). Batches is closed when Run returns. Run may
 // be called once.
@@ -184,9 +184,12 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 	defer n.Close()
 
-	t := newTree(w, n)
+	t := newTree(w, n, ctx.Done())
 	if err := t.setup(); err != nil {
 		return err
+	}
+	if ctx.Err() != nil {
+		return nil // stopped while setting up
 	}
 	w.log.Debug("watching", "roots", len(w.roots), "watches", len(t.watched))
 	close(w.ready)

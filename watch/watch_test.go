@@ -468,7 +468,8 @@ func TestRootRemovedAndCreatedAgain(t *testing.T) {
 // past a count, drop events, and inject errors.
 type faultNotifier struct {
 	notifier
-	limit  int // refuse Add once this many watches were added; 0: never
+	limit  int    // refuse Add once this many watches were added; 0: never
+	onAdd  func() // called after each successful Add
 	mu     sync.Mutex
 	adds   int
 	drop   atomic.Bool
@@ -517,7 +518,11 @@ func (f *faultNotifier) Add(dir string) error {
 		return fmt.Errorf("add watch %s: %w", dir, syscall.ENOSPC)
 	}
 	f.adds++
-	return f.notifier.Add(dir)
+	err := f.notifier.Add(dir)
+	if f.onAdd != nil {
+		f.onAdd()
+	}
+	return err
 }
 
 func (f *faultNotifier) Events() <-chan fsnotify.Event { return f.events }
@@ -677,5 +682,31 @@ func TestRunTwice(t *testing.T) {
 	r := start(t, Config{Roots: []Root{{Path: t.TempDir()}}})
 	if err := r.w.Run(context.Background()); err == nil {
 		t.Errorf("second Run() = nil, want an error")
+	}
+}
+
+func TestRunCancelledDuringSetup(t *testing.T) {
+	root := t.TempDir()
+	mkdirs(t, filepath.Join(root, "a", "b"), filepath.Join(root, "c"))
+	f, nf := newFaultNotifier(0)
+	w, err := newWatcher(Config{Roots: []Root{{Path: root}}}, nf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f.onAdd = cancel // stop once the first watch is in place
+	if err := w.Run(ctx); err != nil {
+		t.Errorf("Run(context cancelled during setup) = %v, want nil", err)
+	}
+	if _, ok := <-w.Batches(); ok {
+		t.Errorf("Batches() delivered after Run returned, want it closed")
+	}
+	select {
+	case <-w.Ready():
+		t.Errorf("Ready() closed, want it open: the setup did not complete")
+	default:
+	}
+	if got := w.Stats().Watches; got != 1 {
+		t.Errorf("Stats().Watches after Run(context cancelled at the first watch) = %d, want 1 (the scan stops)", got)
 	}
 }
