@@ -710,3 +710,35 @@ func TestRunCancelledDuringSetup(t *testing.T) {
 		t.Errorf("Stats().Watches after Run(context cancelled at the first watch) = %d, want 1 (the scan stops)", got)
 	}
 }
+
+// TestOverlappingRoots checks that a path is watched when any root that
+// holds it wants it: a dep inside a tree another root ignores.
+func TestOverlappingRoots(t *testing.T) {
+	proj := t.TempDir()
+	nm := filepath.Join(proj, "node_modules")
+	mylib := filepath.Join(nm, "mylib")
+	mkdirs(t, filepath.Join(mylib, "src"), filepath.Join(nm, "other", "lib"), filepath.Join(proj, "app"))
+	r := start(t, Config{Roots: []Root{
+		{Path: proj, Ignore: []string{"node_modules"}},
+		{Path: mylib, Ignore: []string{"**/*.map"}},
+	}})
+	wantWatches(t, r.w, 5) // proj, app, node_modules (leads to mylib), mylib, mylib/src
+
+	write(t, filepath.Join(nm, "other", "lib", "x.js"))
+	write(t, filepath.Join(nm, "top.js"))
+	write(t, filepath.Join(mylib, "src", "y.js"))
+	write(t, filepath.Join(mylib, "src", "y.js.map"))
+	got := r.sentinel(proj)
+	wantIn(t, "changed", got.changed, filepath.Join(mylib, "src", "y.js"))
+	wantNotIn(t, "changed", got.changed, filepath.Join(nm, "other", "lib", "x.js"), filepath.Join(nm, "top.js"), filepath.Join(mylib, "src", "y.js.map"))
+
+	// The dep removed and installed again.
+	if err := os.RemoveAll(mylib); err != nil {
+		t.Fatal(err)
+	}
+	r.until(func(b Batch) bool { return slices.Contains(b.Removed, mylib) })
+	write(t, filepath.Join(mylib, "src", "z.js"))
+	got = r.sentinel(proj)
+	wantIn(t, "changed", got.changed, mylib, filepath.Join(mylib, "src", "z.js"))
+	wantWatches(t, r.w, 5)
+}
