@@ -172,6 +172,8 @@ func TestK8sErrors(t *testing.T) {
 		{"configmap from a device", "load('ext://configmap', 'configmap_create')\nconfigmap_create('c', from_file='z=/dev/zero')\n", "not a regular file"},
 		{"k8s_yaml bad YAML names file and line", "k8s_yaml('bad.yaml')\n", "k8s_yaml: bad.yaml:5: YAML document 2:"},
 		{"k8s_resource old form", "k8s_resource('web', 'app.yaml')\n", `k8s_resource: new_name "app.yaml" looks like a YAML file: register YAML with k8s_yaml("app.yaml")`},
+		{"k8s_resource upper case", "k8s_yaml('app.yaml')\nk8s_resource('Web')\n", `no Kubernetes workload resource named "Web"; resource names are lower case: did you mean "web"?`},
+		{"k8s_resource resource_deps unknown", "k8s_yaml('app.yaml')\nk8s_resource('web', resource_deps=['nope'])\n", `Devfile:2:13: resource "web" has resource_deps "nope", which is not a resource`},
 		{"k8s_resource with nothing", "k8s_resource()\n", "k8s_resource: no resource named"},
 		{"k8s_resource bad auto_init", "k8s_yaml('app.yaml')\nk8s_resource('web', auto_init='yes')\n", `Devfile:2:13: k8s_resource "web": auto_init: got string`},
 		{"k8s_resource bad pod_readiness", "k8s_resource('web', pod_readiness='soon')\n", `pod_readiness: "soon" is not one of`},

@@ -394,14 +394,17 @@ func (a *assembler) unknownWorkload(name string) string {
 	if a.s.localNamed(name) {
 		fmt.Fprintf(&b, " (%q is a local_resource; k8s_resource configures Kubernetes resources only)", name)
 	}
+	lower := strings.ToLower(name)
 	var similar []string
 	for n := range a.byName {
-		if strings.HasPrefix(n, strings.ToLower(name)+":") {
+		if strings.HasPrefix(n, lower+":") {
 			similar = append(similar, n)
 		}
 	}
 	sort.Strings(similar)
-	if len(similar) > 0 {
+	if _, ok := a.byName[lower]; ok && lower != name {
+		fmt.Fprintf(&b, "; resource names are lower case: did you mean %q?", lower)
+	} else if len(similar) > 0 {
 		fmt.Fprintf(&b, "; names that collide get the kind and namespace added: did you mean %s?", strings.Join(quoteAll(similar), " or "))
 	}
 	if len(a.byName) == 0 {
