@@ -36,8 +36,15 @@ func BenchmarkLoad(b *testing.B) {
     return decode_yaml(str(y))
 `,
 	}
+	for i := 0; i < 50; i++ {
+		files[fmt.Sprintf("ctx%d/Dockerfile", i)] = "FROM scratch\n"
+	}
 	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 			b.Fatal(err)
 		}
 	}

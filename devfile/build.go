@@ -3,6 +3,7 @@ package devfile
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -292,10 +293,17 @@ func (s *state) dockerBuild(thread *starlark.Thread, fn *starlark.Builtin, args 
 		if strings.TrimSpace(img.DockerfileContents) == "" {
 			return nil, errors.New("dockerfile_contents is empty: pass the Dockerfile text, or drop it to use the context's Dockerfile")
 		}
-	} else if dockerfile != "" {
-		img.Dockerfile = absFrom(base, dockerfile)
 	} else {
-		img.Dockerfile = filepath.Join(img.Context, "Dockerfile")
+		if dockerfile != "" {
+			img.Dockerfile = absFrom(base, dockerfile)
+		} else {
+			img.Dockerfile = filepath.Join(img.Context, "Dockerfile")
+		}
+		// As Tilt, which reads the Dockerfile while loading: a missing one
+		// is a mistake better reported now than at the first build.
+		if fi, err := os.Stat(img.Dockerfile); err != nil || fi.IsDir() {
+			return nil, fmt.Errorf("the Dockerfile %s does not exist: create it, or pass dockerfile= (relative to %s) or dockerfile_contents=", img.Dockerfile, base)
+		}
 	}
 	if img.BuildArgs, err = stringMapFromValue("build_args", buildArgs); err != nil {
 		return nil, err
