@@ -276,3 +276,36 @@ func TestHelmRender(t *testing.T) {
 		t.Errorf("Load(helm chart) kept the chart's test pod; want it dropped")
 	}
 }
+
+// TestNoExec checks that helm() and kustomize(kustomize_bin=) run nothing
+// when Options.NoExec is set (the fuzzer's setting).
+func TestNoExec(t *testing.T) {
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "ran")
+	tool := filepath.Join(dir, "tool")
+	if err := os.WriteFile(tool, []byte("#!/bin/sh\ntouch "+marker+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "chart"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ name, src string }{
+		{"helm", "helm('chart')\n"},
+		{"kustomize_bin", "kustomize('chart', kustomize_bin='" + tool + "')\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(dir, "Devfile")
+			if err := os.WriteFile(p, []byte(tt.src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(context.Background(), p, Options{NoExec: true, Environ: []string{"PATH=" + dir}})
+			if err == nil || !strings.Contains(err.Error(), "is disabled (Options.NoExec)") {
+				t.Errorf("Load(%q) with NoExec error = %v, want it to say running is disabled", tt.src, err)
+			}
+			if _, err := os.Stat(marker); err == nil {
+				t.Errorf("Load(%q) with NoExec ran the tool", tt.src)
+			}
+		})
+	}
+}

@@ -227,6 +227,9 @@ func (b *cappedBuffer) Write(p []byte) (int, error) {
 // runTool runs argv in dir with the evaluation's environment and returns its
 // stdout. A missing program is an error naming it, with remedy.
 func (s *state) runTool(thread *starlark.Thread, argv []string, dir, remedy string) (string, error) {
+	if s.opts.NoExec {
+		return "", fmt.Errorf("running %s is disabled (Options.NoExec)", argv[0])
+	}
 	env := s.env.list(nil)
 	prog, err := lookPathIn(argv[0], env)
 	if err != nil {

@@ -101,6 +101,9 @@ func (s *state) kustomize(thread *starlark.Thread, fn *starlark.Builtin, args st
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", fn.Name(), err)
 	}
+	if s.opts.NoExec && opts.PluginConfig.HelmConfig.Enabled {
+		return nil, fmt.Errorf("%s: running helm for --enable-helm is disabled (Options.NoExec)", fn.Name())
+	}
 	fsys := &recordingFS{FileSystem: filesys.MakeFsOnDisk(), record: s.addDep}
 	resMap, err := krusty.MakeKustomizer(opts).Run(fsys, abs)
 	if err != nil {
