@@ -88,21 +88,26 @@ func newInternalCmd(s Streams) *cobra.Command {
 	return internal
 }
 
-// findDevfile returns the Devfile to load: file if given, else ./Devfile,
-// else ./Tiltfile.
+// findDevfile returns the Devfile to load: file if given (a directory
+// stands for the Devfile or Tiltfile in it), else ./Devfile, else ./Tiltfile.
 func findDevfile(file string) (string, error) {
+	dir := "."
 	if file != "" {
 		abs, err := filepath.Abs(file)
 		if err != nil {
 			return "", fmt.Errorf("Devfile %s: %w", file, err)
 		}
-		if _, err := os.Stat(abs); err != nil {
+		fi, err := os.Stat(abs)
+		if err != nil {
 			return "", fmt.Errorf("Devfile %s: %w (check the -f path)", file, err)
 		}
-		return abs, nil
+		if !fi.IsDir() {
+			return abs, nil
+		}
+		dir = abs
 	}
 	for _, name := range []string{"Devfile", "Tiltfile"} {
-		abs, err := filepath.Abs(name)
+		abs, err := filepath.Abs(filepath.Join(dir, name))
 		if err != nil {
 			return "", err
 		}
@@ -112,8 +117,8 @@ func findDevfile(file string) (string, error) {
 			return "", fmt.Errorf("Devfile %s: %w", abs, err)
 		}
 	}
-	wd, _ := os.Getwd()
-	return "", fmt.Errorf("no Devfile or Tiltfile in %s: create one, or pass -f PATH", wd)
+	abs, _ := filepath.Abs(dir)
+	return "", fmt.Errorf("no Devfile or Tiltfile in %s: create one, or pass -f PATH", abs)
 }
 
 // runUp loads the Devfile, then runs the engine and the web server until ctx

@@ -358,6 +358,7 @@ func TestUpErrors(t *testing.T) {
 		{"port in use", []string{"up", "-f", ok, "--port", strconv.Itoa(busyPort)}, []string{strconv.Itoa(busyPort), "--port"}},
 		{"broken Devfile", []string{"up", "-f", bad, "--port", strconv.Itoa(freePort(t))}, []string{bad + ":2:"}},
 		{"missing Devfile", []string{"up", "-f", filepath.Join(dir, "nope")}, []string{"nope", "-f"}},
+		{"directory without a Devfile", []string{"up", "-f", t.TempDir()}, []string{"no Devfile or Tiltfile in", "-f PATH"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
