@@ -3,8 +3,19 @@
 //
 // One inotify watch is held per directory that may hold a relevant path;
 // ignore rules are applied before a directory is watched, so an ignored tree
-// (node_modules, .git) costs no watch. Events are collected into a Batch once
-// the tree has been quiet for a short time, or after a maximum wait.
+// (node_modules, .git) costs no watch, unless a "!" pattern may re-include
+// something below it. A directory that appears is watched and then scanned,
+// so the files created in it before its watch existed are reported too.
+// Symbolic links are reported as paths but never followed.
+//
+// Events are collected into a Batch once the tree has been quiet for a short
+// time, or after a maximum wait. A batch lists paths, files and directories,
+// that were created or modified, and paths that were removed or renamed away;
+// a removed directory stands for everything below it. When the kernel drops
+// events, the roots are rescanned and the batch says so (Overflow).
+//
+// Filter gives consumers the watcher's rules for one root, to map the paths
+// of a batch back to the roots, and so to the targets, they belong to.
 package watch
 
 import (
