@@ -70,9 +70,10 @@ func absFrom(base, p string) string {
 	return filepath.Join(base, p)
 }
 
-// labelRE is the syntax of a Kubernetes label value, which is what Tilt
-// requires of resource labels (they group resources in the dashboard).
-var labelRE = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`)
+// labelRE is the syntax of a Kubernetes qualified name (an optional DNS
+// subdomain prefix and "/", then a name), which is what Tilt requires of
+// resource labels (they group resources in the dashboard).
+var labelRE = regexp.MustCompile(`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`)
 
 // labelsFromValue converts the labels= argument (None, a string or a list of
 // strings) into a sorted, de-duplicated list of valid labels.
@@ -84,8 +85,8 @@ func labelsFromValue(v starlark.Value) ([]string, error) {
 	seen := map[string]bool{}
 	var out []string
 	for _, l := range ls {
-		if !labelRE.MatchString(l) {
-			return nil, fmt.Errorf("labels: %q is not a valid label: use at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", l)
+		if len(l) > 253+1+63 || !labelRE.MatchString(l) {
+			return nil, fmt.Errorf("labels: %q is not a valid label: use at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit, optionally after a DNS prefix and '/'", l)
 		}
 		if !seen[l] {
 			seen[l] = true
