@@ -50,19 +50,11 @@ func (s *state) finishK8s(m *Model) error {
 	}
 	out := make([]Resource, 0, len(res)+len(m.Resources)+1)
 	for _, r := range res {
-		mr, err := a.modelResource(r)
-		if err != nil {
-			return err
-		}
-		out = append(out, mr)
+		out = append(out, a.modelResource(r))
 	}
 	out = append(out, m.Resources...)
 	if uncategorized != nil {
-		mr, err := a.modelResource(uncategorized)
-		if err != nil {
-			return err
-		}
-		out = append(out, mr)
+		out = append(out, a.modelResource(uncategorized))
 	}
 	m.Resources = out
 	if err := s.finishRestarts(m); err != nil {
@@ -424,7 +416,7 @@ func quoteAll(ss []string) []string {
 }
 
 // modelResource converts an assembled resource.
-func (a *assembler) modelResource(r *k8sRes) (Resource, error) {
+func (a *assembler) modelResource(r *k8sRes) Resource {
 	mr := Resource{
 		Name:         r.name,
 		Kind:         KindK8s,
@@ -464,7 +456,7 @@ func (a *assembler) modelResource(r *k8sRes) (Resource, error) {
 		podReadiness = "ignore"
 	}
 	mr.K8s = &K8sSpec{ExtraPodSelectors: r.extraPodSelectors, PodReadiness: podReadiness, DiscoveryStrategy: r.discoveryStrategy}
-	return mr, nil
+	return mr
 }
 
 // inferredReadiness is what Tilt infers for a workload kind: Jobs are ready
