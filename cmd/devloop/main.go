@@ -70,6 +70,7 @@ func newRootCmd(s Streams) *cobra.Command {
 		newUpCmd(s), newInternalCmd(s),
 		newDebugCmd(s),
 		newGetCmd(s), newLogsCmd(s), newTriggerCmd(s), newEnableCmd(s), newDisableCmd(s),
+		newClusterCmd(s),
 	)
 	return root
 }
