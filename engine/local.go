@@ -53,6 +53,9 @@ type resource struct {
 	current *Update
 	history []Update
 	version uint64
+	// shown is the last view built, valid while its Version is version:
+	// Views are immutable, so an unchanged resource shares it.
+	shown ResourceView
 	// worker is the running update's worker: gen 0 when none runs; live is
 	// false once stop() disowned it (its results are then ignored, but no
 	// new worker starts before it ended).
@@ -511,8 +514,17 @@ func (l *loop) onProbe(m probeMsg) {
 	l.touch(r)
 }
 
-// view copies r for a View.
+// view returns r for a View, rebuilt only when r changed since the last.
 func (r *resource) view() ResourceView {
+	if r.shown.Version == r.version && r.shown.Name != "" {
+		return r.shown
+	}
+	r.shown = r.build()
+	return r.shown
+}
+
+// build copies r into a new ResourceView.
+func (r *resource) build() ResourceView {
 	v := ResourceView{
 		Name:         r.spec.Name,
 		Kind:         string(r.spec.Kind),

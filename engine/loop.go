@@ -423,11 +423,12 @@ func (l *loop) schedule() {
 			waiting = "other updates to finish (allow_parallel=False)"
 		}
 		if waiting != "" {
+			phase := r.phase
 			if r.current == nil && r.phase != PhaseError {
-				r.phase = PhasePending
+				phase = PhasePending
 			}
-			if r.waiting != "waiting for "+waiting {
-				r.waiting = "waiting for " + waiting
+			if r.waiting != "waiting for "+waiting || r.phase != phase {
+				r.phase, r.waiting = phase, "waiting for "+waiting
 				l.touch(r)
 			}
 			continue
@@ -456,6 +457,8 @@ func (l *loop) blockers(r *resource) string {
 	return "resource_deps: " + strings.Join(not, ", ")
 }
 
+// touch marks r changed: every change to what r's view shows must touch it,
+// or the View keeps showing the cached one.
 func (l *loop) touch(r *resource) {
 	r.version++
 	l.dirty = true
