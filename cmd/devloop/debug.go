@@ -104,7 +104,7 @@ func runDebugWatch(ctx context.Context, cfg debugWatchConfig, s Streams) error {
 	}
 	st := w.Stats()
 	fmt.Fprintf(s.Out, "watching %s: %d inotify watches, %d ignored directories skipped, ready in %v\n",
-		strings.Join(roots, " "), st.Watches, st.Pruned, time.Since(start).Round(time.Millisecond))
+		strings.Join(roots, " "), st.Watches, st.Pruned, time.Since(start).Round(100*time.Microsecond))
 
 	for b := range w.Batches() {
 		var sb strings.Builder
