@@ -2,9 +2,11 @@ package devfile
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -305,6 +307,75 @@ func TestNoExec(t *testing.T) {
 			}
 			if _, err := os.Stat(marker); err == nil {
 				t.Errorf("Load(%q) with NoExec ran the tool", tt.src)
+			}
+		})
+	}
+}
+
+// TestGrouping states the grouping rules one at a time: which resource
+// each object lands in.
+func TestGrouping(t *testing.T) {
+	deploy := func(name, ns, app string) string {
+		return fmt.Sprintf("---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: %s, namespace: %s}\nspec:\n  template:\n    metadata: {labels: {app: %s}}\n    spec:\n      containers: [{name: c, image: example/%s}]\n", name, ns, app, name)
+	}
+	svc := func(name, ns, selector string) string {
+		return fmt.Sprintf("---\napiVersion: v1\nkind: Service\nmetadata: {name: %s, namespace: %s}\nspec:\n  selector: %s\n", name, ns, selector)
+	}
+	tests := []struct {
+		name string
+		yaml string
+		want map[string]string // object "kind/name" -> resource
+	}{
+		{
+			name: "a Service selecting two workloads joins the first in YAML order",
+			yaml: deploy("a", "default", "shared") + deploy("b", "default", "shared") + svc("s", "default", "{app: shared}"),
+			want: map[string]string{"Deployment/a": "a", "Deployment/b": "b", "Service/s": "a"},
+		},
+		{
+			name: "a Service without selector is uncategorized",
+			yaml: deploy("a", "default", "a") + svc("s", "default", "{}"),
+			want: map[string]string{"Deployment/a": "a", "Service/s": "uncategorized"},
+		},
+		{
+			name: "a Service in another namespace is uncategorized",
+			yaml: deploy("a", "team-a", "a") + svc("s", "team-b", "{app: a}"),
+			want: map[string]string{"Deployment/a": "a", "Service/s": "uncategorized"},
+		},
+		{
+			name: "a Service before its workload in the YAML still joins it",
+			yaml: svc("s", "default", "{app: a}") + deploy("a", "default", "a"),
+			want: map[string]string{"Deployment/a": "a", "Service/s": "a"},
+		},
+		{
+			name: "a Job without a built image is a workload",
+			yaml: "---\napiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  template:\n    spec:\n      containers: [{name: c, image: busybox}]\n",
+			want: map[string]string{"Job/j": "j"},
+		},
+		{
+			name: "a pod template without images is a resource by name",
+			yaml: "---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent}\nspec:\n  template:\n    metadata: {labels: {app: agent}}\n    spec:\n      containers: [{name: c}]\n" + svc("agent", "default", "{app: agent}"),
+			want: map[string]string{"DaemonSet/agent": "agent", "Service/agent": "agent"},
+		},
+		{
+			name: "ConfigMaps, Secrets and PVCs stay uncategorized, as in Tilt; names count workloads only",
+			yaml: deploy("a", "default", "a") + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: a}\n---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: a}\n",
+			want: map[string]string{"Deployment/a": "a", "ConfigMap/a": "uncategorized", "Secret/a": "uncategorized", "PersistentVolumeClaim/a": "uncategorized"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := loadK8s(t, "k8s_yaml('app.yaml')\n", map[string]string{"app.yaml": tt.yaml})
+			if err != nil {
+				t.Fatalf("Load error: %v", err)
+			}
+			got := map[string]string{}
+			for _, r := range m.Resources {
+				for _, o := range r.Objects {
+					got[o.Kind+"/"+o.Name] = r.Name
+				}
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("grouping of\n%s= %v, want %v", tt.yaml, got, tt.want)
 			}
 		})
 	}
