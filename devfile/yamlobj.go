@@ -193,6 +193,13 @@ func objectsFromContent(content map[string]any, text string) ([]*k8sObject, erro
 
 // newK8sObject checks content's identity fields; text empty means encode content.
 func newK8sObject(content map[string]any, text string) (*k8sObject, error) {
+	for _, f := range []string{"name", "namespace"} {
+		if v := lookup(content, "metadata", f); v != nil {
+			if _, ok := v.(string); !ok {
+				return nil, fmt.Errorf("metadata.%s is %s, want a string: quote it (YAML reads y, n, yes, no, on, off and numbers as other types)", f, jsonKind(v))
+			}
+		}
+	}
 	o := &k8sObject{Content: content}
 	o.APIVersion, _ = content["apiVersion"].(string)
 	o.Kind, _ = content["kind"].(string)

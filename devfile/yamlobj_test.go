@@ -103,6 +103,8 @@ func TestParseK8sYAMLErrors(t *testing.T) {
 		{"no kind", "apiVersion: v1\nmetadata:\n  name: a\n", "in.yaml:1: YAML document 1: object has no kind"},
 		{"no apiVersion", "kind: Service\nmetadata:\n  name: a\n", "object has no apiVersion"},
 		{"no name", "apiVersion: v1\nkind: Service\nmetadata: {}\n", "Service has no metadata.name"},
+		{"unquoted boolean namespace", "apiVersion: v1\nkind: Service\nmetadata: {name: a, namespace: y}\n", "metadata.namespace is a boolean, want a string: quote it"},
+		{"numeric name", "apiVersion: v1\nkind: Service\nmetadata: {name: 123}\n", "metadata.name is a number, want a string"},
 		{"a scalar", "hello\n", "not a Kubernetes object (want a mapping with apiVersion, kind and metadata, got a string)"},
 		{"a list", "- a\n- b\n", "got a list"},
 		{"List item not an object", "apiVersion: v1\nkind: List\nitems: [3]\n", "List item 1 is a number, want an object"},
