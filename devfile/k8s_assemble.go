@@ -446,6 +446,9 @@ func (a *assembler) modelResource(r *k8sRes) Resource {
 			podReadiness = a.inferredReadiness(ro.obj)
 		}
 	}
+	sort.SliceStable(mr.Objects, func(i, j int) bool {
+		return applyRank(mr.Objects[i].Kind) < applyRank(mr.Objects[j].Kind)
+	})
 	for _, pf := range r.portForwards {
 		if pf.Container == 0 {
 			pf.Container = resolveContainerPort(pf.Local, ports)
@@ -621,4 +624,27 @@ func (s *state) localNamed(name string) bool {
 		}
 	}
 	return false
+}
+
+// applyOrder is the order in which Tilt (after kustomize) applies kinds, so
+// that what others refer to exists first: namespaces, then quotas, storage
+// classes and CRDs, then identities and RBAC, volumes, configuration and
+// Services, then workloads. Kinds not listed come after, in YAML order.
+var applyOrder = []string{
+	"Namespace", "ResourceQuota", "StorageClass", "CustomResourceDefinition",
+	"MutatingWebhookConfiguration", "ServiceAccount", "PodSecurityPolicy",
+	"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding",
+	"PersistentVolume", "PersistentVolumeClaim", "ConfigMap", "Secret",
+	"Service", "LimitRange", "PriorityClass", "Deployment", "StatefulSet",
+	"CronJob", "PodDisruptionBudget",
+}
+
+// applyRank is a kind's place in applyOrder, len(applyOrder) when unlisted.
+func applyRank(kind string) int {
+	for i, k := range applyOrder {
+		if k == kind {
+			return i
+		}
+	}
+	return len(applyOrder)
 }

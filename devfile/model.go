@@ -66,7 +66,11 @@ type Resource struct {
 	// Images are the refs of Model.Images this resource uses (k8s only).
 	Images       []string      `json:"images"`
 	PortForwards []PortForward `json:"port_forwards"`
-	// Objects are the Kubernetes objects deployed with this resource (k8s only).
+	// Objects are the Kubernetes objects deployed with this resource (k8s
+	// only), in apply order: Tilt's kind order (Namespace, ResourceQuota,
+	// StorageClass, CustomResourceDefinition, ..., Service, ..., Deployment,
+	// StatefulSet, CronJob, PodDisruptionBudget), then other kinds, each in
+	// YAML order.
 	Objects []Object `json:"objects"`
 	// K8s holds the Kubernetes-only settings; nil for local resources.
 	K8s *K8sSpec `json:"k8s,omitempty"`
