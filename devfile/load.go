@@ -224,11 +224,21 @@ func (s *state) exec(thread *starlark.Thread, abs string) (starlark.StringDict, 
 		return m.globals, m.err
 	}
 	s.addDep(abs)
-	src, err := os.ReadFile(abs)
+	fi, err := os.Stat(abs)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s does not exist: check the path (it is relative to the loading file's directory)", abs)
 		}
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file: load Starlark files only", abs)
+	}
+	if fi.Size() > maxReadSize {
+		return nil, fmt.Errorf("%s is %d bytes, more than the %d a Devfile may read", abs, fi.Size(), maxReadSize)
+	}
+	src, err := os.ReadFile(abs)
+	if err != nil {
 		return nil, err
 	}
 	mod := &module{}
