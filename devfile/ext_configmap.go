@@ -38,6 +38,7 @@ func (s *state) secretExt() starlark.StringDict {
 		"secret_yaml_tls":       s.secretTLS(false),
 		"secret_create_tls":     s.secretTLS(true),
 
+		"secret_yaml_registry":          s.secretYAMLRegistry,
 		"secret_yaml_docker_registry":   s.secretDockerRegistry(false),
 		"secret_create_docker_registry": s.secretDockerRegistry(true),
 	})
@@ -394,6 +395,29 @@ func (s *state) secretTLS(register bool) builtinFunc {
 // dockerHubServer is kubectl's default --docker-server.
 const dockerHubServer = "https://index.docker.io/v1/"
 
+// secretYAMLRegistry implements secret_yaml_registry(name, namespace="",
+// flags_dict={}): the older form taking kubectl's docker-registry flags
+// (docker-server, docker-username, docker-password, docker-email) as a dict.
+func (s *state) secretYAMLRegistry(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var name, namespace string
+	var flagsV starlark.Value
+	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "name", &name, "namespace?", &namespace, "flags_dict?", &flagsV); err != nil {
+		return nil, err
+	}
+	flags, err := stringMapFromValue("flags_dict", flagsV)
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: %w", fn.Name(), name, err)
+	}
+	for k := range flags {
+		switch k {
+		case "docker-server", "docker-username", "docker-password", "docker-email":
+		default:
+			return nil, fmt.Errorf("%s %q: flags_dict: %q is not a docker-registry flag (docker-server, docker-username, docker-password, docker-email)", fn.Name(), name, k)
+		}
+	}
+	return s.dockerRegistrySecret(thread, fn.Name(), name, flags["docker-username"], flags["docker-password"], flags["docker-server"], flags["docker-email"], namespace, false)
+}
+
 // secretDockerRegistry implements secret_yaml_docker_registry(name,
 // username, password, server="", namespace="") and, with register,
 // secret_create_docker_registry: a kubernetes.io/dockerconfigjson Secret as
@@ -404,39 +428,47 @@ func (s *state) secretDockerRegistry(register bool) builtinFunc {
 		if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "name", &name, "username", &username, "password", &password, "server?", &server, "namespace?", &namespace); err != nil {
 			return nil, err
 		}
-		if username == "" {
-			return nil, fmt.Errorf("%s %q: username is empty", fn.Name(), name)
-		}
-		if server == "" {
-			server = dockerHubServer
-		}
-		d, err := newDataObject("Secret", name, namespace)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", fn.Name(), err)
-		}
-		d.secretType = "kubernetes.io/dockerconfigjson"
-		type entry struct {
-			Username string `json:"username"`
-			Password string `json:"password"`
-			Auth     string `json:"auth"`
-		}
-		cfg := map[string]map[string]entry{"auths": {server: {
-			Username: username,
-			Password: password,
-			Auth:     base64.StdEncoding.EncodeToString([]byte(username + ":" + password)),
-		}}}
-		js, err := json.Marshal(cfg)
-		if err != nil {
-			return nil, fmt.Errorf("%s %q: %w", fn.Name(), name, err)
-		}
-		_ = d.add(".dockerconfigjson", js)
-		o, err := d.object()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", fn.Name(), err)
-		}
-		if register {
-			return starlark.None, s.registerObjects(thread, fn.Name(), []*k8sObject{o}, false)
-		}
-		return &Blob{Text: o.YAML, Source: fn.Name() + "(" + name + ")"}, nil
+		return s.dockerRegistrySecret(thread, fn.Name(), name, username, password, server, "", namespace, register)
 	}
+}
+
+// dockerRegistrySecret builds (and with register, registers) a
+// kubernetes.io/dockerconfigjson Secret.
+func (s *state) dockerRegistrySecret(thread *starlark.Thread, fnName, name, username, password, server, email, namespace string, register bool) (starlark.Value, error) {
+	if username == "" {
+		return nil, fmt.Errorf("%s %q: the username is empty", fnName, name)
+	}
+	if server == "" {
+		server = dockerHubServer
+	}
+	d, err := newDataObject("Secret", name, namespace)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", fnName, err)
+	}
+	d.secretType = "kubernetes.io/dockerconfigjson"
+	type entry struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+		Email    string `json:"email,omitempty"`
+		Auth     string `json:"auth"`
+	}
+	cfg := map[string]map[string]entry{"auths": {server: {
+		Username: username,
+		Password: password,
+		Email:    email,
+		Auth:     base64.StdEncoding.EncodeToString([]byte(username + ":" + password)),
+	}}}
+	js, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: %w", fnName, name, err)
+	}
+	_ = d.add(".dockerconfigjson", js)
+	o, err := d.object()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", fnName, err)
+	}
+	if register {
+		return starlark.None, s.registerObjects(thread, fnName, []*k8sObject{o}, false)
+	}
+	return &Blob{Text: o.YAML, Source: fnName + "(" + name + ")"}, nil
 }

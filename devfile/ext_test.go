@@ -108,6 +108,12 @@ func TestDataObjects(t *testing.T) {
 			want: "apiVersion: v1\ndata:\n  .dockerconfigjson: eyJhdXRocyI6eyJyZWdpc3RyeS5leGFtcGxlLmNvbSI6eyJ1c2VybmFtZSI6ImJvYiIsInBhc3N3b3JkIjoicHciLCJhdXRoIjoiWW05aU9uQjMifX19\nkind: Secret\nmetadata:\n  name: regcred\ntype: kubernetes.io/dockerconfigjson\n",
 		},
 		{
+			name: "registry secret from kubectl flags",
+			src:  "load('ext://secret', 'secret_yaml_registry')\nk8s_yaml(secret_yaml_registry('regcred', flags_dict={'docker-server': 'registry.example.com', 'docker-username': 'bob', 'docker-password': 'pw'}))\n",
+			kind: "Secret", obj: "regcred",
+			want: "apiVersion: v1\ndata:\n  .dockerconfigjson: eyJhdXRocyI6eyJyZWdpc3RyeS5leGFtcGxlLmNvbSI6eyJ1c2VybmFtZSI6ImJvYiIsInBhc3N3b3JkIjoicHciLCJhdXRoIjoiWW05aU9uQjMifX19\nkind: Secret\nmetadata:\n  name: regcred\ntype: kubernetes.io/dockerconfigjson\n",
+		},
+		{
 			name: "namespace with labels and annotations",
 			src:  "load('ext://namespace', 'namespace_create')\nnamespace_create('team', labels=['team: a', 'tier=b'], annotations={'owner': 'alice'})\n",
 			kind: "Namespace", obj: "team",
@@ -212,6 +218,7 @@ func TestK8sErrors(t *testing.T) {
 		{"configmap bad key", "load('ext://configmap', 'configmap_create')\nconfigmap_create('c', from_file='a key=conf.ini')\n", `"a key" is not a valid key`},
 		{"configmap bad name", "load('ext://configmap', 'configmap_create')\nconfigmap_create('Bad_Name', from_file='conf.ini')\n", `configmap_create: name "Bad_Name": use lower-case letters`},
 		{"secret env file list", "load('ext://secret', 'secret_create_generic')\nsecret_create_generic('s', from_env_file=['a', 'b'])\n", "from_env_file: got list, want one path"},
+		{"secret registry unknown flag", "load('ext://secret', 'secret_yaml_registry')\nsecret_yaml_registry('r', flags_dict={'docker-user': 'bob'})\n", `flags_dict: "docker-user" is not a docker-registry flag`},
 		{"secret tls pair mismatch", "load('ext://secret', 'secret_create_tls')\nsecret_create_tls('t', 'tls/cert.pem', 'other.pem')\n", `secret_create_tls "t": tls/cert.pem and other.pem are not a PEM certificate and its private key`},
 		{"namespace bad name", "load('ext://namespace', 'namespace_create')\nnamespace_create('Team_A')\n", `namespace_create: namespace "Team_A": use lower-case letters`},
 		{"namespace_inject wrong type", "load('ext://namespace', 'namespace_inject')\nnamespace_inject(3, 'x')\n", "namespace_inject: got int, want a path or a blob"},
