@@ -220,10 +220,17 @@ func (s *state) configParse(thread *starlark.Thread, fn *starlark.Builtin, args 
 	for _, name := range configFiles {
 		p := filepath.Join(s.mainDir, name)
 		s.addDep(p)
-		data, err := os.ReadFile(p)
+		fi, err := os.Stat(p)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
+		if err != nil {
+			return nil, err
+		}
+		if !fi.Mode().IsRegular() || fi.Size() > maxReadSize {
+			return nil, fmt.Errorf("%s is not a regular file of at most %d bytes: remove it or replace it with a JSON object", p, maxReadSize)
+		}
+		data, err := os.ReadFile(p)
 		if err != nil {
 			return nil, err
 		}
