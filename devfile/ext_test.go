@@ -196,6 +196,7 @@ func TestK8sErrors(t *testing.T) {
 		{"workload function with two params", "def f(a, b):\n  return a\nworkload_to_resource_function(f)\n", "workload_to_resource_function: f takes 2 parameters, want 1"},
 		{"workload function returns a number", "workload_to_resource_function(lambda w: 3)\nk8s_yaml('app.yaml')\n", `Devfile:1:30: workload_to_resource_function: naming "web:deployment:default": the function returned 3, want a non-empty string`},
 		{"workload function fails", "def f(w):\n  fail('nope')\nworkload_to_resource_function(f)\nk8s_yaml('app.yaml')\n", "Devfile:3:30: workload_to_resource_function: naming \"web:deployment:default\": fail: nope"},
+		{"workload function registers YAML", "def f(w):\n  k8s_yaml('app.yaml')\n  return 'x'\nworkload_to_resource_function(f)\nk8s_yaml(blob('apiVersion: batch/v1\\nkind: Job\\nmetadata: {name: j}\\n'))\n", "k8s_yaml cannot be called from the workload_to_resource_function function"},
 		{"workload function names collide", "workload_to_resource_function(lambda w: 'same')\nk8s_yaml(['app.yaml', blob('apiVersion: batch/v1\\nkind: Job\\nmetadata: {name: j}\\n')])\n", `both "web:deployment:default" and "j:job:default" map to resource name "same"`},
 		{"k8s_kind image_object", "k8s_kind('Fn', image_object={'json_path': '{.spec}'})\n", "k8s_kind: image_object is not supported"},
 		{"k8s_kind unsupported path", "k8s_kind('Fn', image_json_path='{.spec.a[?(@.x)]}')\n", "k8s_kind: image_json_path: \"{.spec.a[?(@.x)]}\" is not supported"},

@@ -33,6 +33,15 @@ type k8sState struct {
 	restarts []restartMark
 	// buttons are the cmd_button calls.
 	buttons []buttonDecl
+	// assembling is set while finishK8s runs: the workload naming function
+	// may not register objects or resources any more.
+	assembling bool
+}
+
+// errAssembling is returned by registering builtins called from the
+// workload_to_resource_function function.
+func errAssembling(fnName string) error {
+	return fmt.Errorf("%s cannot be called from the workload_to_resource_function function: it runs after the Devfile, when resources are assembled", fnName)
 }
 
 // registeredObject is an object given to k8s_yaml and where.
@@ -130,6 +139,9 @@ func (s *state) k8sYAML(thread *starlark.Thread, fn *starlark.Builtin, args star
 // (a duplicate then replaces the earlier object in place).
 func (s *state) registerObjects(thread *starlark.Thread, fnName string, objs []*k8sObject, allowDuplicates bool) error {
 	k := &s.k8s
+	if k.assembling {
+		return errAssembling(fnName)
+	}
 	if k.byKey == nil {
 		k.byKey = map[objectKey]int{}
 	}
@@ -255,6 +267,9 @@ func (s *state) k8sResource(thread *starlark.Thread, fn *starlark.Builtin, args 
 		// Tilt's old k8s_resource(name, yaml) form; the second argument is
 		// now new_name.
 		return nil, fmt.Errorf("%s: new_name %q looks like a YAML file: register YAML with k8s_yaml(%q) and name the workload in k8s_resource (the old k8s_resource(name, yaml) form is gone, as in Tilt)", fn.Name(), newName, newName)
+	}
+	if s.k8s.assembling {
+		return nil, errAssembling(fn.Name())
 	}
 	o := &k8sResourceOpts{pos: callPos(thread), workload: workload, newName: newName}
 	if workload == "" {

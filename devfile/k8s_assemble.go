@@ -42,6 +42,7 @@ type k8sRes struct {
 // resources come in YAML order, then those k8s_resource made of objects,
 // then uncategorized; finish appends the local resources after them.
 func (s *state) finishK8s(m *Model) error {
+	s.k8s.assembling = true
 	matcher := newImageMatcher(m.Images)
 	a := &assembler{s: s, m: m, matcher: matcher, byName: map[string]*k8sRes{}}
 	res, uncategorized, err := a.assemble()
