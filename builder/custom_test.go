@@ -3,6 +3,7 @@ package builder
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,24 +14,45 @@ import (
 )
 
 func TestUnreachableBuildKitNamesTheAddress(t *testing.T) {
-	sock := "unix://" + filepath.Join(t.TempDir(), "no-buildkitd.sock")
-	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM scratch\n"})
-	b, err := New(Config{
-		CacheDir: t.TempDir(),
-		Registry: Registry{Host: "127.0.0.1:1"},
-		Getenv:   func(k string) string { return map[string]string{"BUILDKIT_HOST": sock}[k] },
-	})
+	tests := []struct {
+		name, addr string
+	}{
+		{"unix socket missing", "unix://" + filepath.Join(t.TempDir(), "no-buildkitd.sock")},
+		{"tcp port closed", "tcp://" + closedAddr(t)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFiles(t, dir, map[string]string{"Dockerfile": "FROM scratch\n"})
+			b, err := New(Config{
+				CacheDir: t.TempDir(),
+				Registry: Registry{Host: "127.0.0.1:1"},
+				Getenv:   func(k string) string { return map[string]string{"BUILDKIT_HOST": tt.addr}[k] },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			_, err = b.Build(context.Background(), dockerImage("app", dir))
+			for _, want := range []string{tt.addr, "BUILDKIT_HOST is set", "unreachable", "start buildkitd"} {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("Build() with BuildKit down: error = %v, want it to contain %q", err, want)
+				}
+			}
+		})
+	}
+}
+
+// closedAddr returns a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
-	_, err = b.Build(context.Background(), dockerImage("app", dir))
-	for _, want := range []string{sock, "BUILDKIT_HOST is set", "unreachable", "start buildkitd"} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("Build() with BuildKit down: error = %v, want it to contain %q", err, want)
-		}
-	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
 }
 
 // TestCustomBuild runs real commands that record $EXPECTED_REF in ref.txt;
