@@ -31,16 +31,16 @@ func (s *Server) routes() http.Handler {
 		panic(err) // the embed pattern guarantees the directory
 	}
 	files := http.FileServerFS(static)
-	mux.HandleFunc("GET /{$}", s.guard(false, s.handleIndex))
-	mux.Handle("GET /static/", s.guard(false, http.StripPrefix("/static/", files).ServeHTTP))
-	mux.HandleFunc("GET /api/token", s.guard(false, s.handleToken))
-	mux.HandleFunc("GET /api/view", s.guard(false, s.handleView))
-	mux.HandleFunc("GET /api/resources/{name}", s.guard(false, s.handleResource))
-	mux.HandleFunc("GET /api/logs", s.guard(false, s.handleLogs))
-	mux.HandleFunc("POST /api/trigger/{name}", s.guard(true, s.handleTrigger))
-	mux.HandleFunc("POST /api/resources/{name}/enable", s.guard(true, s.handleEnable(true)))
-	mux.HandleFunc("POST /api/resources/{name}/disable", s.guard(true, s.handleEnable(false)))
-	mux.HandleFunc("GET /ws", s.guard(true, s.handleWS))
+	mux.HandleFunc("GET /{$}", s.guard(public, s.handleIndex))
+	mux.Handle("GET /static/", s.guard(public, http.StripPrefix("/static/", files).ServeHTTP))
+	mux.HandleFunc("GET /api/token", s.guard(public, s.handleToken))
+	mux.HandleFunc("GET /api/view", s.guard(read, s.handleView))
+	mux.HandleFunc("GET /api/resources/{name}", s.guard(read, s.handleResource))
+	mux.HandleFunc("GET /api/logs", s.guard(read, s.handleLogs))
+	mux.HandleFunc("POST /api/trigger/{name}", s.guard(mutate, s.handleTrigger))
+	mux.HandleFunc("POST /api/resources/{name}/enable", s.guard(mutate, s.handleEnable(true)))
+	mux.HandleFunc("POST /api/resources/{name}/disable", s.guard(mutate, s.handleEnable(false)))
+	mux.HandleFunc("GET /ws", s.guard(mutate, s.handleWS))
 	return mux
 }
 

@@ -86,17 +86,30 @@ func fromLoopback(r *http.Request) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// guard wraps every route: the Host allow-list for all, and for routes that
-// need it (websocket, mutations, any request from another machine) the
-// same-origin check and the token.
-func (s *Server) guard(needToken bool, h http.HandlerFunc) http.HandlerFunc {
+// access is what a route requires beyond the Host allow-list.
+type access int
+
+const (
+	// public routes (the page and its files) hold no secret: the page
+	// embeds the token only for clients on this machine.
+	public access = iota
+	// read routes need the token from clients on other machines.
+	read
+	// mutate routes (and the websocket) need the same-origin check and the
+	// token from everyone.
+	mutate
+)
+
+// guard wraps every route: the Host allow-list for all, and the same-origin
+// check and the token where the route's access level needs them.
+func (s *Server) guard(level access, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !s.hostAllowed(r) {
 			s.log.Debug("web: refused host", "host", r.Host, "path", r.URL.Path)
 			httpError(w, http.StatusForbidden, "host "+r.Host+" is not allowed: open the dashboard at "+s.URL())
 			return
 		}
-		if needToken || !fromLoopback(r) {
+		if level == mutate || (level == read && !fromLoopback(r)) {
 			if !sameOrigin(r) {
 				s.log.Debug("web: refused origin", "origin", r.Header.Get("Origin"), "path", r.URL.Path)
 				httpError(w, http.StatusForbidden, "cross-origin request refused")

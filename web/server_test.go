@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -287,5 +288,57 @@ func TestStateFile(t *testing.T) {
 	}
 	if _, err := LoadState(port); !errors.Is(err, ErrNoDaemon) {
 		t.Errorf("LoadState(%d) after RemoveState = %v, want ErrNoDaemon", port, err)
+	}
+}
+
+// TestRemoteClients checks what a client on another machine gets when
+// devloop serves beyond loopback (--allow-remote), and that a server without
+// it refuses other hosts.
+func TestRemoteClients(t *testing.T) {
+	remote, err := New(Config{Port: EphemeralPort, Token: testToken, AllowRemote: true}, webtest.New(testResources()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer remote.Close()
+	local, err := New(Config{Port: EphemeralPort, Token: testToken}, webtest.New(testResources()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	tests := []struct {
+		name     string
+		s        *Server
+		method   string
+		path     string
+		host     string
+		token    string
+		wantCode int
+		wantBody string
+		notBody  string
+	}{
+		{"page without the token in it", remote, "GET", "/", "192.0.2.10:10350", "", 200, `content=""`, testToken},
+		{"page files", remote, "GET", "/static/app.js", "192.0.2.10:10350", "", 200, "", ""},
+		{"view without the token", remote, "GET", "/api/view", "192.0.2.10:10350", "", 401, "", ""},
+		{"view with the token", remote, "GET", "/api/view", "192.0.2.10:10350", testToken, 200, `"name": "api"`, ""},
+		{"logs without the token", remote, "GET", "/api/logs", "192.0.2.10:10350", "", 401, "", ""},
+		{"the token itself", remote, "GET", "/api/token", "192.0.2.10:10350", "", 403, "", testToken},
+		{"trigger with the token", remote, "POST", "/api/trigger/api", "192.0.2.10:10350", testToken, 200, "", ""},
+		{"a DNS name", remote, "GET", "/", "evil.example:10350", "", 403, "", ""},
+		{"an IP without --allow-remote", local, "GET", "/", "192.0.2.10:10350", "", 403, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(tt.method, "http://"+tt.host+tt.path, nil)
+			req.RemoteAddr = "192.0.2.99:40000"
+			if tt.token != "" {
+				req.Header.Set(TokenHeader, tt.token)
+			}
+			rec := httptest.NewRecorder()
+			tt.s.Handler().ServeHTTP(rec, req)
+			body := rec.Body.String()
+			if rec.Code != tt.wantCode || !strings.Contains(body, tt.wantBody) || (tt.notBody != "" && strings.Contains(body, tt.notBody)) {
+				t.Errorf("%s %s from another machine = %d %.200q, want %d containing %q and not %q", tt.method, tt.path, rec.Code, body, tt.wantCode, tt.wantBody, tt.notBody)
+			}
+		})
 	}
 }
