@@ -63,6 +63,9 @@ func (s *state) restartProcessExt() starlark.StringDict {
 // restarts to changes of those files; exit_policy is "restart" or "continue".
 func (s *state) buildWithRestart(core string, params []string) builtinFunc {
 	return func(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		if s.k8s.assembling {
+			return nil, errAssembling(fn.Name())
+		}
 		if len(args) > len(params) {
 			return nil, fmt.Errorf("%s: got %d positional arguments, want at most %d (%s)", fn.Name(), len(args), len(params), strings.Join(params, ", "))
 		}
