@@ -90,14 +90,17 @@ func (s *state) builtins() starlark.StringDict {
 	return d
 }
 
-// warn records a warning (shown by devloop config and the dashboard) and
-// prints it.
+// warn records a warning (the model carries it to devloop config and the
+// dashboard) and prints it, as Tilt logs it.
 func (s *state) warn(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var msg string
 	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "msg", &msg); err != nil {
 		return nil, err
 	}
 	s.warnings = append(s.warnings, msg)
+	if s.opts.Stdout != nil {
+		fmt.Fprintf(s.opts.Stdout, "WARNING: %s\n", msg)
+	}
 	return starlark.None, nil
 }
 
