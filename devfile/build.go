@@ -13,11 +13,6 @@ import (
 	"go.starlark.net/syntax"
 )
 
-// imageDecl is a docker_build or custom_build call.
-type imageDecl struct {
-	Image
-}
-
 // liveStep is the Starlark value of a live_update step builtin.
 type liveStep struct {
 	step LiveUpdateStep
@@ -238,7 +233,7 @@ func (s *state) addImage(thread *starlark.Thread, img Image) error {
 		}
 	}
 	img.Pos = callPos(thread)
-	s.images = append(s.images, &imageDecl{Image: img})
+	s.images = append(s.images, img)
 	return nil
 }
 

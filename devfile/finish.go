@@ -18,9 +18,7 @@ func (s *state) model() (*Model, error) {
 		Cluster:   s.cluster,
 		Settings:  s.settings,
 	}
-	for _, img := range s.images {
-		m.Images = append(m.Images, img.Image)
-	}
+	m.Images = append(m.Images, s.images...)
 	if len(s.env.changed) > 0 {
 		m.Env = make(map[string]string, len(s.env.changed))
 		for k, v := range s.env.changed {

@@ -84,7 +84,7 @@ type state struct {
 	deps    map[string]bool
 	env     *environ
 
-	images     []*imageDecl
+	images     []Image
 	locals     []*localDecl
 	cluster    *Cluster
 	clusterPos syntax.Position
@@ -190,7 +190,7 @@ func newState(mainPath string, opts Options) *state {
 	}
 	s.settings.MaxParallelUpdates = 3
 	s.settings.K8sUpsertTimeout = defaultUpsertTimeout
-	s.env = newEnviron(s, opts.Environ)
+	s.env = newEnviron(opts.Environ)
 	s.predeclared = s.builtins()
 	for name, v := range s.k8sBuiltins() {
 		s.predeclared[name] = v

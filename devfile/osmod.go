@@ -21,7 +21,7 @@ type environ struct {
 	changed map[string]string
 }
 
-func newEnviron(_ *state, entries []string) *environ {
+func newEnviron(entries []string) *environ {
 	if entries == nil {
 		entries = os.Environ()
 	}
