@@ -398,7 +398,8 @@
 
   function renderDevfile() {
     const d = state.devfile;
-    $('devfile').textContent = d.path || '';
+    const loaded = time(d.loaded_at);
+    $('devfile').textContent = (d.path || '') + (loaded ? ' · loaded ' + ago(loaded) : '');
     $('devfile-error').hidden = !d.error;
     $('devfile-error').textContent = d.error ? 'Devfile error (the last good Devfile keeps running): ' + d.error : '';
     const w = d.warnings || [];
@@ -475,7 +476,7 @@
   });
   window.addEventListener('resize', scheduleLog);
   // Relative times ("3s ago") and running bars move on their own.
-  setInterval(() => { renderResources(); renderDetail(); }, 1000);
+  setInterval(() => { renderDevfile(); renderResources(); renderDetail(); }, 1000);
 
   connect();
 })();
