@@ -20,12 +20,14 @@ import (
 	"time"
 
 	"github.com/docker/cli/cli/config"
+	controlapi "github.com/moby/buildkit/api/services/control"
 	"github.com/moby/buildkit/client"
 	_ "github.com/moby/buildkit/client/connhelper/dockercontainer" // docker-container:// addresses
 	_ "github.com/moby/buildkit/client/connhelper/kubepod"         // kube-pod:// addresses
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/auth/authprovider"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
 
 	"github.com/devloop-dev/devloop/devfile"
 )
@@ -144,6 +146,8 @@ type Builder struct {
 	reg   manifestHeader
 	cache *buildCache
 	wrap  func(solver) solver
+	// container names the managed buildkitd container (tests use their own).
+	container string
 
 	connMu   sync.Mutex
 	solver   solver
@@ -161,6 +165,8 @@ type deps struct {
 	wrap   func(solver) solver
 	runner runner
 	heads  manifestHeader
+	// container replaces ManagedContainer.
+	container string
 }
 
 // New returns a Builder. It does not contact BuildKit: the first build (or
@@ -192,7 +198,10 @@ func newBuilder(cfg Config, d deps) (*Builder, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	b := &Builder{cfg: cfg, log: log, run: d.runner, reg: d.heads, solver: d.solver,
-		cache: newBuildCache(cfg.CacheDir), wrap: d.wrap, last: map[string]Result{}}
+		cache: newBuildCache(cfg.CacheDir), wrap: d.wrap, container: d.container, last: map[string]Result{}}
+	if b.container == "" {
+		b.container = ManagedContainer
+	}
 	if b.run == nil {
 		b.run = execRunner{}
 	}
@@ -232,7 +241,7 @@ func (b *Builder) connect(ctx context.Context) (solver, Endpoint, error) {
 	if b.solver != nil {
 		return b.solver, b.endpoint, nil
 	}
-	ep, err := resolveEndpoint(ctx, b.cfg.Getenv, b.cfg.Host, b.cfg.Docker, b.cfg.BuildKitImage, b.run)
+	ep, err := resolveEndpoint(ctx, b.cfg.Getenv, b.cfg.Host, b.cfg.Docker, b.cfg.BuildKitImage, b.container, b.run)
 	if err != nil {
 		return nil, Endpoint{}, err
 	}
@@ -242,7 +251,7 @@ func (b *Builder) connect(ctx context.Context) (solver, Endpoint, error) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
-	if _, err := c.ListWorkers(cctx); err != nil {
+	if err := ping(cctx, c, ep.starting); err != nil {
 		c.Close()
 		return nil, ep, fmt.Errorf("BuildKit at %s (%s) is unreachable: %w; start buildkitd there, or point BUILDKIT_HOST at a running one (e.g. unix:///run/buildkit/buildkitd.sock)", ep.Address, ep.Reason, err)
 	}
@@ -252,6 +261,18 @@ func (b *Builder) connect(ctx context.Context) (solver, Endpoint, error) {
 		b.solver = b.wrap(b.solver)
 	}
 	return b.solver, ep, nil
+}
+
+// ping asks BuildKit for its workers. A buildkitd that devloop just
+// started gets until ctx's deadline to listen (gRPC wait-for-ready); any
+// other fails fast, so a wrong address is reported at once.
+func ping(ctx context.Context, c *client.Client, wait bool) error {
+	if !wait {
+		_, err := c.ListWorkers(ctx)
+		return err
+	}
+	_, err := c.ControlClient().ListWorkers(ctx, &controlapi.ListWorkersRequest{}, grpc.WaitForReady(true))
+	return err
 }
 
 // clientSolver is the real solver: BuildKit's client with a frontend.

@@ -16,6 +16,9 @@ type Endpoint struct {
 	Address string
 	// Reason says why this BuildKit was chosen, e.g. "BUILDKIT_HOST is set".
 	Reason string
+	// starting is set when devloop just started buildkitd, which may not
+	// listen yet: the first contact then waits for it.
+	starting bool
 }
 
 // ManagedContainer is the name of the buildkitd container devloop starts
@@ -55,7 +58,7 @@ func (execRunner) Run(ctx context.Context, argv ...string) (string, error) {
 // started with the docker CLI (reused when already there). Docker's embedded
 // BuildKit is not supported yet: when docker cannot run the managed
 // container, the error says what to set instead.
-func resolveEndpoint(ctx context.Context, getenv func(string) string, host, docker, image string, run runner) (Endpoint, error) {
+func resolveEndpoint(ctx context.Context, getenv func(string) string, host, docker, image, container string, run runner) (Endpoint, error) {
 	if h := getenv("BUILDKIT_HOST"); h != "" {
 		return Endpoint{Address: h, Reason: "BUILDKIT_HOST is set"}, nil
 	}
@@ -68,13 +71,14 @@ func resolveEndpoint(ctx context.Context, getenv func(string) string, host, dock
 	if image == "" {
 		image = DefaultBuildKitImage
 	}
-	how, err := ensureManagedContainer(ctx, docker, image, run)
+	how, err := ensureManagedContainer(ctx, docker, image, container, run)
 	if err != nil {
 		return Endpoint{}, fmt.Errorf("no BuildKit to build with: BUILDKIT_HOST is not set, the Devfile names no BuildKit, and %w; docker's embedded BuildKit is not supported yet: set BUILDKIT_HOST to a running buildkitd (unix://, tcp://, docker-container://, kube-pod://)", err)
 	}
 	return Endpoint{
-		Address: "docker-container://" + ManagedContainer,
-		Reason:  fmt.Sprintf("no BuildKit address is configured: %s the devloop-managed container %s (image %s)", how, ManagedContainer, image),
+		Address:  "docker-container://" + container,
+		Reason:   fmt.Sprintf("no BuildKit address is configured: %s the devloop-managed container %s (image %s)", how, container, image),
+		starting: how != "reused",
 	}, nil
 }
 
@@ -82,25 +86,25 @@ func resolveEndpoint(ctx context.Context, getenv func(string) string, host, dock
 // and says whether it "reused", "restarted" or "started" it. The container
 // uses the host network so that it pushes to registries published on
 // localhost (the kind registry) and pulls from whatever this machine reaches.
-func ensureManagedContainer(ctx context.Context, docker, image string, run runner) (string, error) {
+func ensureManagedContainer(ctx context.Context, docker, image, name string, run runner) (string, error) {
 	if _, err := run.Run(ctx, docker, "version", "--format", "{{.Server.Version}}"); err != nil {
 		return "", fmt.Errorf("docker is not reachable to start a buildkitd container (%w)", err)
 	}
-	state, err := run.Run(ctx, docker, "inspect", "--format", "{{.State.Running}}", ManagedContainer)
+	state, err := run.Run(ctx, docker, "inspect", "--format", "{{.State.Running}}", name)
 	switch {
 	case err == nil && strings.TrimSpace(state) == "true":
 		return "reused", nil
 	case err == nil:
-		if _, err := run.Run(ctx, docker, "start", ManagedContainer); err != nil {
-			return "", fmt.Errorf("restarting the buildkitd container %s failed (%w); remove it with `docker rm -f %s` to let devloop recreate it", ManagedContainer, err, ManagedContainer)
+		if _, err := run.Run(ctx, docker, "start", name); err != nil {
+			return "", fmt.Errorf("restarting the buildkitd container %s failed (%w); remove it with `docker rm -f %s` to let devloop recreate it", name, err, name)
 		}
 		return "restarted", nil
 	}
-	_, err = run.Run(ctx, docker, "run", "--detach", "--name", ManagedContainer,
+	_, err = run.Run(ctx, docker, "run", "--detach", "--name", name,
 		"--privileged", "--network", "host", "--restart", "unless-stopped",
 		"--label", "dev.devloop.managed=true", image)
 	if err != nil {
-		return "", fmt.Errorf("starting the buildkitd container %s from image %s failed (%w); air-gapped: mirror the image and set DEVLOOP_BUILDKIT_IMAGE", ManagedContainer, image, err)
+		return "", fmt.Errorf("starting the buildkitd container %s from image %s failed (%w); air-gapped: mirror the image and set DEVLOOP_BUILDKIT_IMAGE", name, image, err)
 	}
 	return "started", nil
 }

@@ -106,12 +106,12 @@ func TestResolveEndpoint(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			run := &fakeRunner{answers: tt.answers}
 			getenv := func(k string) string { return tt.env[k] }
-			got, err := resolveEndpoint(context.Background(), getenv, tt.host, "docker", tt.image, run)
+			got, err := resolveEndpoint(context.Background(), getenv, tt.host, "docker", tt.image, ManagedContainer, run)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("resolveEndpoint() error = %v, want one containing %q", err, tt.wantErr)
 				}
-			} else if err != nil || got != tt.want {
+			} else if err != nil || got.Address != tt.want.Address || got.Reason != tt.want.Reason {
 				t.Errorf("resolveEndpoint() = %+v, %v, want %+v", got, err, tt.want)
 			}
 			if !slices.Equal(run.verbs(), tt.wantVerbs) {
