@@ -31,7 +31,9 @@ func waitFor(ctx context.Context, t *testing.T, what string, timeout time.Durati
 	var last string
 	err := wait.PollUntilContextTimeout(ctx, pollInterval, timeout, true, func(ctx context.Context) (bool, error) {
 		ok, state, err := cond(ctx)
-		last = state
+		if ctx.Err() == nil { // a poll cut short by the deadline says nothing new
+			last = state
+		}
 		return ok, err
 	})
 	if err != nil {

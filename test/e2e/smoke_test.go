@@ -147,7 +147,7 @@ func TestSmoke(t *testing.T) {
 		return err == nil && strings.Contains(out, "Address"), out, nil
 	})
 	waitFor(ctx, t, "the ClusterIP Service answering by name", netTimeout, func(ctx context.Context) (bool, string, error) {
-		out, err := try(ctx, kubectl, "--kubeconfig", kubeconfig, "exec", "smoke-client", "--", "wget", "-q", "-T", "5", "-O", "-", "http://smoke-web.default.svc.cluster.local/index.html")
+		out, err := try(ctx, kubectl, "--kubeconfig", kubeconfig, "exec", "smoke-client", "--", "wget", "-q", "-O", "-", "http://smoke-web.default.svc.cluster.local/index.html")
 		return err == nil && strings.Contains(out, "hello from devloop e2e"), out, nil
 	})
 }

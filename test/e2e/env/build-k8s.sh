@@ -26,14 +26,14 @@ for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
 	ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$date"
 done
 
-export CGO_ENABLED=0 GOFLAGS=-mod=mod
+export CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false"
 start=$(date +%s)
 log "building kubernetes $KUBE_VERSION server binaries and etcd $ETCD_VERSION (cold: ~10 min on 2 cores)"
 (cd "$E2E_DIR/k8s" && nice "$GO" build -trimpath -ldflags "$ldflags" -o "$out/bin/" \
 	k8s.io/kubernetes/cmd/kubeadm k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kubectl \
 	k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
 	k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kube-proxy) ||
-	die "building kubernetes $KUBE_VERSION (see the go errors above; GOFLAGS=-mod=mod, module test/e2e/env/k8s)"
+	die "building kubernetes $KUBE_VERSION (see the go errors above; module test/e2e/env/k8s)"
 (cd "$E2E_DIR/k8s" && nice "$GO" build -trimpath -ldflags "-s -w" -o "$out/bin/etcd" go.etcd.io/etcd/server/v3) ||
 	die "building etcd $ETCD_VERSION (module test/e2e/env/k8s)"
 (cd "$E2E_DIR/k8s" && nice "$GO" build -trimpath -ldflags "-s -w -X main.version=$PAUSE_VERSION" -o "$out/bin/pause" ./pause) ||

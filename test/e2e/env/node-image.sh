@@ -10,9 +10,9 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 BIN="${1:?usage: node-image.sh BIN_DIR (from build-k8s.sh) | --base-only}"
-# Packages of the node, as kind's base image has them (minus fuse-overlayfs,
+# Packages of the node, as kind's base image has them (jq: kind's mount-product-files.sh hook; minus fuse-overlayfs,
 # nfs and iscsi, which no test here uses).
-NODE_PACKAGES=systemd,systemd-sysv,dbus,containerd,runc,containernetworking-plugins,iptables,nftables,conntrack,iproute2,ethtool,kmod,util-linux,mount,libseccomp2,pigz,procps,ca-certificates,socat
+NODE_PACKAGES=systemd,systemd-sysv,dbus,jq,containerd,runc,containernetworking-plugins,iptables,nftables,conntrack,iproute2,ethtool,kmod,util-linux,mount,libseccomp2,pigz,procps,ca-certificates,socat
 
 # debian_mirror prints the Debian mirror apt already uses (the node rootfs
 # comes from the same place), or DEVLOOP_E2E_DEBIAN_MIRROR.
