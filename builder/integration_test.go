@@ -387,3 +387,48 @@ func TestBrokenDockerfileNamesItsLine(t *testing.T) {
 		})
 	}
 }
+
+// TestExternalBaseTagMoves: an image FROM a tag outside the Devfile (a
+// base image in a registry) is unchanged while the tag points at the same
+// digest, and rebuilds once when the tag moves.
+func TestExternalBaseTagMoves(t *testing.T) {
+	r := newRig(t)
+	v1 := baseImage(t, r)
+	// A second busybox image with other content, for the tag to move to.
+	dir2 := t.TempDir()
+	busybox(t, dir2)
+	writeFiles(t, dir2, map[string]string{"Dockerfile": busyboxDockerfile + "RUN echo " + nonce(t) + " > /etc/release\n"})
+	v2, err := r.newBuilder(t, Config{}).Build(context.Background(), dockerImage("busybox", dir2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.reg.Tag(t, "busybox", v1.Digest, "stable")
+
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"Dockerfile": "FROM " + r.reg.Host + "/busybox:stable\nCOPY app.txt /\nRUN cat /app.txt\n",
+		"app.txt":    nonce(t),
+	})
+	img := dockerImage("app", dir)
+	b := r.newBuilder(t, Config{})
+	first, err := b.Build(context.Background(), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, err := b.Build(context.Background(), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.solves.calls(); got != 1 || !same.Unchanged {
+		t.Errorf("rebuild with the base tag unmoved: %d solves, Unchanged %v; want 1 solve in all, Unchanged", got, same.Unchanged)
+	}
+
+	r.reg.Tag(t, "busybox", v2.Digest, "stable")
+	moved, err := b.Build(context.Background(), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.solves.calls(); got != 2 || moved.Unchanged || moved.Image == first.Image {
+		t.Errorf("rebuild after the base tag moved: %d solves, %+v; want 2 solves in all and a new tag", got, moved)
+	}
+}

@@ -5,6 +5,7 @@ package registrytest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -141,6 +142,26 @@ func (r *Registry) Delete(t testing.TB, repo, digest string) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("DELETE manifest %s/%s@%s = %s, want 202", r.Host, repo, digest, resp.Status)
+	}
+}
+
+// Tag points repo:tag at the manifest reference (a digest or another
+// tag), as `docker tag` and `docker push` of an existing image would.
+func (r *Registry) Tag(t testing.TB, repo, reference, tag string) {
+	t.Helper()
+	m := r.Manifest(t, repo, reference)
+	req, err := http.NewRequest(http.MethodPut, fmt.Sprintf("http://%s/v2/%s/manifests/%s", r.Host, repo, tag), bytes.NewReader(m.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", m.MediaType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT manifest %s/%s:%s = %s, want 201", r.Host, repo, tag, resp.Status)
 	}
 }
 
