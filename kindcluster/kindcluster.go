@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/kind/pkg/cluster"
+	kindexec "sigs.k8s.io/kind/pkg/exec"
 
 	"github.com/devloop-dev/devloop/devfile"
 )
@@ -253,13 +254,31 @@ func (m *Manager) create(ctx context.Context, s spec) error {
 	select {
 	case err := <-done:
 		if err != nil {
-			return fmt.Errorf("creating kind cluster %q: %w", s.name, err)
+			return fmt.Errorf("creating kind cluster %q: %w%s", s.name, err, commandOutput(err))
 		}
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("creating kind cluster %q: %w: kind cannot be interrupted, so the creation goes on in the background; "+
 			"run devloop again to use the cluster, or `devloop cluster delete %s` to remove it", s.name, ctx.Err(), s.name)
 	}
+}
+
+// outputTail is how many lines of a failed node command's output an error
+// keeps: kubeadm's last lines name the failing phase.
+const outputTail = 15
+
+// commandOutput returns the tail of the output of the node command that
+// failed inside kind (kubeadm, containerd), which kind's error leaves out.
+func commandOutput(err error) string {
+	re := kindexec.RunErrorForError(err)
+	if re == nil || len(re.Output) == 0 {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(string(re.Output)), "\n")
+	if len(lines) > outputTail {
+		lines = lines[len(lines)-outputTail:]
+	}
+	return "\n" + strings.Join(lines, "\n")
 }
 
 // pollInterval is how often the readiness waits look again: the API server
