@@ -253,6 +253,11 @@ func (b *Builder) connect(ctx context.Context) (solver, Endpoint, error) {
 	defer cancel()
 	if err := ping(cctx, c, ep.starting); err != nil {
 		c.Close()
+		if ep.managed != "" {
+			if _, xerr := b.run.Run(ctx, b.cfg.Docker, "exec", ep.managed, "buildctl", "--version"); xerr != nil {
+				return nil, ep, fmt.Errorf("BuildKit in container %s (%s) is unreachable: %w; devloop connects through `docker exec %s buildctl dial-stdio`, which failed (%v): use an image with buildctl on its PATH (moby/buildkit has it) in DEVLOOP_BUILDKIT_IMAGE, then `docker rm -f %s`", ep.managed, ep.Reason, err, ep.managed, xerr, ep.managed)
+			}
+		}
 		return nil, ep, fmt.Errorf("BuildKit at %s (%s) is unreachable: %w; start buildkitd there, or point BUILDKIT_HOST at a running one (e.g. unix:///run/buildkit/buildkitd.sock)", ep.Address, ep.Reason, err)
 	}
 	b.log.Debug("connected to BuildKit", "address", ep.Address, "reason", ep.Reason)

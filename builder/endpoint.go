@@ -19,6 +19,8 @@ type Endpoint struct {
 	// starting is set when devloop just started buildkitd, which may not
 	// listen yet: the first contact then waits for it.
 	starting bool
+	// managed names the devloop-managed container, when it is one.
+	managed string
 }
 
 // ManagedContainer is the name of the buildkitd container devloop starts
@@ -79,6 +81,7 @@ func resolveEndpoint(ctx context.Context, getenv func(string) string, host, dock
 		Address:  "docker-container://" + container,
 		Reason:   fmt.Sprintf("no BuildKit address is configured: %s the devloop-managed container %s (image %s)", how, container, image),
 		starting: how != "reused",
+		managed:  container,
 	}, nil
 }
 
