@@ -1,0 +1,410 @@
+//go:build e2e
+
+package kube_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/devloop-dev/devloop/devfile"
+	"github.com/devloop-dev/devloop/internal/testenv"
+	"github.com/devloop-dev/devloop/kindcluster"
+	"github.com/devloop-dev/devloop/kube"
+)
+
+// Deadlines, measured on the shared 2-core machine (cluster create ~10 s,
+// kube-system Ready ~25 s, a pod from the local registry Ready ~1 s), with
+// room for a loaded machine several times over.
+const (
+	clusterTimeout = 6 * time.Minute
+	stepTimeout    = 2 * time.Minute
+)
+
+const webManifest = `
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: web
+        image: e2e/web:dev
+        command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && echo web started && exec httpd -f -p 8080 -h /www"]
+        readinessProbe:
+          tcpSocket: {port: 8080}
+          periodSeconds: 1
+`
+
+// TestKindE2E drives a real kind cluster through kindcluster and kube: the
+// cluster and registry are created once (a second Ensure reuses them), an
+// image pushed to the registry runs as a Deployment whose pod is found
+// through owner references and becomes Ready, logs stream, a port-forward
+// answers HTTP and follows the pod when it is replaced, Exec runs commands,
+// the kubeconfig's current-context never moves, and Delete removes the
+// cluster and the registry.
+func TestKindE2E(t *testing.T) {
+	nodeImage := testenv.Getenv(t, "DEVLOOP_KIND_NODE_IMAGE")
+	registryImage := testenv.Getenv(t, "DEVLOOP_REGISTRY_IMAGE")
+	busybox := testenv.Getenv(t, "DEVLOOP_BUSYBOX_IMAGE")
+	docker := testenv.LookPath(t, "docker", "docker.io")
+
+	name := "devloop-e2e-" + randHex(t)
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	writeUserKubeconfig(t, kubeconfig)
+	port := freePort(t)
+	m, err := kindcluster.New(kindcluster.Config{NodeImage: nodeImage, RegistryImage: registryImage,
+		Kubeconfig: kubeconfig, Progress: logWriter{t}, ReadyTimeout: clusterTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := devfile.Cluster{Name: name, Registry: true, RegistryPort: port}
+	t.Cleanup(func() {
+		if os.Getenv("DEVLOOP_E2E_KEEP") == "1" {
+			t.Logf("DEVLOOP_E2E_KEEP=1: keeping kind cluster %s (kubeconfig %s)", name, kubeconfig)
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
+		defer cancel()
+		if err := m.Delete(ctx, name); err != nil {
+			t.Errorf("cleanup: Delete(%s) = %v", name, err)
+		}
+	})
+
+	ctx, cancel := context.WithTimeout(t.Context(), clusterTimeout)
+	defer cancel()
+	start := time.Now()
+	info, err := m.Ensure(ctx, spec)
+	if err != nil {
+		t.Fatalf("Ensure(%s) = %v", name, err)
+	}
+	t.Logf("cluster %s ready %.1f s after Ensure", name, time.Since(start).Seconds())
+	if !info.Created || info.Context != "kind-"+name || info.Registry != fmt.Sprintf("localhost:%d", port) {
+		t.Fatalf("Ensure = %+v, want a created cluster with context kind-%s and registry localhost:%d", info, name, port)
+	}
+	checkCurrentContext(t, kubeconfig, "kind-"+name, true)
+
+	t.Run("second Ensure reuses the cluster", func(t *testing.T) {
+		again, err := m.Ensure(ctx, spec)
+		if err != nil || again.Created {
+			t.Errorf("second Ensure = %+v, %v; want the cluster reused", again, err)
+		}
+		st, err := m.Status(ctx, name)
+		if err != nil || !st.Exists || !st.Devloop || !st.Running || st.Registry == nil || !st.Registry.Running {
+			t.Errorf("Status = %+v, %v; want a running devloop cluster with a running registry", st, err)
+		}
+	})
+
+	c, err := kube.New(kube.Config{Kubeconfig: kubeconfig, Context: info.Context, Namespace: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	t.Run("LocalRegistry reads the KEP-1755 ConfigMap", func(t *testing.T) {
+		reg, err := c.LocalRegistry(ctx)
+		if err != nil || reg == nil || reg.Host != info.Registry || reg.HostFromClusterNetwork != info.RegistryFromCluster {
+			t.Errorf("LocalRegistry() = %+v, %v; want host %s from %s", reg, err, info.Registry, info.RegistryFromCluster)
+		}
+	})
+
+	// Push busybox to the cluster's registry; the pod references it by digest.
+	pushRef := fmt.Sprintf("127.0.0.1:%d/e2e/web:%s", port, name)
+	run(t, docker, "tag", busybox, pushRef)
+	t.Cleanup(func() { _ = exec.Command(docker, "rmi", pushRef).Run() })
+	out := run(t, docker, "push", pushRef)
+	digest := regexp.MustCompile(`digest: (sha256:[0-9a-f]{64})`).FindStringSubmatch(out)
+	if digest == nil {
+		t.Fatalf("docker push %s: no digest in %q", pushRef, out)
+	}
+	built := fmt.Sprintf("localhost:%d/e2e/web@%s", port, digest[1])
+	objs, err := kube.Decode([]byte(webManifest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied, err := c.Apply(ctx, objs, map[string]string{"e2e/web": built})
+	if err != nil {
+		t.Fatalf("Apply = %v", err)
+	}
+	if len(applied) != 1 || !applied[0].Changed || len(applied[0].Images) != 1 {
+		t.Fatalf("Apply = %+v, want the deployment applied with one image injected", applied)
+	}
+	target := kube.Target{Applied: applied}
+
+	var pod kube.PodRef
+	t.Run("pod Ready through owner references", func(t *testing.T) {
+		st := waitStatus(t, c, target, kube.StateReady)
+		if len(st.Pods) != 1 {
+			t.Fatalf("Watch pods = %+v, want one", st.Pods)
+		}
+		pod = kube.PodRef{Namespace: st.Pods[0].Namespace, Name: st.Pods[0].Name}
+		cs := clientset(t, kubeconfig, info.Context)
+		p, err := cs.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Spec.Containers[0].Image; got != built {
+			t.Errorf("pod image = %s, want %s", got, built)
+		}
+		if p.Labels[kube.ManagedByLabel] != kube.ManagedByValue {
+			t.Errorf("pod labels = %v, want %s=%s", p.Labels, kube.ManagedByLabel, kube.ManagedByValue)
+		}
+	})
+	if pod.Name == "" {
+		t.FailNow()
+	}
+
+	t.Run("unchanged apply is skipped", func(t *testing.T) {
+		again, err := c.Apply(ctx, objs, map[string]string{"e2e/web": built})
+		if err != nil || again[0].Changed || again[0].UID != applied[0].UID {
+			t.Errorf("Apply(same) = %+v, %v; want unchanged with UID %s", again, err, applied[0].UID)
+		}
+	})
+
+	t.Run("logs stream", func(t *testing.T) {
+		lctx, lcancel := context.WithTimeout(ctx, stepTimeout)
+		defer lcancel()
+		got := make(chan kube.LogLine, 64)
+		done := make(chan error, 1)
+		go func() {
+			done <- c.Logs(lctx, target, func(l kube.LogLine) {
+				select {
+				case got <- l:
+				default:
+				}
+			})
+		}()
+	wait:
+		for {
+			select {
+			case l := <-got:
+				if l.Text == "web started" && l.Pod == pod && l.Container == "web" && !l.Time.IsZero() {
+					break wait
+				}
+			case <-lctx.Done():
+				t.Fatalf("Logs: no line %q from %s", "web started", pod)
+			}
+		}
+		lcancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("Logs after cancel = %v, want context.Canceled", err)
+		}
+	})
+
+	t.Run("exec", func(t *testing.T) {
+		var stdout bytes.Buffer
+		if err := c.Exec(ctx, pod, "web", []string{"cat", "/www/index.html"}, nil, &stdout, io.Discard); err != nil {
+			t.Fatalf("Exec(cat) = %v", err)
+		}
+		if got := strings.TrimSpace(stdout.String()); got != pod.Name {
+			t.Errorf("Exec(cat /www/index.html) = %q, want %q", got, pod.Name)
+		}
+		var in bytes.Buffer
+		in.WriteString("from stdin\n")
+		stdout.Reset()
+		if err := c.Exec(ctx, pod, "web", []string{"cat"}, &in, &stdout, nil); err != nil || stdout.String() != "from stdin\n" {
+			t.Errorf("Exec(cat) with stdin = %q, %v; want %q", stdout.String(), err, "from stdin\n")
+		}
+		err := c.Exec(ctx, pod, "web", []string{"sh", "-c", "echo oops >&2; exit 3"}, nil, nil, nil)
+		var ee *kube.ExecError
+		if !errors.As(err, &ee) || ee.ExitCode != 3 || strings.TrimSpace(ee.Output) != "oops" {
+			t.Errorf("Exec(exit 3) = %v, want *ExecError with code 3 and output oops", err)
+		}
+	})
+
+	t.Run("port-forward answers and follows the pod", func(t *testing.T) {
+		fctx, fcancel := context.WithTimeout(ctx, stepTimeout)
+		defer fcancel()
+		local := freePort(t)
+		events := make(chan kube.ForwardEvent, 64)
+		done := make(chan error, 1)
+		go func() {
+			done <- c.Forward(fctx, target, kube.ForwardSpec{LocalPort: local, ContainerPort: 8080}, func(e kube.ForwardEvent) {
+				select {
+				case events <- e:
+				default:
+				}
+			})
+		}()
+		if e := <-events; e.Addr == "" {
+			t.Fatalf("first ForwardEvent = %+v, want the listening address", e)
+		}
+		url := fmt.Sprintf("http://127.0.0.1:%d/", local)
+		if got := get(t, url); got != pod.Name {
+			t.Fatalf("GET %s = %q, want %q", url, got, pod.Name)
+		}
+		if err := c.Forward(fctx, target, kube.ForwardSpec{LocalPort: local, ContainerPort: 8080}, nil); err == nil || !strings.Contains(err.Error(), "in use") {
+			t.Errorf("second Forward on port %d = %v, want the port-in-use error", local, err)
+		}
+
+		cs := clientset(t, kubeconfig, info.Context)
+		if err := cs.CoreV1().Pods(pod.Namespace).Delete(fctx, pod.Name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		var answer string
+		err := wait.PollUntilContextCancel(fctx, 200*time.Millisecond, true, func(context.Context) (bool, error) {
+			answer = tryGet(url)
+			return answer != "" && answer != pod.Name, nil
+		})
+		if err != nil {
+			t.Fatalf("after deleting pod %s, GET %s never reached a new pod (last answer %q): %v", pod.Name, url, answer, err)
+		}
+		t.Logf("forward moved from %s to %s", pod.Name, answer)
+		fcancel()
+		if err := <-done; !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Forward after cancel = %v, want the context's error", err)
+		}
+	})
+
+	t.Run("Delete removes cluster and registry", func(t *testing.T) {
+		if err := m.Delete(ctx, name); err != nil {
+			t.Fatalf("Delete(%s) = %v", name, err)
+		}
+		st, err := m.Status(ctx, name)
+		if err != nil || st.Exists || st.Registry != nil {
+			t.Errorf("Status after Delete = %+v, %v; want neither cluster nor registry", st, err)
+		}
+		checkCurrentContext(t, kubeconfig, "kind-"+name, false)
+	})
+}
+
+func waitStatus(t *testing.T, c *kube.Client, target kube.Target, want kube.State) kube.Status {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), stepTimeout)
+	defer cancel()
+	var last kube.Status
+	err := c.Watch(ctx, target, func(st kube.Status) {
+		last = st
+		t.Logf("status: %s %s (%d pods)", st.State, st.Reason, len(st.Pods))
+		if st.State == want {
+			cancel()
+		}
+	})
+	if last.State != want {
+		t.Fatalf("Watch never reported %s (last %s %q): %v", want, last.State, last.Reason, err)
+	}
+	return last
+}
+
+func writeUserKubeconfig(t *testing.T, path string) {
+	t.Helper()
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["work"] = &clientcmdapi.Cluster{Server: "https://10.0.0.1"}
+	cfg.AuthInfos["work"] = &clientcmdapi.AuthInfo{Token: "w"}
+	cfg.Contexts["work"] = &clientcmdapi.Context{Cluster: "work", AuthInfo: "work"}
+	cfg.CurrentContext = "work"
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func checkCurrentContext(t *testing.T, path, added string, present bool) {
+	t.Helper()
+	cfg, err := clientcmd.LoadFromFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.CurrentContext != "work" {
+		t.Errorf("kubeconfig current-context = %q, want it left at work", cfg.CurrentContext)
+	}
+	if _, ok := cfg.Contexts[added]; ok != present {
+		t.Errorf("kubeconfig context %s present = %v, want %v", added, ok, present)
+	}
+}
+
+func clientset(t *testing.T, kubeconfig, context string) kubernetes.Interface {
+	t.Helper()
+	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(&clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig},
+		&clientcmd.ConfigOverrides{CurrentContext: context}).ClientConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	s := tryGet(url)
+	if s == "" {
+		t.Fatalf("GET %s failed", url)
+	}
+	return s
+}
+
+func tryGet(url string) string {
+	client := http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func randHex(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 3)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+type logWriter struct{ t *testing.T }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
