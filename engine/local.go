@@ -28,6 +28,12 @@ const maxFiles = 50
 // line and `devloop get`; the full log is a click away.
 const tailLines = 5
 
+// probeStartPeriod is how often a readiness probe runs until its first
+// success. A local server binds its port within milliseconds of starting;
+// with Kubernetes' period (10 s by default) the second attempt would come
+// seconds later, on every restart. Ten attempts a second cost nothing.
+const probeStartPeriod = 100 * time.Millisecond
+
 // errNoK8s is the honest status of Kubernetes resources in this build.
 const errNoK8s = "this devloop build cannot deploy Kubernetes resources yet: only local_resource runs (the builder and deployer are still to come)"
 
@@ -452,7 +458,7 @@ func (l *loop) serving(r *resource, p Process) {
 	r.phase, r.waiting = PhaseDeploying, "waiting for the readiness probe"
 	dir := r.spec.Local.ServeDir
 	probe := proc.Probe{
-		InitialDelay: pr.InitialDelay, Period: pr.Period, Timeout: pr.Timeout,
+		InitialDelay: pr.InitialDelay, Period: pr.Period, StartPeriod: probeStartPeriod, Timeout: pr.Timeout,
 		SuccessThreshold: pr.SuccessThreshold, FailureThreshold: pr.FailureThreshold,
 		Check: e.cfg.Checker.Check(pr, dir, envList(l.model.Env, r.spec.Local.ServeEnv)),
 	}

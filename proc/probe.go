@@ -29,8 +29,13 @@ type Check func(ctx context.Context) error
 // consecutive successes make the target ready, FailureThreshold consecutive
 // failures make it not ready. Zero fields take the defaults above.
 type Probe struct {
-	InitialDelay     time.Duration
-	Period           time.Duration
+	InitialDelay time.Duration
+	Period       time.Duration
+	// StartPeriod, if set and shorter than Period, is the interval until the
+	// first success: a local server is usually up milliseconds after it
+	// started, and waiting a whole Period for the second attempt would add
+	// it to every restart.
+	StartPeriod      time.Duration
 	Timeout          time.Duration
 	SuccessThreshold int
 	FailureThreshold int
@@ -54,7 +59,7 @@ func (p Probe) Run(ctx context.Context, report func(ready bool, err error)) {
 
 	t := time.NewTimer(p.InitialDelay)
 	defer t.Stop()
-	var ready, reportedFailure bool
+	var ready, everReady, reportedFailure bool
 	var okRun, failRun int
 	for {
 		select {
@@ -81,7 +86,14 @@ func (p Probe) Run(ctx context.Context, report func(ready bool, err error)) {
 				report(false, err)
 			}
 		}
-		t.Reset(period)
+		next := period
+		if okRun == 0 && !ready && !everReady && p.StartPeriod > 0 && p.StartPeriod < period {
+			next = p.StartPeriod
+		}
+		if ready {
+			everReady = true
+		}
+		t.Reset(next)
 	}
 }
 

@@ -327,6 +327,12 @@ func TestProbeRun(t *testing.T) {
 			want:    []report{{time.Second, false}, {3 * time.Second, true}, {5 * time.Second, false}},
 		},
 		{
+			name:    "start period until the first success",
+			probe:   Probe{Period: 10 * time.Second, StartPeriod: 100 * time.Millisecond, FailureThreshold: 5},
+			results: []bool{false, false, true, false, false, false, false, false},
+			want:    []report{{200 * time.Millisecond, true}, {200*time.Millisecond + 50*time.Second, false}},
+		},
+		{
 			name:    "default period",
 			probe:   Probe{},
 			results: []bool{false, true},
