@@ -1,0 +1,109 @@
+package sync
+
+import (
+	"sort"
+)
+
+// Tracker accumulates one image's file changes since its last build and
+// remembers, per container ID, how far each container has caught up. A
+// container that restarts or is replaced has a new ID, so it receives every
+// change since the image was built; changes made while a pod starts are held
+// here until its container runs.
+//
+// A Tracker is not safe for concurrent use: the engine's loop owns it.
+type Tracker struct {
+	seq   uint64
+	paths map[string]entry
+	// seen maps a container ID to the sequence number it has received.
+	seen map[string]uint64
+}
+
+type entry struct {
+	seq     uint64
+	removed bool
+	// removedSeq is when the path was last removed before it reappeared:
+	// containers behind it must delete it first (stale files below a
+	// directory that was replaced).
+	removedSeq uint64
+}
+
+// Pending is what one container has not received yet.
+type Pending struct {
+	Changed, Removed []string
+	// First is true when the tracker has never seen the container.
+	First bool
+	// Seq is the point these changes bring the container to; pass it to
+	// Applied once the update succeeded.
+	Seq uint64
+}
+
+// NewTracker returns an empty tracker, as after a build.
+func NewTracker() *Tracker {
+	return &Tracker{paths: map[string]entry{}, seen: map[string]uint64{}}
+}
+
+// Built forgets every change and container: the image was rebuilt, and its
+// new containers start from files that hold every change so far.
+func (t *Tracker) Built() {
+	clear(t.paths)
+	clear(t.seen)
+}
+
+// Add records a batch of changed and removed absolute local paths. A removed
+// directory supersedes earlier changes below it.
+func (t *Tracker) Add(changed, removed []string) {
+	for _, r := range removed {
+		t.seq++
+		for p := range t.paths {
+			if p != r && under(p, r) {
+				delete(t.paths, p)
+			}
+		}
+		t.paths[r] = entry{seq: t.seq, removed: true}
+	}
+	for _, c := range changed {
+		t.seq++
+		e := entry{seq: t.seq}
+		if old, ok := t.paths[c]; ok {
+			e.removedSeq = old.removedSeq
+			if old.removed {
+				e.removedSeq = old.seq
+			}
+		}
+		t.paths[c] = e
+	}
+}
+
+// Since returns what container id has not received yet. Nothing is marked
+// received until Applied.
+func (t *Tracker) Since(id string) Pending {
+	applied, ok := t.seen[id]
+	pd := Pending{First: !ok, Seq: t.seq}
+	for p, e := range t.paths {
+		switch {
+		case e.seq <= applied:
+		case e.removed:
+			pd.Removed = append(pd.Removed, p)
+		default:
+			pd.Changed = append(pd.Changed, p)
+			if e.removedSeq > applied {
+				pd.Removed = append(pd.Removed, p)
+			}
+		}
+	}
+	sort.Strings(pd.Changed)
+	sort.Strings(pd.Removed)
+	return pd
+}
+
+// Applied records that container id received everything up to seq
+// (Pending.Seq). An older seq never moves a container back.
+func (t *Tracker) Applied(id string, seq uint64) {
+	if cur, ok := t.seen[id]; !ok || seq > cur {
+		t.seen[id] = seq
+	}
+}
+
+// Forget drops a container that is gone, so the map does not grow with
+// every restart.
+func (t *Tracker) Forget(id string) { delete(t.seen, id) }
