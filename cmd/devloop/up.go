@@ -173,7 +173,7 @@ func runUp(ctx context.Context, cfg upConfig, s Streams) error {
 		printStream(gctx, eng, s.Out, cfg.stream)
 		return nil
 	})
-	forced := forceOnSecondSignal(gctx, s.Err)
+	forced := forceOnSecondSignal(s.Err)
 	defer forced()
 	err = g.Wait()
 	fmt.Fprintln(s.Out, "devloop: stopped")
@@ -185,9 +185,9 @@ func runUp(ctx context.Context, cfg upConfig, s Streams) error {
 const signalEcho = 250 * time.Millisecond
 
 // forceOnSecondSignal exits devloop at once on the second SIGINT or SIGTERM
-// (the first one cancelled ctx). The supervisors of local commands still end
+// (the first one, seen by main's signal context, starts the clean shutdown). The supervisors of local commands still end
 // their process groups when devloop exits. The returned func stops watching.
-func forceOnSecondSignal(ctx context.Context, stderr io.Writer) func() {
+func forceOnSecondSignal(stderr io.Writer) func() {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	done := make(chan struct{})
