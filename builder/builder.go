@@ -357,6 +357,10 @@ func (b *Builder) BuildAll(ctx context.Context, images []devfile.Image, refs ...
 		}
 		eg.Go(func() error {
 			defer close(o.done)
+			if err := g.Err(r); err != nil {
+				o.err = err
+				return nil
+			}
 			depResults := map[string]Result{}
 			for _, d := range g.Deps[r] {
 				do := outcomes[d]

@@ -307,6 +307,24 @@ func TestBuildAllErrors(t *testing.T) {
 	}
 }
 
+func TestBuildAllBrokenDockerfileSparesTheOthers(t *testing.T) {
+	s := &fakeSolver{reg: &fakeRegistry{manifests: map[string]string{}}}
+	b := newFakeBuilder(t, s, t.TempDir(), Config{})
+	images := chain(t)
+	broken := images[1] // base: app depends on it (and fails), root and solo do not
+	broken.Dockerfile = filepath.Join(broken.Context, "Missing.Dockerfile")
+	images[1] = broken
+	res, err := b.BuildAll(context.Background(), images)
+	for _, want := range []string{"reading the Dockerfile of image base", "image app not built: its base image base failed"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("BuildAll() error = %v, want it to contain %q", err, want)
+		}
+	}
+	if got := slices.Sorted(maps.Keys(res)); !slices.Equal(got, []string{"root", "solo"}) {
+		t.Errorf("BuildAll() built %v, want root and solo despite base's Dockerfile", got)
+	}
+}
+
 func TestNoRegistry(t *testing.T) {
 	s := &fakeSolver{reg: &fakeRegistry{manifests: map[string]string{}}}
 	b, err := newBuilder(Config{CacheDir: t.TempDir()}, deps{solver: s, heads: s.reg})

@@ -20,6 +20,9 @@ type Graph struct {
 	uses map[string]map[string][]string
 	// order is a topological order (dependencies first), ties in Devfile order.
 	order []string
+	// errs holds, per ref, why its Dockerfile could not be read or parsed:
+	// that image fails to build, the others go on.
+	errs map[string]error
 }
 
 // CycleError reports images that depend on each other.
@@ -33,13 +36,15 @@ func (e *CycleError) Error() string {
 }
 
 // NewGraph reads the Dockerfiles of images and returns their dependency
-// graph, or a *CycleError when images depend on each other.
+// graph, or a *CycleError when images depend on each other. An image whose
+// Dockerfile cannot be read or parsed has no dependencies in the graph;
+// Err returns why.
 func NewGraph(images []devfile.Image) (*Graph, error) {
 	byName := map[string]string{} // refName → ref
 	for _, img := range images {
 		byName[refName(img.Ref)] = img.Ref
 	}
-	g := &Graph{Deps: map[string][]string{}, uses: map[string]map[string][]string{}}
+	g := &Graph{Deps: map[string][]string{}, uses: map[string]map[string][]string{}, errs: map[string]error{}}
 	for _, img := range images {
 		g.Deps[img.Ref] = nil
 		if img.Kind == devfile.ImageCustom {
@@ -47,11 +52,13 @@ func NewGraph(images []devfile.Image) (*Graph, error) {
 		}
 		data, name, err := dockerfileBytes(img)
 		if err != nil {
-			return nil, err
+			g.errs[img.Ref] = err
+			continue
 		}
 		uses, err := imageUses(data, img.BuildArgs)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+			g.errs[img.Ref] = fmt.Errorf("image %s: %s: %w", img.Ref, name, err)
+			continue
 		}
 		names := map[string][]string{}
 		// An image FROM its own name ("nginx" FROM nginx:1.27) customizes
@@ -83,6 +90,9 @@ func NewGraph(images []devfile.Image) (*Graph, error) {
 	g.order = order
 	return g, nil
 }
+
+// Err returns why ref's Dockerfile could not be read or parsed, or nil.
+func (g *Graph) Err(ref string) error { return g.errs[ref] }
 
 // Order returns the refs with every image after its dependencies.
 func (g *Graph) Order() []string { return slices.Clone(g.order) }
