@@ -204,6 +204,7 @@ func (l *loop) start(r *resource) {
 		u.Steps = append(u.Steps, Step{Name: "queued", Start: w.at, End: now})
 	}
 	r.current = u
+	l.e.log.Debug("update start", "resource", r.spec.Name, "id", u.ID, "reason", u.Reason, "files", len(w.files))
 	r.phase, r.waiting, r.err = PhaseBuilding, "", ""
 	if r.spec.Local.Cmd.Empty() {
 		r.phase = PhaseDeploying
@@ -376,6 +377,7 @@ func (l *loop) stop(r *resource, why string) {
 func (l *loop) finish(r *resource, result, errText string) {
 	u := *r.current
 	u.End, u.Result, u.Error = l.e.cfg.Now(), result, errText
+	l.e.log.Debug("update end", "resource", r.spec.Name, "id", u.ID, "result", result, "duration", u.End.Sub(u.Start))
 	r.current = nil
 	r.history = append([]Update{u}, r.history[:min(len(r.history), maxHistory-1)]...)
 	l.touch(r)

@@ -367,6 +367,7 @@ func (l *loop) onLoaded(m loadedMsg) {
 		return
 	}
 	l.logf("", "Devfile reloaded")
+	l.e.log.Debug("devfile reloaded", "path", m.model.Path, "resources", len(m.model.Resources))
 	l.apply(m.model, "devfile")
 }
 
