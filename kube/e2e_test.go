@@ -281,6 +281,69 @@ func TestKindE2E(t *testing.T) {
 		}
 	})
 
+	t.Run("image pull failure surfaces", func(t *testing.T) {
+		objs, err := kube.Decode([]byte(strings.NewReplacer("name: web", "name: missing", "app: web", "app: missing").Replace(webManifest)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		missing := fmt.Sprintf("localhost:%d/e2e/missing:nope", port)
+		applied, err := c.Apply(ctx, objs, map[string]string{"e2e/web": missing})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := waitStatus(t, c, kube.Target{Applied: applied}, kube.StateError)
+		if !strings.Contains(st.Reason, "ErrImagePull") && !strings.Contains(st.Reason, "ImagePullBackOff") {
+			t.Errorf("status reason = %q, want ErrImagePull or ImagePullBackOff", st.Reason)
+		}
+	})
+
+	t.Run("crash loop surfaces and logs follow restarts", func(t *testing.T) {
+		crash := strings.NewReplacer("name: web", "name: crash", "app: web", "app: crash",
+			`"mkdir -p /www && hostname > /www/index.html && echo web started && exec httpd -f -p 8080 -h /www"`,
+			`"echo run $(cat /proc/sys/kernel/random/uuid); exit 1"`).Replace(webManifest)
+		objs, err := kube.Decode([]byte(crash))
+		if err != nil {
+			t.Fatal(err)
+		}
+		applied, err := c.Apply(ctx, objs, map[string]string{"e2e/web": built})
+		if err != nil {
+			t.Fatal(err)
+		}
+		target := kube.Target{Applied: applied}
+		lctx, lcancel := context.WithTimeout(ctx, stepTimeout)
+		defer lcancel()
+		runs := make(chan string, 64)
+		done := make(chan error, 1)
+		go func() {
+			done <- c.Logs(lctx, target, func(l kube.LogLine) {
+				if strings.HasPrefix(l.Text, "run ") {
+					select {
+					case runs <- l.Text:
+					default:
+					}
+				}
+			})
+		}()
+		seen := map[string]bool{}
+		for len(seen) < 2 {
+			select {
+			case r := <-runs:
+				seen[r] = true
+			case <-lctx.Done():
+				t.Fatalf("Logs: saw runs %v, want lines from two container instances", seen)
+			}
+		}
+		lcancel()
+		<-done
+		st := waitStatus(t, c, target, kube.StateError)
+		if !strings.Contains(st.Reason, "CrashLoopBackOff") || !strings.Contains(st.Reason, "code 1") {
+			t.Errorf("status reason = %q, want CrashLoopBackOff with the last exit code 1", st.Reason)
+		}
+		if err := c.Delete(ctx, objs); err != nil {
+			t.Errorf("Delete(crash) = %v", err)
+		}
+	})
+
 	t.Run("Delete removes cluster and registry", func(t *testing.T) {
 		if err := m.Delete(ctx, name); err != nil {
 			t.Fatalf("Delete(%s) = %v", name, err)

@@ -50,10 +50,17 @@ const podWait = 30 * time.Second
 // replaced, new connections go to the new pod by themselves. A local port in
 // use is an error at once. Forward blocks until ctx ends and then returns
 // ctx.Err(); events (may be nil) hears about listening, pod changes and
-// failed connections.
+// failed connections, one call at a time.
 func (c *Client) Forward(ctx context.Context, t Target, spec ForwardSpec, events func(ForwardEvent)) error {
 	if events == nil {
 		events = func(ForwardEvent) {}
+	}
+	var evMu sync.Mutex
+	report := events
+	events = func(e ForwardEvent) {
+		evMu.Lock()
+		defer evMu.Unlock()
+		report(e)
 	}
 	host := spec.LocalHost
 	if host == "" {
