@@ -204,7 +204,7 @@ func Decide(in Input) Decision {
 			continue
 		}
 		s, _ := syncFor(c, syncs)
-		plan.Copy = append(plan.Copy, Copy{Local: c, Remote: remotePath(s, c), Root: s.Local})
+		plan.Copy = append(plan.Copy, Copy{Local: filepath.Clean(c), Remote: remotePath(s, c), Root: s.Local})
 	}
 	sort.Strings(plan.Delete)
 	sort.Slice(plan.Copy, func(i, j int) bool { return plan.Copy[i].Remote < plan.Copy[j].Remote })
