@@ -307,6 +307,8 @@ got="$(ctr -a "$work/ctd/ctd.sock" --namespace=k8s.io images list -q)"
 for img in $images; do grep -qxF "$img" <<<"$got" || die "$img missing from the node's containerd after import"; done
 kill "$ctd_pid" && wait "$ctd_pid" 2>/dev/null || true
 ctd_pid=""
+# They live in the node only: keep registry.k8s.io names out of the host's docker.
+docker rmi $images >/dev/null 2>&1 || true
 
 # 5. The rootfs becomes the image: docker import (entrypoint, container=docker),
 # then STOPSIGNAL (which docker import cannot set) with a one-line build FROM it.
@@ -319,5 +321,7 @@ mkdir -p "$work/stop"
 printf 'FROM %s\nSTOPSIGNAL SIGRTMIN+3\n' "$NODE_IMAGE-rootfs" >"$work/stop/Dockerfile"
 DOCKER_BUILDKIT=0 docker build -q -t "$NODE_IMAGE" "$work/stop" >/dev/null || die "docker build of the STOPSIGNAL layer on $NODE_IMAGE-rootfs"
 docker rmi "$NODE_IMAGE-rootfs" >/dev/null 2>&1 || true
+# Older node images of this environment are superseded (one in use stays).
+docker images --format '{{.Repository}}:{{.Tag}}' devloop-e2e/node | grep -vxF "$NODE_IMAGE" | xargs -r docker rmi >/dev/null 2>&1 || true
 log "node image $NODE_IMAGE built in $((SECONDS - start)) s"
 echo "$NODE_IMAGE"
