@@ -954,3 +954,25 @@ func TestWatchFailure(t *testing.T) {
 		h.wantPhase("server", PhaseReady)
 	})
 }
+
+// TestDisableDuringCmd: disabling a resource whose cmd runs stops the cmd,
+// and no serve_cmd starts afterwards.
+func TestDisableDuringCmd(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, model(local("server", "build", "serve", "server")))
+		defer h.stop()
+		h.wantEvents("start build")
+		if err := h.e.SetEnabled(context.Background(), "server", false); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		h.wantEvents("stop build")
+		r := h.wantPhase("server", PhaseDisabled)
+		if r.LastUpdate == nil || r.LastUpdate.Result != "cancelled" {
+			t.Errorf("server last update = %+v, want it cancelled", r.LastUpdate)
+		}
+		if got := h.run.running(); len(got) != 0 {
+			t.Errorf("running after disable = %q, want nothing", got)
+		}
+	})
+}
