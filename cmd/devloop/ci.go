@@ -1,0 +1,360 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/devloop-dev/devloop/ci"
+	"github.com/devloop-dev/devloop/devfile"
+	"github.com/devloop-dev/devloop/engine"
+	"github.com/devloop-dev/devloop/kindcluster"
+	"github.com/devloop-dev/devloop/watch"
+)
+
+// Exit codes of devloop ci (docs/ci.md).
+const (
+	exitCIFailed      = 1   // the environment failed: a resource error, a timeout
+	exitCIUsage       = 2   // bad flags or arguments, no Devfile, a Devfile error
+	exitCIInterrupted = 130 // SIGINT or SIGTERM (128 + SIGINT, as shells report Ctrl-C)
+)
+
+// engineStopTimeout bounds the wait for the engine to stop its processes
+// after the outcome: each process gets proc.DefaultGrace plus slack, and
+// they stop in parallel; past this devloop exits and the supervisors end
+// what is left.
+const engineStopTimeout = 30 * time.Second
+
+// clusterDeleteTimeout bounds the deletion of an ephemeral cluster at the
+// end: kind deletes a node container in seconds; a minute covers a loaded
+// machine while a stuck docker still cannot hold a CI job forever.
+const clusterDeleteTimeout = 2 * time.Minute
+
+// clusters is what devloop ci needs of kindcluster.Manager.
+type clusters interface {
+	Ensure(ctx context.Context, c devfile.Cluster) (*kindcluster.Info, error)
+	Delete(ctx context.Context, name string) error
+}
+
+// ciConfig is what `devloop ci` was asked for.
+type ciConfig struct {
+	file string
+	// timeout and readinessTimeout are the flags; zero when not given, so
+	// that ci_settings() applies.
+	timeout          time.Duration
+	readinessTimeout time.Duration
+	ephemeral        bool
+	junit            string
+	args             []string
+	supervisor       []string
+	logger           *slog.Logger
+	// clusters creates and deletes the --ephemeral cluster.
+	clusters clusters
+}
+
+func newCICmd(s Streams) *cobra.Command {
+	cfg := ciConfig{}
+	cmd := &cobra.Command{
+		Use:   "ci [-f PATH] [--timeout 30m] [--readiness-timeout 5m] [--ephemeral] [--junit FILE] [-- ARGS]",
+		Short: "Bring the Devfile's resources up once, exit 0 when all are ready, 1 on the first failure",
+		Long: "Run the Devfile's resources without watching files. Exit 0 once every enabled resource\n" +
+			"with auto_init=True is ready (local cmds exited 0, serve_cmds passed their readiness probe);\n" +
+			"exit 1 on the first resource error, on a resource not ready within --readiness-timeout\n" +
+			"after it started, or after --timeout; exit 2 on bad usage or a Devfile error; exit 130\n" +
+			"when interrupted. Every process is stopped before devloop exits. See docs/ci.md.",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if n := cmd.ArgsLenAtDash(); n > 0 {
+				return &exitError{exitCIUsage, fmt.Errorf("unexpected arguments %q: put Devfile arguments after --", args[:n])}
+			} else if n < 0 && len(args) > 0 {
+				return &exitError{exitCIUsage, fmt.Errorf("unexpected arguments %q: put Devfile arguments after --", args)}
+			}
+			for _, d := range []struct {
+				name string
+				v    time.Duration
+			}{{"timeout", cfg.timeout}, {"readiness-timeout", cfg.readinessTimeout}} {
+				if cmd.Flags().Changed(d.name) && d.v <= 0 {
+					return &exitError{exitCIUsage, fmt.Errorf("--%s=%s: give a positive duration such as 10m", d.name, d.v)}
+				}
+			}
+			cfg.args = args
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("finding the devloop executable to supervise local commands: %w", err)
+			}
+			cfg.supervisor = []string{exe, "internal", "supervise"}
+			m, err := kindcluster.New(kindcluster.Config{
+				NodeImage:     os.Getenv("DEVLOOP_KIND_NODE_IMAGE"),
+				RegistryImage: os.Getenv("DEVLOOP_REGISTRY_IMAGE"),
+				Progress:      s.Err,
+			})
+			if err != nil {
+				return err
+			}
+			cfg.clusters = m
+			return runCI(cmd.Context(), cfg, s)
+		},
+	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{exitCIUsage, err} })
+	f := cmd.Flags()
+	f.StringVarP(&cfg.file, "file", "f", "", "path of the Devfile (default ./Devfile, then ./Tiltfile)")
+	f.DurationVar(&cfg.timeout, "timeout", 0, "give up after this long (default ci_settings(timeout=), else 30m)")
+	f.DurationVar(&cfg.readinessTimeout, "readiness-timeout", 0, "fail a resource not ready this long after it started (default ci_settings(readiness_timeout=), else 5m)")
+	f.BoolVar(&cfg.ephemeral, "ephemeral", false, "run in a new kind cluster (and registry) with a unique name, deleted at the end")
+	f.StringVar(&cfg.junit, "junit", "", "write a JUnit XML report to FILE: one test case per resource")
+	return cmd
+}
+
+// runCI runs the Devfile's resources once and decides the outcome.
+func runCI(ctx context.Context, cfg ciConfig, s Streams) (err error) {
+	s.Out = &syncWriter{w: s.Out}
+	path, err := findDevfile(cfg.file)
+	if err != nil {
+		return &exitError{exitCIUsage, err}
+	}
+	model, err := devfile.Load(ctx, path, devfile.Options{Args: cfg.args, Subcommand: "ci", Stdout: s.Out})
+	if err != nil {
+		if ctx.Err() != nil {
+			return &exitError{exitCIInterrupted, fmt.Errorf("devloop ci interrupted: %w", err)}
+		}
+		return &exitError{exitCIUsage, err}
+	}
+	fmt.Fprintf(s.Out, "devloop: ci: %s\n", path)
+	forced := forceOnSecondSignal(s.Err)
+	defer forced()
+
+	if cfg.ephemeral {
+		if !needsCluster(model) {
+			fmt.Fprintln(s.Out, "devloop: --ephemeral: the Devfile has no Kubernetes resource and no kind_cluster(): no cluster to create")
+		} else {
+			c, err := ephemeralCluster(model)
+			if err != nil {
+				return &exitError{exitCIFailed, err}
+			}
+			// Deleted whatever happens next, also after an interrupt: ctx
+			// is done then, so the deletion gets its own bounded context.
+			defer func() {
+				if derr := deleteEphemeral(ctx, cfg.clusters, c.Name, s.Out); derr != nil {
+					err = errors.Join(err, derr)
+				}
+			}()
+			fmt.Fprintf(s.Out, "devloop: --ephemeral: creating kind cluster %s (registry on 127.0.0.1:%d)\n", c.Name, c.RegistryPort)
+			info, err := cfg.clusters.Ensure(ctx, c)
+			if err != nil {
+				if ctx.Err() != nil {
+					return &exitError{exitCIInterrupted, fmt.Errorf("devloop ci interrupted while creating kind cluster %s: %w", c.Name, err)}
+				}
+				return &exitError{exitCIFailed, fmt.Errorf("creating the ephemeral kind cluster %s: %w", c.Name, err)}
+			}
+			fmt.Fprintf(s.Out, "devloop: --ephemeral: kind cluster %s ready, context %s\n", info.Name, info.Context)
+		}
+	}
+
+	eng, err := engine.New(engine.Config{
+		Model:   model,
+		Watcher: noWatch{},
+		Runner:  engine.ProcRunner{Supervisor: cfg.supervisor},
+		Logger:  cfg.logger,
+	})
+	if err != nil {
+		return &exitError{exitCIUsage, err}
+	}
+	engCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopEngine()
+	engDone := make(chan error, 1)
+	go func() { engDone <- eng.Run(engCtx) }()
+
+	ccfg := ciSettings(cfg, model)
+	p := &printer{out: s.Out, last: map[string]string{}}
+	for _, r := range model.Resources {
+		p.w = max(p.w, len(r.Name), len("devloop"))
+	}
+	res, runErr := ci.Run(ctx, eng, ccfg, ci.Observer{
+		Line: func(l engine.LogLine) { p.line(l.Resource, l.Text) },
+		View: func(v engine.View) { p.width(v); p.status(v) },
+	})
+
+	fmt.Fprintln(s.Out, "devloop: ci: stopping local processes")
+	stopEngine()
+	select {
+	case <-engDone:
+	case <-time.After(engineStopTimeout):
+		fmt.Fprintf(s.Out, "devloop: ci: processes still stopping after %s; their supervisors end them\n", engineStopTimeout)
+	}
+
+	printSummary(s.Out, res, runErr)
+	if cfg.junit != "" {
+		if jerr := writeJUnitFile(cfg.junit, path, res); jerr != nil {
+			return &exitError{exitCIFailed, errors.Join(jerr, outcomeErr(res, runErr))}
+		}
+		fmt.Fprintf(s.Out, "devloop: ci: JUnit report in %s\n", cfg.junit)
+	}
+	return outcomeErr(res, runErr)
+}
+
+// outcomeErr maps the outcome to the error main turns into an exit code.
+func outcomeErr(res ci.Result, runErr error) error {
+	switch {
+	case runErr != nil:
+		return &exitError{exitCIInterrupted, runErr}
+	case res.Outcome == ci.Succeeded:
+		return nil
+	}
+	return &exitError{exitCIFailed, errors.New(res.Reason)}
+}
+
+// ciSettings resolves the durations: a flag wins, then ci_settings(), then
+// Tilt's defaults (package ci).
+func ciSettings(cfg ciConfig, m *devfile.Model) ci.Config {
+	c := ci.Config{
+		Timeout:          m.Settings.CITimeout,
+		ReadinessTimeout: m.Settings.CIReadinessTimeout,
+		GracePeriod:      m.Settings.CIK8sGracePeriod,
+		Required:         ci.Required(m),
+	}
+	if cfg.timeout > 0 {
+		c.Timeout = cfg.timeout
+	}
+	if cfg.readinessTimeout > 0 {
+		c.ReadinessTimeout = cfg.readinessTimeout
+	}
+	return c
+}
+
+// printSummary prints the outcome: what failed with its last lines, what
+// was still waiting and why.
+func printSummary(w io.Writer, r ci.Result, runErr error) {
+	d := r.End.Sub(r.Start).Round(time.Millisecond)
+	switch {
+	case runErr != nil:
+		fmt.Fprintf(w, "devloop: ci: INTERRUPTED after %s\n", d)
+	case r.Outcome == ci.Succeeded:
+		fmt.Fprintf(w, "devloop: ci: SUCCESS in %s: %d resource(s) ready", d, len(r.Filter(ci.StatusReady)))
+		if n := len(r.Filter(ci.StatusSkipped)); n > 0 {
+			fmt.Fprintf(w, ", %d not run (auto_init=False or disabled)", n)
+		}
+		fmt.Fprintln(w)
+		if r.Reason != "" {
+			fmt.Fprintf(w, "devloop: ci: %s\n", r.Reason)
+		}
+		return
+	default:
+		fmt.Fprintf(w, "devloop: ci: FAILED after %s: %s\n", d, r.Reason)
+	}
+	for _, f := range r.Failures() {
+		fmt.Fprintf(w, "  ✗ %s: %s\n", f.Name, f.Reason)
+		if len(f.Tail) > 0 {
+			fmt.Fprintf(w, "    last lines of %s:\n", f.Name)
+			for _, l := range f.Tail {
+				fmt.Fprintf(w, "    │ %s\n", l)
+			}
+		}
+	}
+	for _, wr := range r.Waiting() {
+		fmt.Fprintf(w, "  ○ %s still waiting: %s\n", wr.Name, wr.Reason)
+	}
+}
+
+func writeJUnitFile(file, suite string, r ci.Result) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return fmt.Errorf("writing the JUnit report: %w (check the --junit path)", err)
+	}
+	if err := ci.WriteJUnit(f, suite, r); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing the JUnit report %s: %w", file, err)
+	}
+	return nil
+}
+
+// needsCluster tells whether the Devfile deploys to Kubernetes or declares
+// a kind cluster.
+func needsCluster(m *devfile.Model) bool {
+	if m.Cluster != nil {
+		return true
+	}
+	for _, r := range m.Resources {
+		if r.Kind == devfile.KindK8s {
+			return true
+		}
+	}
+	return false
+}
+
+// ephemeralCluster is the Devfile's kind_cluster() (or a default one with a
+// registry) under a unique name, with its registry on a free port, so that
+// runs in parallel on one machine do not meet.
+func ephemeralCluster(m *devfile.Model) (devfile.Cluster, error) {
+	c := devfile.Cluster{Registry: true}
+	if m.Cluster != nil {
+		c = *m.Cluster
+	}
+	name, err := ephemeralName()
+	if err != nil {
+		return c, err
+	}
+	c.Name = name
+	if c.Registry {
+		port, err := freeLocalPort()
+		if err != nil {
+			return c, fmt.Errorf("choosing a port for the ephemeral registry: %w", err)
+		}
+		c.RegistryPort = port
+	}
+	return c, nil
+}
+
+// ephemeralPrefix starts the name of every ephemeral cluster, so that one
+// left behind by a killed run is recognizable (`kind get clusters`).
+const ephemeralPrefix = "devloop-ci-"
+
+// ephemeralName returns a new cluster name: the prefix and 8 random hex
+// digits (4 billion names; kind limits names to 50 characters).
+func ephemeralName() (string, error) {
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("naming the ephemeral kind cluster: %w", err)
+	}
+	return ephemeralPrefix + hex.EncodeToString(b), nil
+}
+
+func freeLocalPort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// deleteEphemeral deletes the ephemeral cluster name with a context of its
+// own: ctx may be done (interrupt) and the cluster must go anyway.
+func deleteEphemeral(ctx context.Context, c clusters, name string, out io.Writer) error {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), clusterDeleteTimeout)
+	defer cancel()
+	fmt.Fprintf(out, "devloop: --ephemeral: deleting kind cluster %s (if this is cut short: devloop cluster delete --name %s)\n", name, name)
+	if err := c.Delete(dctx, name); err != nil {
+		return fmt.Errorf("deleting the ephemeral kind cluster %s: %w (delete it with `devloop cluster delete --name %s`)", name, err, name)
+	}
+	return nil
+}
+
+// noWatch is the engine's Watcher in CI: nothing changes files there, and
+// watching a big tree only costs inotify watches and start-up time.
+type noWatch struct{}
+
+func (noWatch) Watch(ctx context.Context, _ watch.Config, _ chan<- watch.Batch) error {
+	<-ctx.Done()
+	return nil
+}
