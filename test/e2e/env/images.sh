@@ -14,7 +14,8 @@ RUNC_VERSION="$(dpkg-query -W -f='${Version}' runc | sed 's/^[0-9]*://; s/[^a-zA
 BUSYBOX_VERSION="$(dpkg-query -W -f='${Version}' busybox-static | sed 's/^[0-9]*://; s/[^a-zA-Z0-9.]/-/g')"
 BUSYBOX_IMAGE="devloop-e2e/busybox:$BUSYBOX_VERSION"
 REGISTRY_IMAGE="devloop-e2e/registry:$REGISTRY_VERSION"
-BUILDKIT_IMAGE="devloop-e2e/buildkit:$BUILDKIT_VERSION-runc$RUNC_VERSION"
+# r2: buildctl in the image (devloop reaches a managed buildkitd through `buildctl dial-stdio`).
+BUILDKIT_IMAGE="devloop-e2e/buildkit:$BUILDKIT_VERSION-runc$RUNC_VERSION-r2"
 work="$CACHE/work/images"
 trap 'rm -rf "$work"' EXIT
 
@@ -75,12 +76,19 @@ if [ ! -x "$bk/buildkitd" ]; then
 		die "go build github.com/moby/buildkit/cmd/buildkitd in $REPO_ROOT (its go.mod pins the version)"
 	mv "$bk/buildkitd.tmp" "$bk/buildkitd"
 fi
+if [ ! -x "$bk/buildctl" ]; then
+	(cd "$REPO_ROOT" && CGO_ENABLED=0 nice "$GO" build -trimpath -ldflags "-s -w -X github.com/moby/buildkit/version.Version=$BUILDKIT_VERSION" \
+		-o "$bk/buildctl.tmp" github.com/moby/buildkit/cmd/buildctl) ||
+		die "go build github.com/moby/buildkit/cmd/buildctl in $REPO_ROOT"
+	mv "$bk/buildctl.tmp" "$bk/buildctl"
+fi
 if ! image_exists "$BUILDKIT_IMAGE"; then
-	log "building $BUILDKIT_IMAGE (buildkitd + Debian's runc)"
+	log "building $BUILDKIT_IMAGE (buildkitd, buildctl, Debian's runc)"
 	d="$work/buildkit"
 	rm -rf "$d" && mkdir -p "$d" && stage_base "$d"
 	mkdir -p "$d/usr/bin" "$d/var/lib/buildkit"
 	install -m 0755 "$bk/buildkitd" "$d/usr/bin/buildkitd"
+	install -m 0755 "$bk/buildctl" "$d/usr/bin/buildctl"
 	copy_with_libs_from / "$d" /usr/sbin/runc
 	tar -C "$d" --numeric-owner --owner=0 --group=0 -c . | docker import \
 		-c 'ENV PATH=/usr/local/bin:/usr/bin:/usr/sbin:/bin:/sbin' \
@@ -125,10 +133,7 @@ bks="$CACHE/host-buildkitd"
 sock="$bks/buildkitd.sock"
 bk_ok() { timeout 5 "$BIN_DIR/buildctl" --addr "unix://$sock" debug workers >/dev/null 2>&1; }
 BIN_DIR="$bk"
-if [ ! -x "$bk/buildctl" ]; then
-	(cd "$REPO_ROOT" && CGO_ENABLED=0 nice "$GO" build -trimpath -ldflags "-s -w" -o "$bk/buildctl" github.com/moby/buildkit/cmd/buildctl) 2>/dev/null || true
-fi
-sock_ok() { [ -S "$sock" ] && { [ ! -x "$bk/buildctl" ] || bk_ok; }; }
+sock_ok() { [ -S "$sock" ] && bk_ok; }
 if ! sock_ok; then
 	log "starting buildkitd on unix://$sock (log: $bks/buildkitd.log)"
 	mkdir -p "$bks/root"
