@@ -20,6 +20,7 @@ import (
 // change was seen).
 func prepare(p Plan) (Plan, error) {
 	out := Plan{Run: p.Run}
+	r := resolver{}
 	for _, d := range p.Delete {
 		c, err := containerPath(d)
 		if err != nil {
@@ -39,7 +40,7 @@ func prepare(p Plan) (Plan, error) {
 		} else if err != nil {
 			return Plan{}, fmt.Errorf("reading %s: %w", c.Local, err)
 		}
-		if err := inRoot(c.Local, c.Root); err != nil {
+		if err := r.inRoot(c.Local, c.Root); err != nil {
 			return Plan{}, err
 		}
 		out.Copy = append(out.Copy, c)
@@ -64,18 +65,18 @@ func containerPath(p string) (string, error) {
 // directory. The path itself may be a symlink: it is sent as a symlink and
 // never followed, so no file outside root is read (as Tilt and docker build
 // contexts do).
-func inRoot(local, root string) error {
+func (r resolver) inRoot(local, root string) error {
 	if !under(local, root) {
 		return &FallBackError{Reason: fmt.Sprintf("%s is outside its sync root %s", local, root)}
 	}
-	realRoot, err := filepath.EvalSymlinks(root)
+	realRoot, err := r.eval(root)
 	if err != nil {
 		return fmt.Errorf("resolving sync root %s: %w", root, err)
 	}
 	if filepath.Clean(local) == filepath.Clean(root) {
 		return nil
 	}
-	parent, err := filepath.EvalSymlinks(filepath.Dir(local))
+	parent, err := r.eval(filepath.Dir(local))
 	if err != nil {
 		return fmt.Errorf("resolving %s: %w", filepath.Dir(local), err)
 	}
@@ -83,6 +84,21 @@ func inRoot(local, root string) error {
 		return &FallBackError{Reason: fmt.Sprintf("%s leaves its sync root %s through a symlinked directory (it resolves to %s): not sent", local, root, parent)}
 	}
 	return nil
+}
+
+// resolver caches filepath.EvalSymlinks for one plan: its files share a few
+// roots and parent directories.
+type resolver map[string]string
+
+func (r resolver) eval(p string) (string, error) {
+	if real, ok := r[p]; ok {
+		return real, nil
+	}
+	real, err := filepath.EvalSymlinks(p)
+	if err == nil {
+		r[p] = real
+	}
+	return real, err
 }
 
 // writeTar writes copies as one tar stream whose entry names are the

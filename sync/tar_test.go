@@ -45,7 +45,7 @@ func readTar(t *testing.T, r io.Reader) map[string]tarEntry {
 	}
 }
 
-func write(t *testing.T, p, content string, mode os.FileMode) {
+func write(t testing.TB, p, content string, mode os.FileMode) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		t.Fatal(err)
