@@ -145,6 +145,7 @@ type Builder struct {
 	run   runner
 	reg   manifestHeader
 	cache *buildCache
+	sums  *sumCache
 	wrap  func(solver) solver
 	// container names the managed buildkitd container (tests use their own).
 	container string
@@ -198,7 +199,7 @@ func newBuilder(cfg Config, d deps) (*Builder, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	b := &Builder{cfg: cfg, log: log, run: d.runner, reg: d.heads, solver: d.solver,
-		cache: newBuildCache(cfg.CacheDir), wrap: d.wrap, container: d.container, last: map[string]Result{}}
+		cache: newBuildCache(cfg.CacheDir), sums: newSumCache(), wrap: d.wrap, container: d.container, last: map[string]Result{}}
 	if b.container == "" {
 		b.container = ManagedContainer
 	}
@@ -462,6 +463,7 @@ func (b *Builder) planDocker(ctx context.Context, img devfile.Image, uses map[st
 	if err != nil {
 		return nil, err
 	}
+	bc.sums = b.sums
 	data, dfName, err := dockerfileBytes(img)
 	if err != nil {
 		return nil, err

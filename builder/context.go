@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/moby/patternmatcher/ignorefile"
 	"github.com/tonistiigi/fsutil"
@@ -28,6 +30,51 @@ type buildContext struct {
 	dir      string
 	includes []string // `only`; empty means everything
 	excludes []string // .dockerignore, then `ignore`
+	sums     *sumCache
+}
+
+// sumCache remembers file digests by path, size and modification time, so
+// an unchanged file is not read again on the next build of the process.
+type sumCache struct {
+	mu sync.Mutex
+	m  map[string]fileSum
+}
+
+type fileSum struct {
+	size  int64
+	mtime time.Time
+	sum   string
+}
+
+// racyWindow: a file modified this recently may change again within the
+// file system's timestamp granularity without its size or time changing,
+// so its digest is not remembered (git's "racy clean" rule).
+const racyWindow = 2 * time.Second
+
+func newSumCache() *sumCache { return &sumCache{m: map[string]fileSum{}} }
+
+// sum returns the SHA-256 of the file name, whose size and modification
+// time are given, reading it only when the cache cannot answer.
+func (c *sumCache) sum(name string, size int64, mtime time.Time) (string, error) {
+	if c == nil {
+		return fileSHA256(name)
+	}
+	c.mu.Lock()
+	e, ok := c.m[name]
+	c.mu.Unlock()
+	if ok && e.size == size && e.mtime.Equal(mtime) {
+		return e.sum, nil
+	}
+	sum, err := fileSHA256(name)
+	if err != nil {
+		return "", err
+	}
+	if time.Since(mtime) > racyWindow {
+		c.mu.Lock()
+		c.m[name] = fileSum{size: size, mtime: mtime, sum: sum}
+		c.mu.Unlock()
+	}
+	return sum, nil
 }
 
 // newBuildContext reads the context's .dockerignore (or the Dockerfile's own
@@ -167,7 +214,7 @@ func (bc *buildContext) hash(ctx context.Context, h hash.Hash) error {
 			if err != nil {
 				return err
 			}
-			sum, err := fileSHA256(filepath.Join(bc.dir, path))
+			sum, err := bc.sums.sum(filepath.Join(bc.dir, path), info.Size(), info.ModTime())
 			if err != nil {
 				return err
 			}

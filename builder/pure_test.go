@@ -431,3 +431,57 @@ func TestParseBearer(t *testing.T) {
 		t.Errorf("parseBearer(Basic) ok = true, want false")
 	}
 }
+
+func TestSumCache(t *testing.T) {
+	old := time.Now().Add(-time.Hour)
+	tests := []struct {
+		name    string
+		mtime   time.Time // of both versions of the file
+		rewrite string    // same size as "aaaa"
+		touch   bool      // give the rewrite a new modification time
+		want    string    // "new" or "old": which content the second sum reflects
+	}{
+		{name: "edited file with a new time", mtime: old, rewrite: "bbbb", touch: true, want: "new"},
+		{name: "recent file is never trusted", mtime: time.Now(), rewrite: "cccc", want: "new"},
+		{name: "old file with the same size and time is trusted", mtime: old, rewrite: "dddd", want: "old"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			name := filepath.Join(t.TempDir(), "f")
+			write := func(content string, mtime time.Time) {
+				if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chtimes(name, mtime, mtime); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c := newSumCache()
+			sum := func() string {
+				fi, err := os.Stat(name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s, err := c.sum(name, fi.Size(), fi.ModTime())
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			}
+			write("aaaa", tt.mtime)
+			first := sum()
+			mtime := tt.mtime
+			if tt.touch {
+				mtime = mtime.Add(time.Second)
+			}
+			write(tt.rewrite, mtime)
+			want := first
+			if tt.want == "new" {
+				want, _ = fileSHA256(name)
+			}
+			if got := sum(); got != want {
+				t.Errorf("sum after rewriting %q = %s, want the %s content's %s", tt.rewrite, got, tt.want, want)
+			}
+		})
+	}
+}
