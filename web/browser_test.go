@@ -195,6 +195,11 @@ func TestDashboard(t *testing.T) {
 	shot := b.screenshot(t, ctx, "dashboard")
 	t.Logf("dashboard screenshot: %s", shot)
 
+	t.Run("a Devfile reload that drops resources shows live", func(t *testing.T) {
+		eng.SetResources(demoResources(time.Now())[:2]...)
+		b.waitFor(t, ctx, "only postgres and api are listed", `[...document.querySelectorAll("#groups .res")].map(r => r.dataset.resource).join(",") === "postgres,api"`)
+	})
+
 	t.Run("reconnects to a restarted devloop with its new token", func(t *testing.T) {
 		if err := stop(); err != nil {
 			t.Fatalf("Serve() = %v", err)
