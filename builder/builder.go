@@ -423,7 +423,9 @@ func (b *Builder) progress(ref string, ev Progress) {
 // dependency's ref to the names the Dockerfile calls it by.
 func (b *Builder) build(ctx context.Context, img devfile.Image, uses map[string][]string, depResults map[string]Result) (Result, error) {
 	start := time.Now()
-	if b.cfg.Registry.Host == "" {
+	// A custom_build with disable_push needs no registry: its image stays
+	// where the command put it, under the Devfile's name.
+	if b.cfg.Registry.Host == "" && (img.Kind != devfile.ImageCustom || !img.DisablePush) {
 		return Result{}, fmt.Errorf("image %s: %w", img.Ref, errNoRegistry)
 	}
 	var (

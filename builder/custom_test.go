@@ -67,6 +67,7 @@ func TestCustomBuild(t *testing.T) {
 		wantDocker  []string
 		wantDigest  bool
 		wantTagPart string
+		noRegistry  bool
 	}{
 		{
 			name: "skips_local_docker: the command pushes",
@@ -97,6 +98,15 @@ func TestCustomBuild(t *testing.T) {
 					Command: devfile.Cmd{Argv: []string{"sh", "-c", `echo "$EXPECTED_REF" > ref.txt`}}, DisablePush: true}
 			},
 			wantTagPart: ":dev",
+		},
+		{
+			name: "disable_push needs no registry",
+			img: func(dir string) devfile.Image {
+				return devfile.Image{Ref: "gen", Kind: devfile.ImageCustom, Context: dir,
+					Command: devfile.Cmd{Argv: []string{"sh", "-c", `echo "$EXPECTED_REF" > ref.txt`}}, DisablePush: true}
+			},
+			noRegistry:  true,
+			wantTagPart: ":devloop-",
 		},
 		{
 			name: "skips_local_docker but nothing pushed",
@@ -132,7 +142,11 @@ func TestCustomBuild(t *testing.T) {
 			reg := &fakeRegistry{manifests: map[string]string{}}
 			run := &fakeRunner{answers: tt.docker}
 			heads := pushOnHead{reg: reg, dir: dir, push: tt.push}
-			b, err := newBuilder(Config{CacheDir: t.TempDir(), Registry: Registry{Host: "localhost:5001"}}, deps{runner: run, heads: heads})
+			registry := Registry{Host: "localhost:5001"}
+			if tt.noRegistry {
+				registry = Registry{}
+			}
+			b, err := newBuilder(Config{CacheDir: t.TempDir(), Registry: registry}, deps{runner: run, heads: heads})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,8 +161,9 @@ func TestCustomBuild(t *testing.T) {
 				t.Fatal(err)
 			}
 			got, _ := os.ReadFile(filepath.Join(dir, "ref.txt"))
-			if strings.TrimSpace(string(got)) != res.Image || !strings.HasPrefix(res.Image, "localhost:5001/gen"+tt.wantTagPart) {
-				t.Errorf("EXPECTED_REF = %q, Result.Image = %q, want the same, localhost:5001/gen%s...", got, res.Image, tt.wantTagPart)
+			wantPrefix := Repository(registry.Host, "gen") + tt.wantTagPart
+			if strings.TrimSpace(string(got)) != res.Image || !strings.HasPrefix(res.Image, wantPrefix) {
+				t.Errorf("EXPECTED_REF = %q, Result.Image = %q, want the same, %s...", got, res.Image, wantPrefix)
 			}
 			if (res.Digest != "") != tt.wantDigest {
 				t.Errorf("Build(custom).Digest = %q, want a digest: %v", res.Digest, tt.wantDigest)
