@@ -192,6 +192,8 @@ func TestDashboard(t *testing.T) {
 	eng.Update("api", func(r *engine.ResourceView) { r.Phase = engine.PhaseReady })
 	b.mustEval(t, ctx, `document.querySelector('.res[data-resource="api"]').click()`, nil)
 	b.waitFor(t, ctx, "api's trace shows", `document.querySelectorAll("#d-trace-bars .trace-row").length === 6 && document.getElementById("d-phase-text").textContent.startsWith("ready")`)
+	// Coming from the 100k-line log, api's three lines must be on screen.
+	b.waitFor(t, ctx, "api's three log lines show", `[...document.querySelectorAll("#log .log-line")].map(l => l.textContent).join("|") === "listening on :8080|GET /healthz 200 1.2ms|GET /orders 500 3.4ms"`)
 	shot := b.screenshot(t, ctx, "dashboard")
 	t.Logf("dashboard screenshot: %s", shot)
 

@@ -262,14 +262,17 @@
   function renderLog() {
     const box = $('log');
     const n = state.view.length;
+    const win = $('log-window');
+    // The window of lines scrolls with the content: move it home first, or
+    // its old offset (from a longer log) would keep the scroll range long.
+    win.style.top = '0px';
     $('log-spacer').style.height = (n * LINE_H) + 'px';
     if (state.follow) {
       box.scrollTop = box.scrollHeight;
       autoTop = box.scrollTop;
     }
-    const first = Math.max(0, Math.floor(box.scrollTop / LINE_H) - OVERSCAN);
+    const first = Math.min(n, Math.max(0, Math.floor(box.scrollTop / LINE_H) - OVERSCAN));
     const last = Math.min(n, Math.ceil((box.scrollTop + box.clientHeight) / LINE_H) + OVERSCAN);
-    const win = $('log-window');
     win.style.top = (first * LINE_H) + 'px';
     const current = state.hit >= 0 ? state.hits[state.hit] : -1;
     const frag = document.createDocumentFragment();
