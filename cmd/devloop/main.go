@@ -71,7 +71,7 @@ func newRootCmd(s Streams) *cobra.Command {
 		newDebugCmd(s),
 		newGetCmd(s), newLogsCmd(s), newTriggerCmd(s), newEnableCmd(s), newDisableCmd(s),
 		newClusterCmd(s),
-		newCICmd(s),
+		newCICmd(s), newDownCmd(s),
 	)
 	return root
 }
