@@ -21,6 +21,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	"sigs.k8s.io/kind/pkg/cluster"
+	kindexec "sigs.k8s.io/kind/pkg/exec"
 
 	"github.com/devloop-dev/devloop/devfile"
 )
@@ -455,6 +456,27 @@ func TestMergeKubeconfig(t *testing.T) {
 			}
 			if _, err := os.Stat(path + ".lock"); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("mergeKubeconfig left its lock file: %v", err)
+			}
+		})
+	}
+}
+
+func TestCommandOutput(t *testing.T) {
+	long := strings.Repeat("line\n", 40) + "[kubelet-check] The kubelet is not healthy"
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{name: "plain error", err: errors.New("boom"), want: ""},
+		{name: "kind run error", err: &kindexec.RunError{Command: []string{"kubeadm"}, Output: []byte("a\nb\n"), Inner: errors.New("exit 1")}, want: "\na\nb"},
+		{name: "tail only", err: &kindexec.RunError{Command: []string{"kubeadm"}, Output: []byte(long), Inner: errors.New("exit 1")},
+			want: "\n" + strings.Repeat("line\n", outputTail-1) + "[kubelet-check] The kubelet is not healthy"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := commandOutput(tt.err); got != tt.want {
+				t.Errorf("commandOutput(%v) = %q, want %q", tt.err, got, tt.want)
 			}
 		})
 	}

@@ -150,6 +150,9 @@ func (c *Client) resource(obj *unstructured.Unstructured) (dynamic.ResourceInter
 
 func (c *Client) applyOne(ctx context.Context, in *unstructured.Unstructured, images map[string]string) (Applied, error) {
 	obj := in.DeepCopy()
+	if obj.GetName() == "" {
+		return Applied{}, fmt.Errorf("%s uses metadata.generateName, which server-side apply cannot create: give it a metadata.name", obj.GetKind())
+	}
 	ri, err := c.resource(obj)
 	if err != nil {
 		return Applied{}, err

@@ -164,6 +164,12 @@ func TestApply(t *testing.T) {
 			t.Errorf("Apply(changed job) verbs = %v, want %s", verbs, want)
 		}
 	})
+	t.Run("generateName refused", func(t *testing.T) {
+		gen := mustDecode(t, "apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: run-}\nspec: {template: {spec: {containers: [{name: m, image: app}]}}}\n")
+		if _, err := c.Apply(ctx, []*unstructured.Unstructured{gen}, nil); err == nil || !strings.Contains(err.Error(), "give it a metadata.name") {
+			t.Errorf("Apply(generateName) = %v, want the metadata.name error", err)
+		}
+	})
 	t.Run("remote context refused", func(t *testing.T) {
 		remote := newClient(Config{Context: "prod"}, nil, nil, dyn, c.mapper)
 		remote.server = "https://10.1.1.1"

@@ -54,6 +54,19 @@ func (c *Client) Logs(ctx context.Context, t Target, out func(LogLine)) error {
 		mu.Lock()
 		defer mu.Unlock()
 		clear(live)
+		present := map[string]bool{}
+		for _, p := range st.Pods {
+			present[p.Namespace+"/"+p.Name+"/"] = true
+		}
+		// Forget the instances of pods that are gone, so that a long session
+		// does not accumulate them.
+		for key := range started {
+			ns, rest, _ := strings.Cut(key, "/")
+			name, _, _ := strings.Cut(rest, "/")
+			if !present[ns+"/"+name+"/"] {
+				delete(started, key)
+			}
+		}
 		for _, p := range st.Pods {
 			for _, cs := range p.Containers {
 				if cs.ID == "" {
