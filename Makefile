@@ -42,9 +42,11 @@ e2e-env:
 
 # e2e runs every test with the environment of .e2e/env: the e2e-tagged tests (test/e2e) and the
 # integration tests of the other packages, which fail instead of skipping under DEVLOOP_E2E=1.
+# It depends on e2e-env, which takes seconds once built and restarts the host services
+# (dockerd, buildkitd, registry) that do not outlive a session.
 E2E_TIMEOUT ?= 40m
-e2e:
-	@test -f .e2e/env || { echo "make e2e: .e2e/env is missing: run make e2e-env first (TESTING.md)" >&2; exit 1; }
+e2e: e2e-env
+	@test -f .e2e/env || { echo "make e2e: .e2e/env is missing: run make e2e-env (TESTING.md)" >&2; exit 1; }
 	. ./.e2e/env && DEVLOOP_E2E=1 $(GO) test -race -count=1 -tags e2e -timeout $(E2E_TIMEOUT) ./...
 
 clean:
