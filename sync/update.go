@@ -295,6 +295,6 @@ func (w *lineWriter) flush() {
 func (w *lineWriter) emit(line []byte) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	_, _ = io.WriteString(w.out, w.prefix)
-	_, _ = w.out.Write(line)
+	// One write per line: writers that log per write see whole lines.
+	_, _ = w.out.Write(append([]byte(w.prefix), line...))
 }
