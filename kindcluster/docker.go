@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os/exec"
 	"strconv"
@@ -34,7 +35,7 @@ func (d *dockerCLI) run(ctx context.Context, stdin []byte, args ...string) (stri
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	err := cmd.Run()
-	if errors.Is(err, exec.ErrNotFound) {
+	if errors.Is(err, exec.ErrNotFound) || (cmd.Process == nil && errors.Is(err, fs.ErrNotExist)) {
 		return "", errNoDocker
 	}
 	if err != nil {

@@ -23,11 +23,11 @@ import (
 
 // Ref names one Kubernetes object.
 type Ref struct {
-	APIVersion string `json:"api_version"`
-	Kind       string `json:"kind"`
-	Namespace  string `json:"namespace,omitempty"`
-	Name       string `json:"name"`
-	UID        types.UID
+	APIVersion string    `json:"api_version"`
+	Kind       string    `json:"kind"`
+	Namespace  string    `json:"namespace,omitempty"`
+	Name       string    `json:"name"`
+	UID        types.UID `json:"uid,omitempty"`
 }
 
 func (r Ref) String() string {
