@@ -183,6 +183,7 @@ func Prepare(obj *unstructured.Unstructured, images map[string]string) (*unstruc
 	out := obj.DeepCopy()
 	replaced := injectImages(out.Object, newImageMatcher(images))
 	setLabel(out.Object, ManagedByLabel, ManagedByValue)
+	parallelStatefulSet(out)
 	var herr error
 	walkPodTemplates(out.Object, true, func(tmpl map[string]any) {
 		setLabel(tmpl, ManagedByLabel, ManagedByValue)
@@ -216,4 +217,17 @@ func describe(obj *unstructured.Unstructured) string {
 		s += " in namespace " + ns
 	}
 	return s
+}
+
+// parallelStatefulSet starts a StatefulSet's pods in parallel unless the
+// manifest chose an order, as Tilt does: in the inner loop, waiting for pod
+// N to be Ready before creating pod N+1 only slows every redeploy down.
+func parallelStatefulSet(obj *unstructured.Unstructured) {
+	if obj.GetKind() != "StatefulSet" {
+		return
+	}
+	if _, found, _ := unstructured.NestedString(obj.Object, "spec", "podManagementPolicy"); found {
+		return
+	}
+	_ = unstructured.SetNestedField(obj.Object, "Parallel", "spec", "podManagementPolicy")
 }

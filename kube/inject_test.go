@@ -217,3 +217,25 @@ func TestDecode(t *testing.T) {
 		})
 	}
 }
+
+func TestPrepareStatefulSetParallel(t *testing.T) {
+	tests := []struct {
+		name, policy, want string
+	}{
+		{name: "unset becomes Parallel", want: "Parallel"},
+		{name: "explicit order kept", policy: "podManagementPolicy: OrderedReady\n  ", want: "OrderedReady"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sts := mustDecode(t, "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db}\nspec:\n  "+tt.policy+
+				"serviceName: db\n  selector: {matchLabels: {app: db}}\n  template:\n    metadata: {labels: {app: db}}\n    spec: {containers: [{name: db, image: postgres}]}\n")
+			out, _, err := Prepare(sts, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, _, _ := unstructured.NestedString(out.Object, "spec", "podManagementPolicy"); got != tt.want {
+				t.Errorf("Prepare(StatefulSet %s) podManagementPolicy = %q, want %q", tt.name, got, tt.want)
+			}
+		})
+	}
+}
