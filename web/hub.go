@@ -26,10 +26,12 @@ const (
 	// per coalescing interval that is 1.6 s of backlog; a client further
 	// behind is dropped rather than buffered without bound, and reconnects.
 	sendBuffer = 16
-	// maxLogsPerMessage bounds one message (about 200 KB of log text); a
-	// client further behind catches up over the following intervals, so a
-	// flood streams at up to 20,000 lines per second per dashboard.
-	maxLogsPerMessage = 2000
+	// maxLogsPerMessage bounds one message (about 500 KB of log text, a
+	// few milliseconds of JSON parsing in a browser); a client further
+	// behind catches up over the following intervals, so a flood streams at
+	// up to 50,000 lines per second per dashboard, and a dashboard opened on
+	// 100k retained lines has them in two seconds.
+	maxLogsPerMessage = 5000
 )
 
 // Message is one websocket message from the server. The first message on a

@@ -57,8 +57,8 @@ func TestHubCoalesces(t *testing.T) {
 			t.Fatalf("after register = %+v, want one snapshot", ms)
 		}
 
-		// A flood of 5000 views, one log line each, within one interval.
-		for i := range 5000 {
+		// A flood of 12,000 views, one log line each, within one interval.
+		for i := range 12000 {
 			eng.AddLogs("api", "line "+strconv.Itoa(i))
 		}
 		eng.SetPhase("api", engine.PhaseError, "boom")
@@ -85,8 +85,8 @@ func TestHubCoalesces(t *testing.T) {
 				lines += len(m.Logs)
 			}
 		}
-		if lines != 5000 {
-			t.Errorf("log lines after three intervals = %d, want 5000", lines)
+		if lines != 12000 {
+			t.Errorf("log lines after three intervals = %d, want 12000", lines)
 		}
 		time.Sleep(10 * interval)
 		synctest.Wait()
