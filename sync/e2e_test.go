@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -176,6 +177,37 @@ func TestLiveUpdateE2E(t *testing.T) {
 		var re *sync.RunError
 		if !errors.As(err, &re) || re.ExitCode != 4 || !strings.Contains(re.Output, "broken") {
 			t.Errorf("Update(exit 4) = %v, want a *RunError with code 4 and its output", err)
+		}
+	})
+
+	// Figures for BENCHMARKS.md: from Decide to the files written, for a
+	// sync without run() steps; logged, never asserted.
+	t.Run("timing", func(t *testing.T) {
+		plain := &devfile.Image{LiveUpdate: []devfile.LiveUpdateStep{{Type: devfile.StepSync, Local: src, Remote: "/app"}}}
+		for _, n := range []int{1, 100} {
+			var files []string
+			for i := range n {
+				files = append(files, filepath.Join(src, "bench", fmt.Sprintf("f%03d.js", i)))
+			}
+			var took []time.Duration
+			for round := range 10 {
+				for _, f := range files {
+					write(t, f, fmt.Sprintf("round %d\n", round)+strings.Repeat("x", 4<<10))
+				}
+				start := time.Now()
+				d := sync.Decide(sync.Input{Image: plain, Running: true, Changed: files})
+				if _, err := u.Update(ctx, d.Plan, []sync.Container{target}, nil); err != nil {
+					t.Fatalf("Update(%d files) = %v", n, err)
+				}
+				took = append(took, time.Since(start))
+			}
+			got, err := cat("/app/bench/f000.js")
+			if err != nil || !strings.HasPrefix(got, "round 9\n") {
+				t.Errorf("after the timing rounds, f000.js starts %.10q, %v; want round 9", got, err)
+			}
+			slices.Sort(took)
+			t.Logf("live update of %d 4 KiB files (one container): min %s, median %s, max %s over %d rounds",
+				n, took[0].Round(time.Millisecond), took[len(took)/2].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond), len(took))
 		}
 	})
 }

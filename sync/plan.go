@@ -227,8 +227,8 @@ func restartTriggered(in Input) bool {
 }
 
 // triggered reports whether a run() with these triggers runs: always when it
-// has none, else when a changed path is a trigger or under one, or a removed
-// or wholly sent directory contains one. Triggers with glob characters match
+// has none, else when a changed path is a trigger or under one, or a changed,
+// removed or wholly sent directory contains one. Triggers with glob characters match
 // with filepath.Match.
 func triggered(triggers, changed, removed, dirs []string) bool {
 	if len(triggers) == 0 {
@@ -237,7 +237,8 @@ func triggered(triggers, changed, removed, dirs []string) bool {
 	for _, t := range triggers {
 		glob := strings.ContainsAny(t, "*?[")
 		for _, c := range changed {
-			if under(c, t) {
+			// A changed directory is sent whole, so a trigger inside it counts.
+			if under(c, t) || under(t, c) {
 				return true
 			}
 			if glob {

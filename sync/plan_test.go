@@ -78,6 +78,14 @@ func TestDecide(t *testing.T) {
 			}},
 		},
 		{
+			name: "a changed directory holding a trigger runs it",
+			in:   Input{Image: testImage(), Running: true, Changed: []string{"/src/app"}},
+			want: Decision{Action: Update, Plan: Plan{
+				Copy: []Copy{{Local: "/src/app", Remote: "/app", Root: "/src/app"}},
+				Run:  []Run{runNPM, runTouch},
+			}},
+		},
+		{
 			name: "a file outside every sync rebuilds",
 			in:   Input{Image: testImage(), Running: true, Dir: "/src", Changed: []string{"/src/app/main.js", "/src/b.go", "/src/a.go"}},
 			want: Decision{Action: Rebuild, Reason: "Found file(s) not matching any sync: a.go, b.go"},
