@@ -321,6 +321,14 @@ func TestCIFailures(t *testing.T) {
 		t.Skip("integration test skipped in -short mode: it builds devloop and runs local commands")
 	}
 	bin := buildDevloop(t)
+	b, err := os.ReadFile(filepath.Join("..", "..", "examples", "ci-fail", "Devfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exampleCIFail := string(b)
+	// bystander is ready once it wrote its PID, so the PID is there to check
+	// whatever the outcome.
+	const bystanderProbe = `probe(period_secs=1, exec=exec_action(["test", "-s", "bystander.pid"]))`
 	tests := []struct {
 		name    string
 		devfile string
@@ -328,10 +336,12 @@ func TestCIFailures(t *testing.T) {
 		want    []string
 		// junitFailure is the test case that must carry a <failure>.
 		junitFailure string
+		// noPID: the Devfile writes no bystander.pid.
+		noPID bool
 	}{
 		{
 			name: "failing cmd",
-			devfile: `local_resource("bystander", serve_cmd="echo $$ > bystander.pid; exec sleep 1000")
+			devfile: `local_resource("bystander", serve_cmd="echo $$ > bystander.pid; exec sleep 1000", readiness_probe=bystanderProbe)
 local_resource("broken", cmd="echo compiling; echo 'main.go:3: undefined: x' >&2; exit 3", resource_deps=["bystander"])
 `,
 			want: []string{
@@ -345,7 +355,7 @@ local_resource("broken", cmd="echo compiling; echo 'main.go:3: undefined: x' >&2
 		},
 		{
 			name: "probe never succeeds",
-			devfile: `local_resource("bystander", serve_cmd="echo $$ > bystander.pid; exec sleep 1000")
+			devfile: `local_resource("bystander", serve_cmd="echo $$ > bystander.pid; exec sleep 1000", readiness_probe=bystanderProbe)
 local_resource("never", serve_cmd="exec sleep 1000", readiness_probe=probe(period_secs=1, exec=exec_action(["sh", "-c", "echo not yet; exit 1"])))
 local_resource("later", cmd="true", resource_deps=["never"])
 `,
@@ -356,6 +366,17 @@ local_resource("later", cmd="true", resource_deps=["never"])
 				"○ later still waiting: pending, waiting for resource_deps: never",
 			},
 			junitFailure: "never",
+		},
+		{
+			name:    "examples/ci-fail",
+			devfile: exampleCIFail,
+			want: []string{
+				"resource unit-tests failed: cmd failed:",
+				"last lines of unit-tests:",
+				"│ FAIL TestCheckout: want 200, got 500",
+			},
+			junitFailure: "unit-tests",
+			noPID:        true,
 		},
 		{
 			name:    "timeout",
@@ -370,7 +391,7 @@ local_resource("later", cmd="true", resource_deps=["never"])
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := writeDevfile(t, tt.devfile)
+			path := writeDevfile(t, "bystanderProbe = "+bystanderProbe+"\n"+tt.devfile)
 			dir := filepath.Dir(path)
 			report := filepath.Join(dir, "junit.xml")
 			code, out := runCIBinary(t, bin, dir, append([]string{"-f", path, "--junit", report}, tt.args...)...)
@@ -393,6 +414,9 @@ local_resource("later", cmd="true", resource_deps=["never"])
 				if !found {
 					t.Errorf("JUnit report of %s has no <failure> for %s: %+v", tt.name, tt.junitFailure, r.Suites[0])
 				}
+			}
+			if tt.noPID {
+				return
 			}
 			b, err := os.ReadFile(filepath.Join(dir, "bystander.pid"))
 			if err != nil {
