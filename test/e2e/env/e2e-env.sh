@@ -7,6 +7,10 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 t0=$SECONDS
+# One run at a time per cache: a second make e2e-env waits for the first, then finds it all done.
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.lock"
+flock 9 || die "locking $CACHE/.lock"
 step() { log "== $* (at $((SECONDS - t0)) s)"; }
 
 step "1-2. host: packages, dockerd, privileged containers"

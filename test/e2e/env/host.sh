@@ -31,7 +31,7 @@ docker_ok() { timeout 10 docker info >/dev/null 2>&1; }
 start_dockerd() {
 	log "starting dockerd (log: $CACHE/dockerd.log)"
 	mkdir -p "$CACHE"
-	setsid nohup dockerd >>"$CACHE/dockerd.log" 2>&1 </dev/null &
+	setsid nohup dockerd >>"$CACHE/dockerd.log" 2>&1 </dev/null 9>&- &
 	local deadline=$((SECONDS + 60))
 	until docker_ok; do
 		[ $SECONDS -lt $deadline ] || die "dockerd did not answer docker info within 60 s: see $CACHE/dockerd.log"

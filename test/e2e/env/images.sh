@@ -113,7 +113,7 @@ storage:
 http:
   addr: 127.0.0.1:$REGISTRY_PORT
 YAML
-	setsid nohup /usr/bin/docker-registry serve "$reg/config.yml" >>"$reg/registry.log" 2>&1 </dev/null &
+	setsid nohup /usr/bin/docker-registry serve "$reg/config.yml" >>"$reg/registry.log" 2>&1 </dev/null 9>&- &
 	deadline=$((SECONDS + 30))
 	until reg_ok; do
 		[ $SECONDS -lt $deadline ] || die "the host registry did not answer on 127.0.0.1:$REGISTRY_PORT: see $reg/registry.log (port taken? set DEVLOOP_E2E_REGISTRY_PORT)"
@@ -148,7 +148,7 @@ if ! sock_ok; then
 TOML
 	rm -f "$sock"
 	setsid nohup "$bk/buildkitd" --config "$bks/buildkitd.toml" --root "$bks/root" --addr "unix://$sock" \
-		--oci-worker-binary /usr/sbin/runc --containerd-worker=false >>"$bks/buildkitd.log" 2>&1 </dev/null &
+		--oci-worker-binary /usr/sbin/runc --containerd-worker=false >>"$bks/buildkitd.log" 2>&1 </dev/null 9>&- &
 	deadline=$((SECONDS + 60))
 	until sock_ok; do
 		[ $SECONDS -lt $deadline ] || die "buildkitd did not answer on $sock within 60 s: see $bks/buildkitd.log"
