@@ -21,6 +21,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -341,6 +342,43 @@ func TestKindE2E(t *testing.T) {
 		}
 		if err := c.Delete(ctx, objs); err != nil {
 			t.Errorf("Delete(crash) = %v", err)
+		}
+	})
+
+	t.Run("job succeeds and a changed template replaces it", func(t *testing.T) {
+		job := func(word string) []*unstructured.Unstructured {
+			objs, err := kube.Decode([]byte(`
+apiVersion: batch/v1
+kind: Job
+metadata: {name: once}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - {name: once, image: e2e/web, command: ["echo", "` + word + `"]}
+`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return objs
+		}
+		first, err := c.Apply(ctx, job("one"), map[string]string{"e2e/web": built})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitStatus(t, c, kube.Target{Applied: first}, kube.StateSucceeded)
+		second, err := c.Apply(ctx, job("two"), map[string]string{"e2e/web": built})
+		if err != nil {
+			t.Fatalf("Apply(job with a new template) = %v, want the job replaced", err)
+		}
+		if !second[0].Changed || second[0].UID == first[0].UID {
+			t.Errorf("Apply(job with a new template) = %+v, want a new job (old UID %s)", second[0], first[0].UID)
+		}
+		st := waitStatus(t, c, kube.Target{Applied: second}, kube.StateSucceeded)
+		if len(st.Pods) == 0 || !st.Pods[0].Current {
+			t.Errorf("status pods = %+v, want the new job's pod", st.Pods)
 		}
 	})
 
