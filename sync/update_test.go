@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -32,7 +33,7 @@ type fakeExec struct {
 	mu     stdsync.Mutex
 	calls  []execCall
 	script map[string]fakeResult
-	// gate, when set, is called inside Exec (concurrency tests).
+	// gate, when set, is called inside Exec before stdin is read.
 	gate func(ctx context.Context)
 }
 
@@ -386,6 +387,23 @@ func TestUpdateCancelled(t *testing.T) {
 	var fb *FallBackError
 	if errors.As(err, &fb) {
 		t.Errorf("Update(cancelled) = %v, want no fall back on cancellation", err)
+	}
+}
+
+func TestUpdateLocalFileVanishes(t *testing.T) {
+	root, _ := srcTree(t)
+	main := filepath.Join(root, "main.js")
+	// The file goes after the plan was checked, while the tar is streamed.
+	ex := &fakeExec{gate: func(context.Context) {
+		if err := os.Remove(main); err != nil {
+			t.Error(err)
+		}
+	}}
+	u := newUpdater(t, Config{}, ex)
+	_, err := u.Update(t.Context(), Plan{Copy: []Copy{{Local: main, Remote: "/app/main.js", Root: root}}}, []Container{container("web-1")}, nil)
+	var fb *FallBackError
+	if !errors.As(err, &fb) || fb.Reason != "building the tar stream" || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Update(vanishing file) = %v, want a *FallBackError building the tar stream wrapping the missing file", err)
 	}
 }
 
