@@ -225,7 +225,9 @@ type kindInfo struct {
 }
 
 func (i kindInfo) Info(msg string) {
-	if i.progress {
+	// kind announces each step ("• Preparing nodes ...") and then its end
+	// ("✓ Preparing nodes"); the end alone says the same with half the lines.
+	if i.progress && !strings.HasPrefix(strings.TrimSpace(msg), "•") {
 		i.k.line(msg)
 		return
 	}

@@ -52,3 +52,15 @@ func TestDockerCLI(t *testing.T) {
 		})
 	}
 }
+
+func TestKindLogger(t *testing.T) {
+	var progress strings.Builder
+	k := &kindLogger{log: logger(Config{}), progress: &progress}
+	k.V(0).Info(" • Preparing nodes 📦  ...")
+	k.V(0).Infof(" ✓ %s", "Preparing nodes 📦")
+	k.V(1).Info("debug detail")
+	k.Warn("low disk")
+	if got, want := progress.String(), "kind: ✓ Preparing nodes 📦\nkind: warning: low disk\n"; got != want {
+		t.Errorf("kind logger progress = %q, want %q", got, want)
+	}
+}

@@ -55,6 +55,9 @@ func mergeKubeconfig(path, kc, name string) error {
 // and kubectl take the same "<path>.lock"); they hold it for milliseconds.
 const lockWait = 10 * time.Second
 
+// lockPoll is how often lockFile tries again: a few times per typical hold.
+const lockPoll = 50 * time.Millisecond
+
 // lockFile takes the lock file kind and kubectl use for path.
 func lockFile(path string) (func(), error) {
 	lock := path + ".lock"
@@ -63,7 +66,7 @@ func lockFile(path string) (func(), error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), lockWait)
 	defer cancel()
-	err := wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(context.Context) (bool, error) {
+	err := wait.PollUntilContextCancel(ctx, lockPoll, true, func(context.Context) (bool, error) {
 		f, err := os.OpenFile(lock, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 		if err != nil {
 			return false, nil
