@@ -113,8 +113,10 @@ func (c *Client) Forward(ctx context.Context, t Target, spec ForwardSpec, events
 	}
 }
 
-// pickPod chooses the pod to forward to: the newest current ready pod, else
-// the newest current running one.
+// pickPod chooses the pod to forward to, newest first: a ready pod of the
+// current rollout, else a running one of it, else (t is from an earlier
+// deploy and the pods carry a newer template) any ready, then any running
+// pod that is not being deleted.
 func pickPod(pods []*corev1.Pod, t Target) PodRef {
 	hashes := map[string]bool{}
 	for _, a := range t.Applied {
@@ -122,20 +124,29 @@ func pickPod(pods []*corev1.Pod, t Target) PodRef {
 			hashes[h] = true
 		}
 	}
-	var best, bestRunning *corev1.Pod
+	// rank orders the candidates; 0 means not a candidate.
+	rank := func(p *corev1.Pod) int {
+		if p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning {
+			return 0
+		}
+		r := 1
+		if podReady(p) {
+			r++
+		}
+		if isCurrent(p, hashes) {
+			r += 2
+		}
+		return r
+	}
+	var best *corev1.Pod
 	for _, p := range pods {
-		if !isCurrent(p, hashes) || p.Status.Phase != corev1.PodRunning {
+		r := rank(p)
+		if r == 0 {
 			continue
 		}
-		if podReady(p) && (best == nil || p.CreationTimestamp.After(best.CreationTimestamp.Time)) {
+		if best == nil || r > rank(best) || (r == rank(best) && p.CreationTimestamp.After(best.CreationTimestamp.Time)) {
 			best = p
 		}
-		if bestRunning == nil || p.CreationTimestamp.After(bestRunning.CreationTimestamp.Time) {
-			bestRunning = p
-		}
-	}
-	if best == nil {
-		best = bestRunning
 	}
 	if best == nil {
 		return PodRef{}

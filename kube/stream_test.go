@@ -134,7 +134,8 @@ func TestPickPod(t *testing.T) {
 		{name: "newest ready", pods: []*corev1.Pod{testPod("a", createdAt(1), ready), testPod("b", createdAt(2), ready)}, want: "b"},
 		{name: "ready over newer running", pods: []*corev1.Pod{testPod("a", createdAt(1), ready), testPod("b", createdAt(2), running)}, want: "a"},
 		{name: "running when none ready", pods: []*corev1.Pod{testPod("a", createdAt(1), running)}, want: "a"},
-		{name: "not old rollout", pods: []*corev1.Pod{testPod("old", hash("h0"), createdAt(3), ready), testPod("a", createdAt(1), running)}, want: "a"},
+		{name: "current rollout first", pods: []*corev1.Pod{testPod("old", hash("h0"), createdAt(3), ready), testPod("a", createdAt(1), running)}, want: "a"},
+		{name: "newer rollout than the target", pods: []*corev1.Pod{testPod("next", hash("h2"), createdAt(3), running), testPod("next-ready", hash("h2"), createdAt(2), ready)}, want: "next-ready"},
 		{name: "not terminating", pods: []*corev1.Pod{testPod("a", ready, func(p *corev1.Pod) { p.DeletionTimestamp = &metav1.Time{} })}, want: ""},
 		{name: "not pending", pods: []*corev1.Pod{testPod("a")}, want: ""},
 	}
