@@ -33,8 +33,10 @@ const TailLines = 20
 type Config struct {
 	// Timeout bounds the whole run; 0 means DefaultTimeout.
 	Timeout time.Duration
-	// ReadinessTimeout bounds how long a resource may take from the start of
-	// its first update to ready; 0 means DefaultReadinessTimeout.
+	// ReadinessTimeout bounds how long each step of a resource's update may
+	// take to ready: its cmd, then its serve_cmd until the probe passes (a
+	// local cmd running tests longer than this fails, as in tilt ci); 0 means
+	// DefaultReadinessTimeout.
 	ReadinessTimeout time.Duration
 	// GracePeriod is how long a Kubernetes resource's runtime error (a pod
 	// crashing or failing to pull) is tolerated after its deploy before it
@@ -113,12 +115,13 @@ type Result struct {
 }
 
 // Failures returns the failed resources.
-func (r Result) Failures() []Resource { return r.filter(StatusFailed) }
+func (r Result) Failures() []Resource { return r.Filter(StatusFailed) }
 
 // Waiting returns the required resources that were not ready at the end.
-func (r Result) Waiting() []Resource { return r.filter(StatusWaiting) }
+func (r Result) Waiting() []Resource { return r.Filter(StatusWaiting) }
 
-func (r Result) filter(s Status) []Resource {
+// Filter returns the resources with status s.
+func (r Result) Filter(s Status) []Resource {
 	var out []Resource
 	for _, res := range r.Resources {
 		if res.Status == s {
@@ -130,8 +133,11 @@ func (r Result) filter(s Status) []Resource {
 
 // track is what the Judge remembers of one resource across views.
 type track struct {
-	view       engine.ResourceView
-	start      time.Time // first update's start
+	view  engine.ResourceView
+	start time.Time // first update's start
+	// active is when the current step of the running update began (its
+	// cmd, or its serve_cmd until the probe passes): the readiness clock.
+	active     time.Time
 	readyAt    time.Time // first time seen ready
 	errorSince time.Time // when the current error was first seen
 	tail       []string
@@ -173,6 +179,7 @@ func (j *Judge) Observe(v engine.View, now time.Time) {
 		if s := firstStart(rv); !s.IsZero() && (t.start.IsZero() || s.Before(t.start)) {
 			t.start = s
 		}
+		t.active = activeSince(rv)
 		if rv.Phase == engine.PhaseReady && t.readyAt.IsZero() {
 			t.readyAt = now
 		}
@@ -221,6 +228,22 @@ func firstStart(rv engine.ResourceView) time.Time {
 	return s
 }
 
+// activeSince is when the running update's current step began: the end of
+// its last finished step, else its start; zero when no update runs. Like
+// tilt ci, which times each target (the update, then the server) on its
+// own, a slow build does not eat the serve_cmd's readiness time.
+func activeSince(rv engine.ResourceView) time.Time {
+	u := rv.Current
+	if u == nil {
+		return time.Time{}
+	}
+	s := u.Start
+	if n := len(u.Steps); n > 0 && u.Steps[n-1].End.After(s) {
+		s = u.Steps[n-1].End
+	}
+	return s
+}
+
 // Decide returns the outcome at now.
 func (j *Judge) Decide(now time.Time) Result {
 	r := Result{Outcome: Running, Start: j.start, End: now}
@@ -248,7 +271,7 @@ func (j *Judge) Decide(now time.Time) Result {
 	case r.Outcome == Failed:
 	case allReady:
 		r.Outcome = Succeeded
-		if len(r.filter(StatusReady)) == 0 {
+		if len(r.Filter(StatusReady)) == 0 {
 			r.Reason = "no resource to wait for: every resource is disabled or has auto_init=False"
 		}
 	case !now.Before(j.start.Add(j.cfg.Timeout)):
@@ -300,7 +323,7 @@ func (j *Judge) judge(t *track, now time.Time) Resource {
 		res.Reason = fmt.Sprintf("waits for resource_deps %s, which %s: devloop ci never starts it (enable it, or drop it from resource_deps)", dep, why)
 		return res
 	}
-	if !t.start.IsZero() && !now.Before(t.start.Add(j.cfg.ReadinessTimeout)) {
+	if !t.active.IsZero() && !now.Before(t.active.Add(j.cfg.ReadinessTimeout)) {
 		res.Status = StatusFailed
 		res.Reason = fmt.Sprintf("not ready within the readiness timeout (%s) after it started: %s (raise --readiness-timeout or ci_settings(readiness_timeout=))",
 			j.cfg.ReadinessTimeout, waitingText(v))
@@ -363,8 +386,8 @@ func (j *Judge) Next(now time.Time) time.Time {
 			}
 			continue
 		}
-		if !t.start.IsZero() {
-			if d := t.start.Add(j.cfg.ReadinessTimeout); d.Before(next) {
+		if !t.active.IsZero() {
+			if d := t.active.Add(j.cfg.ReadinessTimeout); d.Before(next) {
 				next = d
 			}
 		}

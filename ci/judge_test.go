@@ -42,6 +42,14 @@ func withWaiting(v engine.ResourceView, w string) engine.ResourceView {
 	return v
 }
 
+// withSteps gives v's running update a finished cmd step ending at end.
+func withSteps(v engine.ResourceView, end time.Duration) engine.ResourceView {
+	u := *v.Current
+	u.Steps = []engine.Step{{Name: "cmd", Start: u.Start, End: t0.Add(end)}}
+	v.Current = &u
+	return v
+}
+
 func withDeps(v engine.ResourceView, deps ...string) engine.ResourceView {
 	v.ResourceDeps = deps
 	return v
@@ -180,6 +188,23 @@ func TestJudge(t *testing.T) {
 			at:     10*time.Second + 2*time.Minute,
 			want:   Failed,
 			reason: []string{"resource server failed", "readiness timeout (2m0s)", "connection refused"},
+		},
+		{
+			name: "the readiness timeout counts from the current step: a slow cmd leaves the probe its time",
+			steps: []step{
+				{at: 100 * time.Second, resources: []engine.ResourceView{withSteps(res("server", "local", engine.PhaseDeploying, 0), 90*time.Second)}},
+			},
+			at:   90*time.Second + 119*time.Second,
+			want: Running,
+		},
+		{
+			name: "the readiness timeout of the current step",
+			steps: []step{
+				{at: 100 * time.Second, resources: []engine.ResourceView{withSteps(res("server", "local", engine.PhaseDeploying, 0), 90*time.Second)}},
+			},
+			at:     90*time.Second + 2*time.Minute,
+			want:   Failed,
+			reason: []string{"readiness timeout (2m0s)"},
 		},
 		{
 			name: "the readiness timeout counts from the start, not from the run",
