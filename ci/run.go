@@ -57,7 +57,11 @@ func Run(ctx context.Context, src Source, cfg Config, obs Observer) (Result, err
 			if !ok {
 				drain()
 				if err := ctx.Err(); err != nil {
-					return j.Decide(time.Now()), err
+					r := j.Decide(time.Now())
+					if r.Outcome == Running {
+						r.Reason = "interrupted"
+					}
+					return r, fmt.Errorf("devloop ci interrupted: %w", err)
 				}
 				r := j.Decide(time.Now())
 				r.Outcome, r.Reason = Failed, "the engine stopped before every resource was ready"
@@ -72,7 +76,11 @@ func Run(ctx context.Context, src Source, cfg Config, obs Observer) (Result, err
 			drain()
 		case <-ctx.Done():
 			drain()
-			return j.Decide(time.Now()), fmt.Errorf("devloop ci interrupted: %w", ctx.Err())
+			r := j.Decide(time.Now())
+			if r.Outcome == Running {
+				r.Reason = "interrupted"
+			}
+			return r, fmt.Errorf("devloop ci interrupted: %w", ctx.Err())
 		}
 		now := time.Now()
 		if r := j.Decide(now); r.Outcome != Running {

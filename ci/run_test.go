@@ -182,6 +182,9 @@ func TestRunInterrupted(t *testing.T) {
 		if !errors.Is(got.err, context.Canceled) || got.at != 5*time.Second {
 			t.Fatalf("Run() after cancel = %v after %s, want context.Canceled after 5s", got.err, got.at)
 		}
+		if got.r.Outcome != Running || got.r.Reason != "interrupted" || len(got.r.Waiting()) != 1 {
+			t.Errorf("Run() after cancel = %s (%q), %d waiting; want running, \"interrupted\", server waiting", got.r.Outcome, got.r.Reason, len(got.r.Waiting()))
+		}
 	})
 }
 
