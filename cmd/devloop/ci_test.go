@@ -428,33 +428,42 @@ local_resource("later", cmd="true", resource_deps=["never"])
 	}
 }
 
-// TestCIInterrupt sends SIGINT to `devloop ci` while a resource waits: it
-// exits 130 and stops its processes.
+// TestCIInterrupt sends SIGINT or SIGTERM to `devloop ci` while a resource
+// waits: it exits 130 and stops its processes.
 func TestCIInterrupt(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test skipped in -short mode: it builds devloop and runs local commands")
 	}
 	bin := buildDevloop(t)
-	path := writeDevfile(t, `local_resource("wait", serve_cmd="echo $$ > wait.pid; echo started; exec sleep 1000", readiness_probe=probe(period_secs=1, exec=exec_action(["false"])))`+"\n")
-	dir := filepath.Dir(path)
-	d := startCI(t, bin, dir, "-f", path)
-	d.wait(`^wait +│ started`)
-	if err := d.cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
+	for _, tt := range []struct {
+		name string
+		sig  syscall.Signal
+	}{
+		{name: "SIGINT", sig: syscall.SIGINT},
+		{name: "SIGTERM", sig: syscall.SIGTERM},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeDevfile(t, `local_resource("wait", serve_cmd="echo $$ > wait.pid; echo started; exec sleep 1000", readiness_probe=probe(period_secs=1, exec=exec_action(["false"])))`+"\n")
+			dir := filepath.Dir(path)
+			d := startCI(t, bin, dir, "-f", path)
+			d.wait(`^wait +│ started`)
+			if err := d.cmd.Process.Signal(tt.sig); err != nil {
+				t.Fatal(err)
+			}
+			d.wait(`devloop: ci: INTERRUPTED`)
+			for range d.lines {
+			}
+			if code := d.cmd.ProcessState.ExitCode(); code != exitCIInterrupted {
+				t.Errorf("devloop ci after %s = exit %d, want %d; output:\n%s", tt.name, code, exitCIInterrupted, d.output())
+			}
+			b, err := os.ReadFile(filepath.Join(dir, "wait.pid"))
+			if err != nil {
+				t.Fatalf("the serve_cmd wrote no pid: %v", err)
+			}
+			pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+			waitGone(t, pid, "the serve_cmd")
+		})
 	}
-	d.wait(`devloop: ci: INTERRUPTED`)
-	for range d.lines {
-	}
-	t.Logf("output:\n%s", d.output())
-	if code := d.cmd.ProcessState.ExitCode(); code != exitCIInterrupted {
-		t.Errorf("devloop ci after SIGINT = exit %d, want %d; output:\n%s", code, exitCIInterrupted, d.output())
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "wait.pid"))
-	if err != nil {
-		t.Fatalf("the serve_cmd wrote no pid: %v", err)
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	waitGone(t, pid, "the serve_cmd")
 }
 
 // startCI starts `devloop ci` with its output read line by line (the
