@@ -1,7 +1,7 @@
 // Package engine is devloop's control loop. One goroutine owns all state
 // (resources, their phases, update history, queued changes) and does no
-// blocking I/O; workers (local processes now; builds, syncs and deploys
-// later) report back on a channel. Readers get copied Views.
+// blocking I/O; workers (local processes, builds and deploys, pod watches)
+// report back on a channel. Readers get copied Views.
 package engine
 
 import (
@@ -14,8 +14,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/devloop-dev/devloop/builder"
 	"github.com/devloop-dev/devloop/devfile"
+	"github.com/devloop-dev/devloop/kube"
 	"github.com/devloop-dev/devloop/proc"
 	"github.com/devloop-dev/devloop/watch"
 )
@@ -63,22 +66,36 @@ type Checker interface {
 	Check(p *devfile.Probe, dir string, env []string) proc.Check
 }
 
-// Builder, Deployer and Syncer are the seams Kubernetes resources will use
-// (DESIGN §4): the engine decides, they do the work. Nothing in this build
-// calls them yet, and k8s resources say so in their view.
+// Builder, Cluster and Forwarder are the seams Kubernetes resources use
+// (DESIGN §4): the engine decides, they do the work.
 
-// Builder builds an image (*builder.Builder).
+// Builder builds the Devfile's images (*builder.Builder): with refs, those,
+// what they build from and what builds from them, in dependency order; an
+// unchanged image is a no-op.
 type Builder interface {
-	Build(ctx context.Context, img devfile.Image) (builder.Result, error)
+	BuildAll(ctx context.Context, images []devfile.Image, refs ...string) (map[string]builder.Result, error)
 }
 
 var _ Builder = (*builder.Builder)(nil)
 
-// Deployer applies a resource's objects with the built images (ref →
-// reference to deploy).
-type Deployer interface {
-	Deploy(ctx context.Context, r *devfile.Resource, images map[string]string) error
+// Cluster applies a resource's objects with the built images injected
+// (Devfile ref → reference to deploy) and follows the pods they run
+// (*kube.Client).
+type Cluster interface {
+	Apply(ctx context.Context, objs []*unstructured.Unstructured, images map[string]string) ([]kube.Applied, error)
+	Watch(ctx context.Context, t kube.Target, report func(kube.Status)) error
+	Logs(ctx context.Context, t kube.Target, out func(kube.LogLine)) error
 }
+
+var _ Cluster = (*kube.Client)(nil)
+
+// Forwarder runs a port-forward to a resource's pods until ctx is done
+// (*kube.Client).
+type Forwarder interface {
+	Forward(ctx context.Context, t kube.Target, spec kube.ForwardSpec, events func(kube.ForwardEvent)) error
+}
+
+var _ Forwarder = (*kube.Client)(nil)
 
 // Syncer live-updates the running containers of an image with changed files.
 type Syncer interface {
@@ -99,6 +116,15 @@ type Config struct {
 	Runner Runner
 	// Checker makes readiness checks; nil means ProbeChecker{}.
 	Checker Checker
+	// Builder builds images, Cluster deploys and follows pods, Forwarder
+	// forwards ports. Without a Cluster, Kubernetes resources show
+	// KubeError (or that this command does not deploy them) as their error.
+	Builder   Builder
+	Cluster   Cluster
+	Forwarder Forwarder
+	// KubeError is why the cluster cannot be used (kind cluster creation
+	// failed, a context devloop must not deploy to, ...).
+	KubeError error
 	// WatchIgnore are global watch ignore patterns (.devloopignore lines),
 	// relative to the Devfile's directory, on top of the Devfile's own.
 	WatchIgnore []string
@@ -120,6 +146,9 @@ type Engine struct {
 	started atomic.Bool
 	// stopped is closed when the loop has returned; workers stop sending.
 	stopped chan struct{}
+	// imageUsers maps image refs to the resources using them, for
+	// BuildProgress; the loop replaces it on every model.
+	imageUsers atomic.Pointer[map[string][]string]
 	// workers counts the goroutines that own processes; Run waits for them.
 	workers sync.WaitGroup
 }
@@ -140,6 +169,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if f, ok := cfg.Cluster.(Forwarder); ok && cfg.Forwarder == nil {
+		cfg.Forwarder = f
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -166,7 +198,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		return errors.New("engine already running: create a new one with New")
 	}
 	l := newLoop(e)
-	l.apply(e.cfg.Model, "initial")
+	l.apply(e.cfg.Model, readImages(e.cfg.Model), "initial")
 	l.schedule()
 	l.publish()
 	l.run(ctx)

@@ -231,8 +231,10 @@ type harness struct {
 	check   *fakeChecker
 	watcher *fakeWatcher
 	loader  *fakeLoader
-	cancel  context.CancelFunc
-	done    chan error
+	// conf, when set, adds to the Config (the Kubernetes fakes).
+	conf   func(*Config)
+	cancel context.CancelFunc
+	done   chan error
 }
 
 func start(t *testing.T, m *devfile.Model) *harness {
@@ -247,7 +249,11 @@ func start(t *testing.T, m *devfile.Model) *harness {
 
 // with creates and starts the engine; fakes may be scripted before.
 func (h *harness) with(m *devfile.Model) *harness {
-	e, err := New(Config{Model: m, Loader: h.loader, Watcher: h.watcher, Runner: h.run, Checker: h.check})
+	cfg := Config{Model: m, Loader: h.loader, Watcher: h.watcher, Runner: h.run, Checker: h.check}
+	if h.conf != nil {
+		h.conf(&cfg)
+	}
+	e, err := New(cfg)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -625,12 +631,15 @@ func TestParallelUpdates(t *testing.T) {
 	}
 }
 
-func TestK8sResourceIsHonest(t *testing.T) {
+func TestK8sResourceWithoutCluster(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := start(t, model(devfile.Resource{Name: "api", Kind: devfile.KindK8s, Enabled: true, AutoInit: true}))
 		defer h.stop()
-		if r := h.wantPhase("api", PhaseError); !strings.Contains(r.Error, "cannot deploy Kubernetes") {
-			t.Errorf("api error = %q, want it to say deploying is not available", r.Error)
+		if r := h.wantPhase("api", PhaseError); !strings.Contains(r.Error, "no Kubernetes cluster") {
+			t.Errorf("api error = %q, want it to say there is no cluster", r.Error)
+		}
+		if err := h.e.Trigger(context.Background(), "api"); err == nil || !strings.Contains(err.Error(), "no Kubernetes cluster") {
+			t.Errorf("Trigger(api) = %v, want the no-cluster error", err)
 		}
 		h.wantEvents()
 	})

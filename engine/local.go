@@ -34,8 +34,9 @@ const tailLines = 5
 // seconds later, on every restart. Ten attempts a second cost nothing.
 const probeStartPeriod = 100 * time.Millisecond
 
-// errNoK8s is the honest status of Kubernetes resources in this build.
-const errNoK8s = "this devloop build cannot deploy Kubernetes resources yet: only local_resource runs (the builder and deployer are still to come)"
+// errNoK8s is the status of Kubernetes resources when the engine was given
+// no cluster.
+const errNoK8s = "no Kubernetes cluster was set up for this run: only local_resource runs"
 
 // want is an update that should run.
 type want struct {
@@ -50,6 +51,8 @@ type want struct {
 type resource struct {
 	spec    devfile.Resource
 	filters []*watch.Filter
+	// noK8s is why this Kubernetes resource cannot deploy ("" if it can).
+	noK8s   string
 	enabled bool
 	phase   Phase
 	err     string
@@ -77,10 +80,21 @@ type resource struct {
 		p      Process
 		cancel context.CancelFunc
 	}
+	// gate, while set, holds a Kubernetes worker that built its images
+	// until its resource_deps are ready; follow follows its deployed pods.
+	gate   chan struct{}
+	follow follow
+	// failed is set when the last update's build or apply failed: the
+	// pods of the deploy before keep serving, but the error stands.
+	failed bool
 }
 
-func newResource(spec devfile.Resource, filters []*watch.Filter) *resource {
-	return &resource{spec: spec, filters: filters, enabled: spec.Enabled}
+func newResource(spec devfile.Resource, filters []*watch.Filter, noK8s string) *resource {
+	r := &resource{spec: spec, filters: filters, enabled: spec.Enabled}
+	if spec.Local == nil {
+		r.noK8s = noK8s
+	}
+	return r
 }
 
 // init sets the phase of a (re)configured resource and asks for its first
@@ -90,8 +104,8 @@ func (r *resource) init(reason string, now time.Time) {
 	switch {
 	case !r.enabled:
 		r.phase = PhaseDisabled
-	case r.spec.Kind != devfile.KindLocal || r.spec.Local == nil:
-		r.phase, r.err = PhaseError, errNoK8s
+	case r.spec.Local == nil && r.noK8s != "":
+		r.phase, r.err = PhaseError, r.noK8s
 	case !r.spec.AutoInit:
 		r.phase, r.waiting = PhasePending, "auto_init=False: waiting for a trigger (devloop trigger "+r.spec.Name+")"
 	default:
@@ -122,7 +136,7 @@ func (r *resource) under(dir string) bool {
 
 // changed records files that changed under r's deps.
 func (r *resource) changed(files []string, b watch.Batch) {
-	if !r.enabled || r.spec.Local == nil {
+	if !r.enabled || (r.spec.Local == nil && r.noK8s != "") {
 		return
 	}
 	if r.spec.TriggerMode == devfile.TriggerManual {
@@ -205,16 +219,28 @@ func (l *loop) start(r *resource) {
 	}
 	r.current = u
 	l.e.log.Debug("update start", "resource", r.spec.Name, "id", u.ID, "reason", u.Reason, "files", len(w.files))
-	r.phase, r.waiting, r.err = PhaseBuilding, "", ""
-	if r.spec.Local.Cmd.Empty() {
+	r.phase, r.waiting, r.err, r.failed = PhaseBuilding, "", "", false
+	if (r.spec.Local != nil && r.spec.Local.Cmd.Empty()) || (r.spec.Local == nil && len(r.spec.Images) == 0) {
 		r.phase = PhaseDeploying
 	}
 	l.running++
-	if !r.spec.Local.AllowParallel {
+	l.slots[r.worker.gen] = parallel(r)
+	if !parallel(r) {
 		l.serial++
 	}
 	l.touch(r)
 
+	if r.spec.Local == nil {
+		j := k8sJob{
+			name:    r.spec.Name,
+			gen:     r.worker.gen,
+			images:  slices.Clone(l.model.Images),
+			refs:    slices.Clone(r.spec.Images),
+			objects: slices.Clone(r.spec.Objects),
+		}
+		l.e.goWorker(func() { l.e.runK8s(ctx, j) })
+		return
+	}
 	j := job{
 		name:  r.spec.Name,
 		gen:   r.worker.gen,
@@ -229,6 +255,24 @@ func (l *loop) start(r *resource) {
 		j.local.ServeDir = j.local.Dir
 	}
 	l.e.goWorker(func() { l.e.runJob(ctx, j) })
+}
+
+// parallel tells whether r's updates may run beside others: local ones
+// with allow_parallel, and Kubernetes ones (their builds are in BuildKit,
+// their deploys in the cluster).
+func parallel(r *resource) bool { return r.spec.Local == nil || r.spec.Local.AllowParallel }
+
+// release gives back the update slot of the worker gen, if it holds one.
+func (l *loop) release(gen int) {
+	p, ok := l.slots[gen]
+	if !ok {
+		return
+	}
+	delete(l.slots, gen)
+	l.running--
+	if !p {
+		l.serial--
+	}
 }
 
 // envList flattens layers of environment variables, later layers winning,
@@ -253,7 +297,7 @@ func (e *Engine) runJob(ctx context.Context, j job) {
 		e.send(stepMsg{name: j.name, gen: j.gen, step: Step{Name: name, Start: start, End: e.cfg.Now()}})
 	}
 	done := func(serve Process, err error) {
-		m := workerDoneMsg{name: j.name, gen: j.gen, parallel: j.local.AllowParallel, serve: serve, err: err}
+		m := workerDoneMsg{name: j.name, gen: j.gen, serve: serve, err: err}
 		if !e.send(m) && serve != nil {
 			stopNow(serve)
 		}
@@ -363,6 +407,8 @@ func (l *loop) stop(r *resource, why string) {
 		r.worker.cancel = nil
 	}
 	r.worker.live = false
+	r.gate = nil
+	r.stopFollow()
 	if p := r.detachServe(); p != nil {
 		l.e.goWorker(func() { stopNow(p) })
 	}
@@ -404,10 +450,7 @@ func (l *loop) onSwap(m swapMsg) {
 }
 
 func (l *loop) onWorkerDone(m workerDoneMsg) {
-	l.running--
-	if !m.parallel {
-		l.serial--
-	}
+	l.release(m.gen)
 	r := l.res[m.name]
 	if r == nil || r.worker.gen != m.gen {
 		// The resource was removed (and maybe re-added).
@@ -421,15 +464,19 @@ func (l *loop) onWorkerDone(m workerDoneMsg) {
 		r.worker.cancel()
 	}
 	r.worker.gen, r.worker.live, r.worker.cancel = 0, false, nil
+	r.gate = nil
 	switch {
 	case !live:
 		if m.serve != nil {
 			l.e.goWorker(func() { stopNow(m.serve) })
 		}
 	case m.err != nil:
-		// A serve_cmd from before keeps serving the last good build.
-		r.phase, r.err = PhaseError, m.err.Error()
+		// A serve_cmd from before (or the pods of the last good deploy)
+		// keeps serving the last good build.
+		r.phase, r.err, r.waiting, r.failed = PhaseError, m.err.Error(), "", true
 		l.finish(r, "error", r.err)
+	case m.k8s:
+		l.deployed(r, m.applied)
 	case m.serve == nil:
 		r.phase = PhaseReady
 		l.finish(r, "ok", "")
@@ -560,6 +607,7 @@ func (r *resource) build() ResourceView {
 	if v.TriggerMode == "" {
 		v.TriggerMode = string(devfile.TriggerAuto)
 	}
+	v.Links = append(v.Links, k8sLinks(r.spec)...)
 	for _, lk := range r.spec.Links {
 		v.Links = append(v.Links, Link{URL: lk.URL, Name: lk.Name})
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/devloop-dev/devloop/devfile"
+	"github.com/devloop-dev/devloop/kube"
 	"github.com/devloop-dev/devloop/watch"
 )
 
@@ -16,6 +17,7 @@ import (
 type (
 	loadedMsg struct {
 		model *devfile.Model
+		imgs  imageSet
 		err   error
 	}
 	watchErrMsg struct {
@@ -29,13 +31,15 @@ type (
 		step Step
 	}
 	// workerDoneMsg ends the worker of gen: serve is the started serve_cmd
-	// (nil without one or on error).
+	// (nil without one or on error); a Kubernetes resource's worker (k8s)
+	// gives what it applied.
 	workerDoneMsg struct {
-		name     string
-		gen      int
-		parallel bool // the worker's resource had allow_parallel
-		serve    Process
-		err      error
+		name    string
+		gen     int
+		serve   Process
+		k8s     bool
+		applied []kube.Applied
+		err     error
 	}
 	// swapMsg asks for the old serve_cmd, which the worker of gen stops
 	// before it starts the new one; the loop replies at once (nil: none).
@@ -70,7 +74,10 @@ type msg any
 type loop struct {
 	e       *Engine
 	model   *devfile.Model
+	imgs    imageSet
 	devfile DevfileStatus
+	// noK8s is why Kubernetes resources cannot deploy, "" when they can.
+	noK8s string
 	// order is the resources' Devfile order; res holds them by name.
 	order  []string
 	res    map[string]*resource
@@ -85,16 +92,27 @@ type loop struct {
 	}
 	batches chan watch.Batch
 	// running counts updates holding a slot (max_parallel_updates); serial
-	// counts those of them without allow_parallel.
+	// counts those of them without allow_parallel. slots holds the workers
+	// holding one (gen → parallel).
 	running, serial int
+	slots           map[int]bool
 	// ids hands out view sequence numbers, update IDs and worker generations.
 	ids   struct{ seq, update, gen int }
 	dirty bool
 }
 
 func newLoop(e *Engine) *loop {
+	noK8s := ""
+	switch {
+	case e.cfg.KubeError != nil:
+		noK8s = "Kubernetes is not available: " + e.cfg.KubeError.Error()
+	case e.cfg.Cluster == nil:
+		noK8s = errNoK8s
+	}
 	return &loop{
 		e:       e,
+		noK8s:   noK8s,
+		slots:   map[int]bool{},
 		res:     map[string]*resource{},
 		batches: make(chan watch.Batch),
 		devfile: DevfileStatus{Path: e.cfg.Model.Path},
@@ -147,6 +165,12 @@ func (l *loop) handle(m msg) {
 		l.onProbe(m)
 	case requestMsg:
 		m.reply <- l.onRequest(m)
+	case gateMsg:
+		l.onGate(m)
+	case statusMsg:
+		l.onStatus(m)
+	case followErrMsg:
+		l.onFollowErr(m)
 	default:
 		panic(fmt.Sprintf("engine: unknown message %T", m))
 	}
@@ -154,12 +178,15 @@ func (l *loop) handle(m msg) {
 
 // apply makes model the running one: unchanged resources keep running
 // untouched, changed ones update, removed ones stop, new ones start.
-func (l *loop) apply(model *devfile.Model, reason string) {
-	l.model = model
+func (l *loop) apply(model *devfile.Model, imgs imageSet, reason string) {
+	oldImgs := l.imgs
+	l.model, l.imgs = model, imgs
+	users := usersOf(model, imgs)
+	l.e.imageUsers.Store(&users)
 	l.devfile.Path = model.Path
 	l.devfile.LoadedAt = l.e.cfg.Now()
 	l.devfile.Error = ""
-	l.devfile.Warnings = slices.Clone(model.Warnings)
+	l.devfile.Warnings = append(slices.Clone(model.Warnings), imgs.warnings...)
 	l.dirty = true
 
 	keep := map[string]bool{}
@@ -170,11 +197,11 @@ func (l *loop) apply(model *devfile.Model, reason string) {
 		r := l.res[spec.Name]
 		switch {
 		case r == nil:
-			r = newResource(spec, l.filters(spec))
+			r = newResource(spec, l.filters(spec), l.noK8s)
 			l.res[spec.Name] = r
 			r.init(reason, l.e.cfg.Now())
 			l.touch(r)
-		case !sameSpec(r.spec, spec):
+		case !sameSpec(r.spec, spec) || !sameImages(oldImgs, imgs, spec):
 			if r.spec.Enabled != spec.Enabled {
 				r.enabled = spec.Enabled // the Devfile's say overrides the last toggle
 			}
@@ -220,7 +247,7 @@ func (l *loop) filters(spec devfile.Resource) []*watch.Filter {
 
 func (l *loop) roots(spec devfile.Resource) []watch.Root {
 	if spec.Local == nil {
-		return nil
+		return l.k8sRoots(spec)
 	}
 	base := defaultDir(l.model)
 	var roots []watch.Root
@@ -350,7 +377,11 @@ func (l *loop) startReload() {
 	l.e.goWorker(func() {
 		defer cancel()
 		m, err := l.e.cfg.Loader.Load(ctx)
-		l.e.send(loadedMsg{model: m, err: err})
+		var imgs imageSet
+		if err == nil {
+			imgs = readImages(m)
+		}
+		l.e.send(loadedMsg{model: m, imgs: imgs, err: err})
 	})
 }
 
@@ -368,7 +399,7 @@ func (l *loop) onLoaded(m loadedMsg) {
 	}
 	l.logf("", "Devfile reloaded")
 	l.e.log.Debug("devfile reloaded", "path", m.model.Path, "resources", len(m.model.Resources))
-	l.apply(m.model, "devfile")
+	l.apply(m.model, m.imgs, "devfile")
 }
 
 func (l *loop) onRequest(m requestMsg) error {
@@ -393,8 +424,8 @@ func (l *loop) onRequest(m requestMsg) error {
 	if !r.enabled {
 		return fmt.Errorf("resource %q is disabled: enable it first", m.name)
 	}
-	if r.spec.Local == nil {
-		return fmt.Errorf("resource %q: %s", m.name, errNoK8s)
+	if r.spec.Local == nil && r.noK8s != "" {
+		return fmt.Errorf("resource %q: %s", m.name, r.noK8s)
 	}
 	r.trigger(l.e.cfg.Now())
 	l.touch(r)
@@ -408,17 +439,23 @@ func (l *loop) schedule() {
 	if limit <= 0 {
 		limit = DefaultMaxParallelUpdates
 	}
+	l.openGates()
 	for _, name := range l.order {
 		r := l.res[name]
-		if r.want == nil || !r.enabled || r.worker.gen != 0 || r.spec.Local == nil {
+		if r.want == nil || !r.enabled || r.worker.gen != 0 || (r.spec.Local == nil && r.noK8s != "") {
 			continue
 		}
-		waiting := l.blockers(r)
+		waiting := ""
+		if r.spec.Local != nil {
+			// A Kubernetes resource builds at once; its worker waits for
+			// its resource_deps before it deploys (openGates).
+			waiting = l.blockers(r)
+		}
 		switch {
 		case waiting != "":
 		case l.running >= limit:
 			waiting = fmt.Sprintf("a free update slot (max_parallel_updates=%d)", limit)
-		case l.serial > 0 || (l.running > 0 && !r.spec.Local.AllowParallel):
+		case l.serial > 0 || (l.running > 0 && !parallel(r)):
 			// Tilt's rule: local commands may race on the file system, so
 			// one without allow_parallel=True runs alone.
 			waiting = "other updates to finish (allow_parallel=False)"

@@ -1,0 +1,538 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"time"
+
+	"go.starlark.net/syntax"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/devloop-dev/devloop/builder"
+	"github.com/devloop-dev/devloop/devfile"
+	"github.com/devloop-dev/devloop/kube"
+	"github.com/devloop-dev/devloop/watch"
+)
+
+// Messages of Kubernetes resources' workers.
+type (
+	// gateMsg says the worker of gen built its images and waits for reply
+	// to be closed before it applies: resource_deps order deploys, not
+	// builds.
+	gateMsg struct {
+		name  string
+		gen   int
+		reply chan struct{}
+	}
+	// statusMsg is the pods' status from the watch of follow generation gen.
+	statusMsg struct {
+		name   string
+		gen    int
+		status kube.Status
+	}
+	// followErrMsg is a watch, log stream or port-forward of follow
+	// generation gen that failed.
+	followErrMsg struct {
+		name string
+		gen  int
+		what string
+		err  error
+	}
+)
+
+// imageSet is what the loop knows of the model's images. It is read off
+// the loop (it reads Dockerfiles and .dockerignore files): by Run before
+// the loop starts and by the reload worker.
+type imageSet struct {
+	byRef map[string]devfile.Image
+	// deps are each image's base images of the Devfile (FROM, build args).
+	deps map[string][]string
+	// roots are the trees whose changes rebuild each image: its context
+	// (with .dockerignore, ignore= and only=) and a Dockerfile outside it,
+	// or a custom_build's deps.
+	roots    map[string][]watch.Root
+	warnings []string
+}
+
+// readImages reads what the loop needs to know of m's images.
+func readImages(m *devfile.Model) imageSet {
+	s := imageSet{byRef: map[string]devfile.Image{}, deps: map[string][]string{}, roots: map[string][]watch.Root{}}
+	for _, img := range m.Images {
+		s.byRef[img.Ref] = img
+		switch img.Kind {
+		case devfile.ImageCustom:
+			for _, d := range img.Deps {
+				s.roots[img.Ref] = append(s.roots[img.Ref], watch.Root{Path: d, Ignore: img.Ignore})
+			}
+		default:
+			ignore, err := watch.ReadIgnoreFile(filepath.Join(img.Context, ".dockerignore"))
+			if err != nil {
+				s.warnings = append(s.warnings, fmt.Sprintf("image %s: %v: its context is watched without it", img.Ref, err))
+			}
+			ignore = append(ignore, img.Ignore...)
+			s.roots[img.Ref] = append(s.roots[img.Ref], watch.Root{Path: img.Context, Ignore: ignore, Only: img.Only})
+			if df := img.Dockerfile; df != "" && !within(img.Context, df) {
+				s.roots[img.Ref] = append(s.roots[img.Ref], watch.Root{Path: df})
+			}
+		}
+	}
+	if len(m.Images) > 0 {
+		if g, err := builder.NewGraph(m.Images); err != nil {
+			s.warnings = append(s.warnings, fmt.Sprintf("image dependencies: %v", err))
+		} else {
+			s.deps = g.Deps
+		}
+	}
+	return s
+}
+
+func within(dir, path string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+// closure returns refs and the images they build from, each once, in
+// first-seen order.
+func (s imageSet) closure(refs []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	var walk func(string)
+	walk = func(r string) {
+		if seen[r] {
+			return
+		}
+		seen[r] = true
+		out = append(out, r)
+		for _, d := range s.deps[r] {
+			walk(d)
+		}
+	}
+	for _, r := range refs {
+		walk(r)
+	}
+	return out
+}
+
+// used returns the images spec builds, with their base images.
+func (s imageSet) used(spec devfile.Resource) []devfile.Image {
+	var out []devfile.Image
+	for _, r := range s.closure(spec.Images) {
+		img := s.byRef[r]
+		img.Pos = syntax.Position{}
+		out = append(out, img)
+	}
+	return out
+}
+
+// usersOf maps each image ref to the resources whose images build from it.
+func usersOf(m *devfile.Model, s imageSet) map[string][]string {
+	out := map[string][]string{}
+	for _, r := range m.Resources {
+		for _, ref := range s.closure(r.Images) {
+			out[ref] = append(out[ref], r.Name)
+		}
+	}
+	return out
+}
+
+// k8sRoots are the watch roots of a Kubernetes resource: those of the
+// images it uses and of their base images.
+func (l *loop) k8sRoots(spec devfile.Resource) []watch.Root {
+	var roots []watch.Root
+	for _, r := range l.imgs.closure(spec.Images) {
+		roots = append(roots, l.imgs.roots[r]...)
+	}
+	return roots
+}
+
+// sameImages tells whether spec builds the same images in both sets.
+func sameImages(a, b imageSet, spec devfile.Resource) bool {
+	return reflect.DeepEqual(a.used(spec), b.used(spec))
+}
+
+// k8sJob is what a Kubernetes resource's update worker needs.
+type k8sJob struct {
+	name    string
+	gen     int
+	images  []devfile.Image // every image of the model: BuildAll needs the graph
+	refs    []string
+	objects []devfile.Object
+}
+
+// runK8s is a Kubernetes resource's update worker: build its images, wait
+// for the loop's go (resource_deps), apply its objects with the built
+// references. It ends with a workerDoneMsg carrying what was applied. A
+// failed build or apply changes nothing in the cluster: the pods of the
+// last good deploy keep serving.
+func (e *Engine) runK8s(ctx context.Context, j k8sJob) {
+	step := func(name string, start time.Time) {
+		e.send(stepMsg{name: j.name, gen: j.gen, step: Step{Name: name, Start: start, End: e.cfg.Now()}})
+	}
+	done := func(applied []kube.Applied, err error) {
+		e.send(workerDoneMsg{name: j.name, gen: j.gen, k8s: true, applied: applied, err: err})
+	}
+	var objs []*unstructured.Unstructured
+	for _, o := range j.objects {
+		d, err := kube.Decode([]byte(o.YAML))
+		if err != nil {
+			done(nil, fmt.Errorf("%s %s: %w", strings.ToLower(o.Kind), o.Name, err))
+			return
+		}
+		objs = append(objs, d...)
+	}
+	images := map[string]string{}
+	if len(j.refs) > 0 {
+		if e.cfg.Builder == nil {
+			done(nil, fmt.Errorf("no image builder: devloop cannot build %s", strings.Join(j.refs, ", ")))
+			return
+		}
+		t := e.cfg.Now()
+		e.logs.append(j.name, "building "+strings.Join(j.refs, ", "))
+		res, err := e.cfg.Builder.BuildAll(ctx, j.images, j.refs...)
+		step("build", t)
+		for _, ref := range j.refs {
+			r, ok := res[ref]
+			if !ok {
+				continue
+			}
+			images[ref] = deployReference(r)
+			if r.Unchanged {
+				e.logs.append(j.name, fmt.Sprintf("image %s unchanged: %s", ref, images[ref]))
+			} else {
+				e.logs.append(j.name, fmt.Sprintf("image %s built in %s (%d/%d steps cached): %s",
+					ref, r.Duration.Round(time.Millisecond), r.CachedSteps(), len(r.Steps), images[ref]))
+			}
+		}
+		if err != nil {
+			done(nil, fmt.Errorf("build failed: %w", err))
+			return
+		}
+	}
+	gate := gateMsg{name: j.name, gen: j.gen, reply: make(chan struct{})}
+	if !e.send(gate) {
+		return
+	}
+	select {
+	case <-gate.reply:
+	case <-ctx.Done():
+		done(nil, ctx.Err())
+		return
+	}
+	t := e.cfg.Now()
+	applied, err := e.cfg.Cluster.Apply(ctx, objs, images)
+	step("apply", t)
+	if err != nil {
+		done(nil, fmt.Errorf("apply failed: %w", err))
+		return
+	}
+	for _, a := range applied {
+		what := "configured"
+		if !a.Changed {
+			what = "unchanged"
+		}
+		e.logs.append(j.name, fmt.Sprintf("%s %s", a.Ref, what))
+	}
+	done(applied, nil)
+}
+
+// deployReference is the reference of a built image to put in manifests.
+func deployReference(r builder.Result) string {
+	switch {
+	case r.ClusterReference != "":
+		return r.ClusterReference
+	case r.Reference != "":
+		return r.Reference
+	}
+	return r.Image
+}
+
+// onGate holds a worker that built its images until its resource_deps are
+// ready (schedule opens the gate); it gives back the update slot, which
+// bounds builds, not waits.
+func (l *loop) onGate(m gateMsg) {
+	r := l.liveWorker(m.name, m.gen)
+	if r == nil {
+		return // stopped: its ctx is done, it does not wait
+	}
+	l.release(m.gen)
+	r.gate = m.reply
+	r.phase = PhaseDeploying
+	l.touch(r)
+}
+
+// openGates lets workers deploy whose resource_deps are ready.
+func (l *loop) openGates() {
+	for _, name := range l.order {
+		r := l.res[name]
+		if r.gate == nil {
+			continue
+		}
+		if b := l.blockers(r); b != "" {
+			if w := "waiting for " + b; r.waiting != w {
+				r.waiting = w
+				l.touch(r)
+			}
+			continue
+		}
+		close(r.gate)
+		r.gate, r.waiting = nil, ""
+		l.touch(r)
+	}
+}
+
+// follow is what runs for a deployed Kubernetes resource: the watch of its
+// pods (restarted with each deploy, whose template hashes tell current pods
+// from old ones), its log stream and its port-forwards (kept while the
+// deployed objects are the same ones, so that no line is shown twice and
+// the forwarded ports stay open).
+type follow struct {
+	gen         int
+	key         string
+	cancel      context.CancelFunc // logs and forwards
+	watchCancel context.CancelFunc
+	forwards    []chan kube.Target
+}
+
+// stopFollow ends what follows r's pods.
+func (r *resource) stopFollow() {
+	if r.follow.watchCancel != nil {
+		r.follow.watchCancel()
+	}
+	if r.follow.cancel != nil {
+		r.follow.cancel()
+	}
+	r.follow = follow{}
+}
+
+// targetKey identifies the deployed objects (not their content).
+func targetKey(applied []kube.Applied) string {
+	var b strings.Builder
+	for _, a := range applied {
+		fmt.Fprintf(&b, "%s/%s/%s/%s/%s;", a.APIVersion, a.Kind, a.Namespace, a.Name, a.UID)
+	}
+	return b.String()
+}
+
+// deployed starts following r's pods after a successful apply.
+func (l *loop) deployed(r *resource, applied []kube.Applied) {
+	t := kube.Target{Applied: applied}
+	if k := r.spec.K8s; k != nil {
+		t.ExtraSelectors, t.PodReadiness = k.ExtraPodSelectors, k.PodReadiness
+	}
+	e, name := l.e, r.spec.Name
+	if key := targetKey(applied); key != r.follow.key || r.follow.cancel == nil {
+		r.stopFollow()
+		l.ids.gen++
+		r.follow.gen, r.follow.key = l.ids.gen, key
+		ctx, cancel := context.WithCancel(context.Background())
+		r.follow.cancel = cancel
+		gen := r.follow.gen
+		e.goWorker(func() {
+			err := e.cfg.Cluster.Logs(ctx, t, func(ll kube.LogLine) { e.logs.append(name, logText(ll)) })
+			if err != nil && ctx.Err() == nil {
+				e.send(followErrMsg{name: name, gen: gen, what: "log stream", err: err})
+			}
+		})
+		for _, pf := range r.spec.PortForwards {
+			ch := make(chan kube.Target, 1)
+			r.follow.forwards = append(r.follow.forwards, ch)
+			spec := kube.ForwardSpec{LocalHost: pf.Host, LocalPort: pf.Local, ContainerPort: pf.Container}
+			e.goWorker(func() { e.forward(ctx, name, gen, spec, ch) })
+		}
+	}
+	for _, ch := range r.follow.forwards {
+		select {
+		case <-ch: // an older target not taken yet
+		default:
+		}
+		ch <- t
+	}
+	if r.follow.watchCancel != nil {
+		r.follow.watchCancel()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.follow.watchCancel = cancel
+	gen := r.follow.gen
+	e.goWorker(func() {
+		err := e.cfg.Cluster.Watch(ctx, t, func(st kube.Status) {
+			e.send(statusMsg{name: name, gen: gen, status: st})
+		})
+		if err != nil && ctx.Err() == nil {
+			e.send(followErrMsg{name: name, gen: gen, what: "pod watch", err: err})
+		}
+	})
+	r.phase, r.waiting = PhaseDeploying, "waiting for pods"
+	l.touch(r)
+}
+
+func logText(ll kube.LogLine) string {
+	if ll.Pod.Name == "" {
+		return ll.Text
+	}
+	return "[" + ll.Pod.Name + "] " + ll.Text
+}
+
+// forward runs one port-forward of a resource, to the latest target it
+// was sent: on a new target it stops the running forward (closing its
+// listener) before it starts the next, so the port is free again.
+func (e *Engine) forward(ctx context.Context, name string, gen int, spec kube.ForwardSpec, targets <-chan kube.Target) {
+	addr := fmt.Sprintf("%s:%d", orLocalhost(spec.LocalHost), spec.LocalPort)
+	var (
+		cancel context.CancelFunc
+		done   chan struct{}
+	)
+	stop := func() {
+		if cancel != nil {
+			cancel()
+			<-done
+			cancel = nil
+		}
+	}
+	defer stop()
+	for {
+		var t kube.Target
+		select {
+		case <-ctx.Done():
+			return
+		case t = <-targets:
+		}
+		stop()
+		fctx, fcancel := context.WithCancel(ctx)
+		cancel, done = fcancel, make(chan struct{})
+		go func() {
+			defer close(done)
+			var pod string
+			err := e.cfg.Forwarder.Forward(fctx, t, spec, func(ev kube.ForwardEvent) {
+				switch {
+				case ev.Err != nil:
+					e.logs.append(name, fmt.Sprintf("port-forward %s: %v", addr, ev.Err))
+				case ev.Pod.Name != "" && ev.Pod.Name != pod:
+					pod = ev.Pod.Name
+					e.logs.append(name, fmt.Sprintf("port-forward %s → pod %s port %d", addr, pod, spec.ContainerPort))
+				}
+			})
+			if err != nil && fctx.Err() == nil {
+				e.send(followErrMsg{name: name, gen: gen, what: "port-forward " + addr, err: err})
+			}
+		}()
+	}
+}
+
+func orLocalhost(host string) string {
+	if host == "" {
+		return "localhost"
+	}
+	return host
+}
+
+// onStatus shows the pods' status as r's phase.
+func (l *loop) onStatus(m statusMsg) {
+	r := l.res[m.name]
+	if r == nil || r.follow.gen != m.gen || r.follow.watchCancel == nil {
+		return
+	}
+	if r.worker.gen != 0 || r.failed {
+		// An update is running, or the last one failed: its phase stands
+		// while the last good pods serve.
+		return
+	}
+	st := m.status
+	switch st.State {
+	case kube.StateReady, kube.StateSucceeded:
+		if r.phase == PhaseReady && r.current == nil {
+			return
+		}
+		r.phase, r.err, r.waiting = PhaseReady, "", ""
+		if r.current != nil {
+			l.stepToNow(r, "ready")
+			l.finish(r, "ok", "")
+		}
+	case kube.StateError:
+		r.phase, r.err, r.waiting = PhaseError, st.Reason, ""
+		if r.current != nil {
+			l.finish(r, "error", r.err)
+		}
+	default:
+		reason := st.Reason
+		if reason == "" {
+			reason = "waiting for pods"
+		}
+		r.phase, r.err, r.waiting = PhaseDeploying, "", reason
+	}
+	l.touch(r)
+}
+
+// stepToNow ends r's current update with a step since its last one.
+func (l *loop) stepToNow(r *resource, name string) {
+	start := r.current.Start
+	if n := len(r.current.Steps); n > 0 {
+		start = r.current.Steps[n-1].End
+	}
+	r.current.Steps = append(r.current.Steps, Step{Name: name, Start: start, End: l.e.cfg.Now()})
+}
+
+func (l *loop) onFollowErr(m followErrMsg) {
+	r := l.res[m.name]
+	if r == nil || r.follow.gen != m.gen {
+		return
+	}
+	msg := fmt.Sprintf("%s: %v", m.what, m.err)
+	l.logf(m.name, "%s", msg)
+	if r.worker.gen != 0 {
+		return
+	}
+	r.phase, r.err, r.waiting = PhaseError, msg, ""
+	if r.current != nil {
+		l.finish(r, "error", msg)
+	}
+	l.touch(r)
+}
+
+// BuildProgress shows a build's progress event in the log of every
+// resource that uses the image ref (or builds from it). Give it to
+// builder.Config.OnProgress; it is safe from any goroutine.
+func (e *Engine) BuildProgress(ref string, ev builder.Progress) {
+	var text string
+	switch ev.Kind {
+	case builder.ProgressMessage:
+		text = ev.Message
+	case builder.ProgressStep:
+		switch {
+		case !ev.Done:
+			text = "▸ " + ev.Step
+		case ev.Error != "":
+			text = fmt.Sprintf("✗ %s: %s", ev.Step, ev.Error)
+		case ev.Cached:
+			text = "✓ " + ev.Step + " (cached)"
+		default:
+			text = fmt.Sprintf("✓ %s (%s)", ev.Step, ev.Duration.Round(time.Millisecond))
+		}
+	case builder.ProgressLog:
+		text = strings.TrimRight(string(ev.Log), "\n")
+	}
+	if text == "" {
+		return
+	}
+	users := e.imageUsers.Load()
+	if users == nil || len((*users)[ref]) == 0 {
+		e.logs.append("", ref+": "+text)
+		return
+	}
+	for _, name := range (*users)[ref] {
+		for _, line := range strings.Split(text, "\n") {
+			e.logs.append(name, line)
+		}
+	}
+}
+
+// k8sLinks are the links of r's port-forwards.
+func k8sLinks(spec devfile.Resource) []Link {
+	var out []Link
+	for _, pf := range spec.PortForwards {
+		out = append(out, Link{URL: fmt.Sprintf("http://%s:%d%s", orLocalhost(pf.Host), pf.Local, pf.LinkPath), Name: pf.Name})
+	}
+	return out
+}

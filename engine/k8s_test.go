@@ -1,0 +1,566 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/devloop-dev/devloop/builder"
+	"github.com/devloop-dev/devloop/devfile"
+	"github.com/devloop-dev/devloop/kube"
+)
+
+// recorder collects the events of the builder and cluster fakes.
+type recorder struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (r *recorder) add(ev string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, ev)
+}
+
+func (r *recorder) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ev := r.events
+	r.events = nil
+	return ev
+}
+
+// fakeBuilder records BuildAll calls ("build app,web"); the Nth build of
+// an image is reg/REF@sha256:N. fail[ref] makes that image fail once.
+type fakeBuilder struct {
+	rec  *recorder
+	mu   sync.Mutex
+	n    map[string]int
+	fail map[string]error
+}
+
+func (b *fakeBuilder) BuildAll(ctx context.Context, images []devfile.Image, refs ...string) (map[string]builder.Result, error) {
+	b.rec.add("build " + strings.Join(refs, ","))
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := map[string]builder.Result{}
+	var errs []error
+	for _, r := range refs {
+		b.n[r]++
+		if err := b.fail[r]; err != nil {
+			delete(b.fail, r)
+			errs = append(errs, err)
+			continue
+		}
+		out[r] = builder.Result{Ref: r, ClusterReference: fmt.Sprintf("reg/%s@sha256:%d", r, b.n[r])}
+	}
+	return out, errors.Join(errs...)
+}
+
+// watchCall is one running Watch, Logs or Forward of the fake cluster.
+type watchCall struct {
+	target kube.Target
+	report func(kube.Status)
+	ctx    context.Context
+}
+
+// fakeCluster records applies ("apply deployment/api app=reg/app@..."),
+// and keeps the running watches, log streams and forwards per resource
+// (the name of its first object).
+type fakeCluster struct {
+	rec       *recorder
+	mu        sync.Mutex
+	applyErr  map[string]error
+	uids      map[string]int
+	watches   map[string][]*watchCall
+	logs      map[string][]*watchCall
+	forwards  map[string][]*watchCall
+	fwdErr    error
+	logLines  []string
+	fwdActive int
+}
+
+func newFakeCluster(rec *recorder) *fakeCluster {
+	return &fakeCluster{rec: rec, applyErr: map[string]error{}, uids: map[string]int{},
+		watches: map[string][]*watchCall{}, logs: map[string][]*watchCall{}, forwards: map[string][]*watchCall{}}
+}
+
+func (c *fakeCluster) Apply(ctx context.Context, objs []*unstructured.Unstructured, images map[string]string) ([]kube.Applied, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var names []string
+	for _, o := range objs {
+		names = append(names, strings.ToLower(o.GetKind())+"/"+o.GetName())
+	}
+	ev := "apply " + strings.Join(names, ",")
+	for _, ref := range slices.Sorted(maps.Keys(images)) {
+		ev += " " + ref + "=" + images[ref]
+	}
+	c.rec.add(ev)
+	if err := c.applyErr[objs[0].GetName()]; err != nil {
+		delete(c.applyErr, objs[0].GetName())
+		return nil, err
+	}
+	var out []kube.Applied
+	for _, o := range objs {
+		uid := c.uids[o.GetName()]
+		out = append(out, kube.Applied{
+			Ref:            kube.Ref{APIVersion: o.GetAPIVersion(), Kind: o.GetKind(), Name: o.GetName(), UID: types.UID(fmt.Sprint(uid))},
+			Changed:        true,
+			TemplateHashes: []string{fmt.Sprint(images)},
+			RunsPods:       o.GetKind() == "Deployment",
+		})
+	}
+	return out, nil
+}
+
+func (c *fakeCluster) run(ctx context.Context, m map[string][]*watchCall, t kube.Target, report func(kube.Status)) error {
+	c.mu.Lock()
+	name := t.Applied[0].Name
+	m[name] = append(m[name], &watchCall{target: t, report: report, ctx: ctx})
+	c.mu.Unlock()
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (c *fakeCluster) Watch(ctx context.Context, t kube.Target, report func(kube.Status)) error {
+	return c.run(ctx, c.watches, t, report)
+}
+
+func (c *fakeCluster) Logs(ctx context.Context, t kube.Target, out func(kube.LogLine)) error {
+	c.mu.Lock()
+	lines := slices.Clone(c.logLines)
+	c.mu.Unlock()
+	for _, l := range lines {
+		out(kube.LogLine{Pod: kube.PodRef{Name: t.Applied[0].Name + "-1"}, Text: l})
+	}
+	return c.run(ctx, c.logs, t, nil)
+}
+
+func (c *fakeCluster) Forward(ctx context.Context, t kube.Target, spec kube.ForwardSpec, events func(kube.ForwardEvent)) error {
+	c.mu.Lock()
+	if c.fwdErr != nil {
+		err := c.fwdErr
+		c.mu.Unlock()
+		return err
+	}
+	c.fwdActive++
+	if c.fwdActive > 1 {
+		c.rec.add("forward overlap")
+	}
+	c.rec.add(fmt.Sprintf("forward %d->%d", spec.LocalPort, spec.ContainerPort))
+	c.mu.Unlock()
+	events(kube.ForwardEvent{Addr: fmt.Sprintf("127.0.0.1:%d", spec.LocalPort), Pod: kube.PodRef{Name: t.Applied[0].Name + "-1"}})
+	err := c.run(ctx, c.forwards, t, nil)
+	c.mu.Lock()
+	c.fwdActive--
+	c.mu.Unlock()
+	return err
+}
+
+// report sends st from the newest running watch of resource name.
+func (c *fakeCluster) report(t *testing.T, name string, st kube.Status) {
+	t.Helper()
+	c.mu.Lock()
+	var w *watchCall
+	for _, x := range c.watches[name] {
+		if x.ctx.Err() == nil {
+			w = x
+		}
+	}
+	c.mu.Unlock()
+	if w == nil {
+		t.Fatalf("report(%s): no running watch", name)
+	}
+	w.report(st)
+	synctest.Wait()
+}
+
+// running counts the running calls of m for name.
+func (c *fakeCluster) running(m map[string][]*watchCall, name string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, x := range m[name] {
+		if x.ctx.Err() == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// k8sHarness is a harness with the Kubernetes fakes.
+type k8sHarness struct {
+	*harness
+	rec     recorder
+	build   *fakeBuilder
+	cluster *fakeCluster
+}
+
+func startK8s(t *testing.T, m *devfile.Model, script func(*k8sHarness)) *k8sHarness {
+	t.Helper()
+	k := &k8sHarness{harness: start(t, nil)}
+	k.build = &fakeBuilder{rec: &k.rec, n: map[string]int{}, fail: map[string]error{}}
+	k.cluster = newFakeCluster(&k.rec)
+	k.conf = func(c *Config) { c.Builder, c.Cluster = k.build, k.cluster }
+	if script != nil {
+		script(k)
+	}
+	k.with(m)
+	return k
+}
+
+// take returns the builder's and cluster's events since the last take.
+func (k *k8sHarness) take() []string { return k.rec.take() }
+
+func (k *k8sHarness) want(want ...string) {
+	k.t.Helper()
+	if got := k.take(); !slices.Equal(got, want) {
+		k.t.Fatalf("builder and cluster events = %q, want %q", got, want)
+	}
+}
+
+// wantSet is want for events of parallel workers, in any order.
+func (k *k8sHarness) wantSet(want ...string) {
+	k.t.Helper()
+	got := k.take()
+	slices.Sort(got)
+	want = slices.Sorted(slices.Values(want))
+	if !slices.Equal(got, want) {
+		k.t.Fatalf("builder and cluster events (sorted) = %q, want %q", got, want)
+	}
+}
+
+func image(ref, dockerfile string) devfile.Image {
+	return devfile.Image{Ref: ref, Kind: devfile.ImageDocker, Context: proj + "/" + ref,
+		Dockerfile: proj + "/" + ref + "/Dockerfile", DockerfileContents: dockerfile}
+}
+
+// k8s is a Kubernetes resource deploying Deployment name with images.
+func k8s(name string, images ...string) devfile.Resource {
+	return devfile.Resource{Name: name, Kind: devfile.KindK8s, Enabled: true, AutoInit: true,
+		TriggerMode: devfile.TriggerAuto, Images: images, K8s: &devfile.K8sSpec{},
+		Objects: []devfile.Object{{APIVersion: "apps/v1", Kind: "Deployment", Name: name,
+			YAML: "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " + name + "\n"}}}
+}
+
+func withForward(r devfile.Resource, local, container int) devfile.Resource {
+	r.PortForwards = append(r.PortForwards, devfile.PortForward{Local: local, Container: container})
+	return r
+}
+
+func k8sModel(images []devfile.Image, rs ...devfile.Resource) *devfile.Model {
+	m := model(rs...)
+	m.Images = images
+	return m
+}
+
+var (
+	ready   = kube.Status{State: kube.StateReady}
+	pending = kube.Status{State: kube.StatePending, Reason: "pod api-1: ContainerCreating"}
+)
+
+// TestK8sDeploy: build, apply with the built reference, follow the pods to
+// ready; logs and the port-forward run, shown as a link.
+func TestK8sDeploy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := startK8s(t, k8sModel([]devfile.Image{image("app", "FROM scratch\n")}, withForward(k8s("api", "app"), 8000, 8080)),
+			func(k *k8sHarness) { k.cluster.logLines = []string{"listening on :8080"} })
+		defer k.stop()
+		k.want("build app", "apply deployment/api app=reg/app@sha256:1", "forward 8000->8080")
+		r := k.wantPhase("api", PhaseDeploying)
+		if r.Waiting != "waiting for pods" {
+			t.Errorf("api waiting = %q, want %q", r.Waiting, "waiting for pods")
+		}
+		if want := []Link{{URL: "http://localhost:8000"}}; !slices.Equal(r.Links, want) {
+			t.Errorf("api links = %v, want %v", r.Links, want)
+		}
+
+		k.cluster.report(t, "api", pending)
+		if r := k.wantPhase("api", PhaseDeploying); r.Waiting != pending.Reason {
+			t.Errorf("api waiting = %q, want %q", r.Waiting, pending.Reason)
+		}
+		k.cluster.report(t, "api", ready)
+		r = k.wantPhase("api", PhaseReady)
+		if r.LastUpdate == nil || r.LastUpdate.Result != "ok" {
+			t.Fatalf("api last update = %+v, want ok", r.LastUpdate)
+		}
+		if got, want := stepNames(r.LastUpdate.Steps), []string{"build", "apply", "ready"}; !slices.Equal(got, want) {
+			t.Errorf("api steps = %q, want %q", got, want)
+		}
+		var logs []string
+		for _, l := range k.e.Logs("api", 0, 100) {
+			logs = append(logs, l.Text)
+		}
+		for _, want := range []string{"image app built in 0s (0/0 steps cached): reg/app@sha256:1", "[api-1] listening on :8080", "port-forward localhost:8000 → pod api-1 port 8080"} {
+			if !slices.Contains(logs, want) {
+				t.Errorf("api logs = %q, want a line %q", logs, want)
+			}
+		}
+		k.wantEvents() // no local process
+	})
+}
+
+// TestK8sStatus maps the pods' status to the phase, before and after the
+// first ready.
+func TestK8sStatus(t *testing.T) {
+	tests := []struct {
+		name      string
+		statuses  []kube.Status
+		phase     Phase
+		err       string
+		result    string
+		resultErr string
+	}{
+		{name: "ready", statuses: []kube.Status{ready}, phase: PhaseReady, result: "ok"},
+		{name: "job succeeded", statuses: []kube.Status{{State: kube.StateSucceeded}}, phase: PhaseReady, result: "ok"},
+		{
+			name:     "image pull error",
+			statuses: []kube.Status{{State: kube.StateError, Reason: "pod api-1: ImagePullBackOff"}},
+			phase:    PhaseError, err: "pod api-1: ImagePullBackOff", result: "error", resultErr: "pod api-1: ImagePullBackOff",
+		},
+		{
+			name:     "crash after ready",
+			statuses: []kube.Status{ready, {State: kube.StateError, Reason: "pod api-1: CrashLoopBackOff"}},
+			phase:    PhaseError, err: "pod api-1: CrashLoopBackOff", result: "ok",
+		},
+		{
+			name:     "recovers",
+			statuses: []kube.Status{{State: kube.StateError, Reason: "pod api-1: CrashLoopBackOff"}, pending, ready},
+			phase:    PhaseReady, result: "error", resultErr: "pod api-1: CrashLoopBackOff",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				k := startK8s(t, k8sModel(nil, k8s("api")), nil)
+				defer k.stop()
+				for _, st := range tt.statuses {
+					k.cluster.report(t, "api", st)
+				}
+				r := k.wantPhase("api", tt.phase)
+				if r.Error != tt.err {
+					t.Errorf("api error = %q, want %q", r.Error, tt.err)
+				}
+				if u := r.LastUpdate; u == nil || u.Result != tt.result || u.Error != tt.resultErr {
+					t.Errorf("api last update = %+v, want result %q error %q", u, tt.result, tt.resultErr)
+				}
+			})
+		})
+	}
+}
+
+// TestK8sFailureKeepsServing: a failed build or apply shows the error and
+// leaves the last deploy's pods followed and forwarded; the next good
+// update redeploys and the forward moves to the new target without two
+// listeners at once.
+func TestK8sFailureKeepsServing(t *testing.T) {
+	tests := []struct {
+		name   string
+		script func(*k8sHarness)
+		events []string
+		err    string
+	}{
+		{
+			name:   "build",
+			script: func(k *k8sHarness) { k.build.fail["app"] = errors.New("RUN make: exit code 2") },
+			events: []string{"build app"},
+			err:    "build failed: RUN make: exit code 2",
+		},
+		{
+			name:   "apply",
+			script: func(k *k8sHarness) { k.cluster.applyErr["api"] = errors.New("admission webhook denied") },
+			events: []string{"build app", "apply deployment/api app=reg/app@sha256:2"},
+			err:    "apply failed: admission webhook denied",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				k := startK8s(t, k8sModel([]devfile.Image{image("app", "FROM scratch\n")}, withForward(k8s("api", "app"), 8000, 8080)), nil)
+				defer k.stop()
+				k.cluster.report(t, "api", ready)
+				k.take()
+
+				tt.script(k)
+				k.batch(proj + "/app/main.go")
+				k.want(tt.events...)
+				r := k.wantPhase("api", PhaseError)
+				if r.Error != tt.err {
+					t.Errorf("api error = %q, want %q", r.Error, tt.err)
+				}
+				if n := k.cluster.running(k.cluster.forwards, "api"); n != 1 {
+					t.Errorf("running forwards of api = %d, want 1 (the last deploy keeps serving)", n)
+				}
+				// The pods stay ready, but the failed update's error stands.
+				k.cluster.report(t, "api", ready)
+				k.wantPhase("api", PhaseError)
+
+				k.batch(proj + "/app/main.go")
+				k.want("build app", "apply deployment/api app=reg/app@sha256:3", "forward 8000->8080")
+				k.cluster.report(t, "api", ready)
+				if r := k.wantPhase("api", PhaseReady); r.LastUpdate.Files[0] != "app/main.go" {
+					t.Errorf("api last update files = %q, want app/main.go", r.LastUpdate.Files)
+				}
+				if n := k.cluster.running(k.cluster.watches, "api"); n != 1 {
+					t.Errorf("running watches of api = %d, want 1", n)
+				}
+			})
+		})
+	}
+}
+
+// TestK8sFileChange maps files to images through their contexts (with
+// .dockerignore-style ignore=, base images) and rebuilds and redeploys only
+// the resources using them.
+func TestK8sFileChange(t *testing.T) {
+	images := []devfile.Image{
+		image("base", "FROM scratch\n"),
+		image("app", "FROM base\n"),
+		image("web", "FROM scratch\n"),
+	}
+	images[2].Ignore = []string{"*.md"}
+	tests := []struct {
+		name   string
+		path   string
+		events []string
+	}{
+		{name: "app context", path: proj + "/app/main.go", events: []string{"build app", "apply deployment/api app=reg/app@sha256:2"}},
+		{name: "base context rebuilds its dependents", path: proj + "/base/lib.go", events: []string{"build app", "apply deployment/api app=reg/app@sha256:2"}},
+		{name: "web context", path: proj + "/web/index.html", events: []string{"build web", "apply deployment/site web=reg/web@sha256:2"}},
+		{name: "ignored in web", path: proj + "/web/README.md"},
+		{name: "outside every context", path: proj + "/docs/guide.md"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				k := startK8s(t, k8sModel(images, k8s("api", "app"), k8s("site", "web")), nil)
+				defer k.stop()
+				k.wantSet("build app", "build web", "apply deployment/api app=reg/app@sha256:1", "apply deployment/site web=reg/web@sha256:1")
+				k.cluster.report(t, "api", ready)
+				k.cluster.report(t, "site", ready)
+
+				k.batch(tt.path)
+				k.want(tt.events...)
+			})
+		})
+	}
+}
+
+// TestK8sResourceDeps: builds run at once, deploys wait for resource_deps.
+func TestK8sResourceDeps(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		api := k8s("api", "app")
+		api.ResourceDeps = []string{"db"}
+		k := startK8s(t, k8sModel([]devfile.Image{image("app", "FROM scratch\n")}, api, k8s("db")), nil)
+		defer k.stop()
+		k.wantSet("build app", "apply deployment/db")
+		if r := k.wantPhase("api", PhaseDeploying); r.Waiting != "waiting for resource_deps: db" {
+			t.Errorf("api waiting = %q, want %q", r.Waiting, "waiting for resource_deps: db")
+		}
+		k.cluster.report(t, "db", ready)
+		k.want("apply deployment/api app=reg/app@sha256:1")
+	})
+}
+
+// TestK8sReload: a Devfile reload redeploys only the resources whose
+// objects or images changed.
+func TestK8sReload(t *testing.T) {
+	images := []devfile.Image{image("app", "FROM scratch\n")}
+	changed := k8s("api", "app")
+	changed.Objects[0].YAML += "spec:\n  replicas: 2\n"
+	newImages := []devfile.Image{image("app", "FROM scratch\n")}
+	newImages[0].BuildArgs = map[string]string{"MODE": "dev"}
+	tests := []struct {
+		name   string
+		next   *devfile.Model
+		events []string
+	}{
+		{name: "manifest changed", next: k8sModel(images, changed, k8s("db")), events: []string{"build app", "apply deployment/api app=reg/app@sha256:2"}},
+		{name: "image changed", next: k8sModel(newImages, k8s("api", "app"), k8s("db")), events: []string{"build app", "apply deployment/api app=reg/app@sha256:2"}},
+		{name: "nothing changed", next: k8sModel(images, k8s("api", "app"), k8s("db"))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				k := startK8s(t, k8sModel(images, k8s("api", "app"), k8s("db")), func(k *k8sHarness) {
+					k.loader.results = []loadResult{{m: tt.next}}
+				})
+				defer k.stop()
+				k.wantSet("build app", "apply deployment/api app=reg/app@sha256:1", "apply deployment/db")
+				k.batch(proj + "/Devfile")
+				k.want(tt.events...)
+			})
+		})
+	}
+}
+
+// TestKubeError: when the cluster cannot be used, Kubernetes resources
+// show why and local ones run.
+func TestKubeError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := startK8s(t, k8sModel(nil, k8s("api"), local("gen", "gen", "")), func(k *k8sHarness) {
+			k.conf = func(c *Config) { c.KubeError = errors.New(`creating kind cluster "dev": docker is not running`) }
+		})
+		defer k.stop()
+		r := k.wantPhase("api", PhaseError)
+		if want := `Kubernetes is not available: creating kind cluster "dev": docker is not running`; r.Error != want {
+			t.Errorf("api error = %q, want %q", r.Error, want)
+		}
+		k.wantEvents("start gen")
+		k.want()
+	})
+}
+
+// TestK8sForwardFails: a port-forward that cannot listen is the
+// resource's error.
+func TestK8sForwardFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := startK8s(t, k8sModel(nil, withForward(k8s("api"), 8000, 8080)), func(k *k8sHarness) {
+			k.cluster.fwdErr = errors.New("listen tcp 127.0.0.1:8000: bind: address already in use")
+		})
+		defer k.stop()
+		r := k.wantPhase("api", PhaseError)
+		if want := "port-forward localhost:8000: listen tcp 127.0.0.1:8000: bind: address already in use"; r.Error != want {
+			t.Errorf("api error = %q, want %q", r.Error, want)
+		}
+	})
+}
+
+// TestBuildProgress: build progress goes to the logs of the resources
+// using the image.
+func TestBuildProgress(t *testing.T) {
+	tests := []struct {
+		name string
+		ev   builder.Progress
+		want string
+	}{
+		{name: "message", ev: builder.Progress{Kind: builder.ProgressMessage, Message: "BuildKit: unix:///run/buildkit.sock"}, want: "BuildKit: unix:///run/buildkit.sock"},
+		{name: "step start", ev: builder.Progress{Kind: builder.ProgressStep, Step: "[2/3] RUN make"}, want: "▸ [2/3] RUN make"},
+		{name: "step cached", ev: builder.Progress{Kind: builder.ProgressStep, Step: "[2/3] RUN make", Done: true, Cached: true}, want: "✓ [2/3] RUN make (cached)"},
+		{name: "step failed", ev: builder.Progress{Kind: builder.ProgressStep, Step: "[2/3] RUN make", Done: true, Error: "exit code 2"}, want: "✗ [2/3] RUN make: exit code 2"},
+		{name: "log", ev: builder.Progress{Kind: builder.ProgressLog, Log: []byte("cc main.c\n")}, want: "cc main.c"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				k := startK8s(t, k8sModel([]devfile.Image{image("app", "FROM scratch\n")}, k8s("api", "app")), nil)
+				defer k.stop()
+				k.e.BuildProgress("app", tt.ev)
+				lines := k.e.Logs("api", 0, 100)
+				if got := lines[len(lines)-1].Text; got != tt.want {
+					t.Errorf("BuildProgress(app, %+v): last api line = %q, want %q", tt.ev, got, tt.want)
+				}
+			})
+		})
+	}
+}
