@@ -72,6 +72,7 @@ func newRootCmd(s Streams) *cobra.Command {
 		newGetCmd(s), newLogsCmd(s), newTriggerCmd(s), newEnableCmd(s), newDisableCmd(s),
 		newClusterCmd(s),
 		newCICmd(s), newDownCmd(s),
+		newDoctorCmd(s),
 	)
 	return root
 }

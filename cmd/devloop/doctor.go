@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/devloop-dev/devloop/devfile"
+	"github.com/devloop-dev/devloop/doctor"
+	"github.com/devloop-dev/devloop/web"
+)
+
+// doctorConfig is what `devloop doctor` was asked for.
+type doctorConfig struct {
+	file string
+	port int
+}
+
+func newDoctorCmd(s Streams) *cobra.Command {
+	cfg := doctorConfig{}
+	cmd := &cobra.Command{
+		Use:   "doctor [-f PATH] [--port N]",
+		Short: "Check that this machine can run the Devfile, and say how to fix what is missing",
+		Long: "Check that the Devfile evaluates, that docker and BuildKit answer when it needs them,\n" +
+			"that the inotify limits fit the source tree, that the dashboard port is free and that\n" +
+			"the kube context is one devloop deploys to. Each check prints one line: ✓ fine,\n" +
+			"! worth a look, ✗ a problem, with the command that fixes it. Exits 1 on any ✗.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runDoctor(cmd.Context(), cfg, s, doctor.Deps{})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&cfg.file, "file", "f", "", "path of the Devfile (default ./Devfile, then ./Tiltfile)")
+	f.IntVar(&cfg.port, "port", web.DefaultPort, "port of the dashboard and API that `devloop up` will use")
+	return cmd
+}
+
+// runDoctor runs the checks with the seams in d (nil ones are real) and
+// returns an exit-1 error when any check failed.
+func runDoctor(ctx context.Context, cfg doctorConfig, s Streams, d doctor.Deps) error {
+	path, findErr := findDevfile(cfg.file)
+	dir := filepath.Dir(path)
+	if findErr != nil {
+		dir = "."
+		if fi, err := os.Stat(cfg.file); err == nil && fi.IsDir() {
+			dir = cfg.file
+		}
+	}
+	if d.Load == nil {
+		d.Load = func(ctx context.Context) (*devfile.Model, error) {
+			if findErr != nil {
+				return nil, findErr
+			}
+			kubeContext, kubeNamespace := currentKubeContext(os.Getenv("KUBECONFIG"))
+			return devfile.Load(ctx, path, devfile.Options{
+				Subcommand:    "up", // doctor checks what `devloop up` would need
+				KubeContext:   kubeContext,
+				KubeNamespace: kubeNamespace,
+			})
+		}
+	}
+	doc, err := doctor.New(doctor.Config{Dir: dir, Port: cfg.port}, d)
+	if err != nil {
+		return err
+	}
+	results, err := doc.Run(ctx, s.Out)
+	if err != nil {
+		return err
+	}
+	if n := doctor.Failed(results); n > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("%d of %d checks failed: apply the fixes on the ✗ lines above", n, len(results))}
+	}
+	return nil
+}

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/devloop-dev/devloop/doctor"
+	"github.com/devloop-dev/devloop/web"
+)
+
+// doctorPort returns a port that was free a moment ago.
+func doctorPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// clearDoctorEnv makes the environment checks deterministic.
+func clearDoctorEnv(t *testing.T) {
+	for _, k := range []string{"BUILDKIT_HOST", "DEVLOOP_KIND_NODE_IMAGE", "DEVLOOP_REGISTRY_IMAGE", "DEVLOOP_BUILDKIT_IMAGE"} {
+		t.Setenv(k, "")
+	}
+}
+
+// TestDoctorExample runs `devloop doctor` for real on examples/local: no
+// docker, no cluster needed, so every check passes on a machine that can
+// run devloop at all.
+func TestDoctorExample(t *testing.T) {
+	clearDoctorEnv(t)
+	t.Setenv("DEVLOOP_REGISTRY_IMAGE", "mirror.local/registry:2")
+	port := doctorPort(t)
+	path, err := filepath.Abs("../../examples/local/Devfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "doctor", "-f", "../../examples/local/Devfile", "--port", strconv.Itoa(port))
+	want := []string{
+		"✓ devfile: " + path + " evaluates: 2 local resources, 0 k8s resources, 0 images",
+		"✓ docker: not needed",
+		"✓ buildkit: not needed",
+		"✓ inotify: ",
+		"✓ port: " + strconv.Itoa(port) + " is free for the dashboard",
+		"✓ kube: not needed: the Devfile has no k8s resources",
+		"✓ images: DEVLOOP_REGISTRY_IMAGE=mirror.local/registry:2 (local registry image)",
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if code != 0 || errOut != "" || len(lines) != len(want) {
+		t.Fatalf("devloop doctor -f examples/local/Devfile = %d, %q, %q; want 0 and %d lines", code, out, errOut, len(want))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("devloop doctor line %d = %q, want prefix %q", i+1, lines[i], w)
+		}
+	}
+}
+
+// fakeDocker answers `docker info` with out or err.
+type fakeDocker struct {
+	out   string
+	err   error
+	calls []string
+}
+
+func (f *fakeDocker) Run(ctx context.Context, argv ...string) (string, error) {
+	f.calls = append(f.calls, strings.Join(argv, " "))
+	return f.out, f.err
+}
+
+const kindDevfile = `kind_cluster(name = "dev")
+k8s_yaml(blob("""
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: web
+"""))
+docker_build("web", ".")
+`
+
+func TestDoctorDecisions(t *testing.T) {
+	proc := fstest.MapFS{
+		"max_user_watches":   {Data: []byte("524288\n")},
+		"max_user_instances": {Data: []byte("128\n")},
+	}
+	noDaemon := func(port int) (web.State, error) { return web.State{}, errors.New("no devloop") }
+	kubeFails := func() (string, string, error) {
+		return "", "", errors.New("kubeconfig must not be read with kind_cluster")
+	}
+	tests := []struct {
+		name     string
+		devfile  string
+		docker   *fakeDocker
+		wantCode int
+		want     []string // line prefixes, in order
+		wantErr  string
+		wantRun  []string
+	}{
+		{
+			name: "docker answers", devfile: kindDevfile,
+			docker:   &fakeDocker{out: "27.3.1\n"},
+			wantCode: 0,
+			want: []string{
+				"✓ devfile: ", "✓ docker: daemon 27.3.1 answering; needed: kind_cluster \"dev\" runs in docker; without BUILDKIT_HOST, images build in devloop's buildkitd container",
+				"✓ buildkit: BUILDKIT_HOST is not set", "✓ inotify: max_user_watches 524288, max_user_instances 128; the project has 1 directory",
+				"✓ port: ", "✓ kube: the Devfile's kind_cluster \"dev\" is used",
+			},
+			wantRun: []string{"docker info --format {{.ServerVersion}}"},
+		},
+		{
+			name: "docker down", devfile: kindDevfile,
+			docker:   &fakeDocker{err: errors.New("docker info: exit status 1: Cannot connect to the Docker daemon at unix:///var/run/docker.sock")},
+			wantCode: 1,
+			want: []string{
+				"✓ devfile: ", "✗ docker: the docker daemon is not answering (docker info: exit status 1: Cannot connect to the Docker daemon",
+				"✓ buildkit: ", "✓ inotify: ", "✓ port: ", "✓ kube: ",
+			},
+			wantErr: "Error: 1 of 6 checks failed: apply the fixes on the ✗ lines above",
+			wantRun: []string{"docker info --format {{.ServerVersion}}"},
+		},
+		{
+			name: "Devfile error", devfile: "kind_cluster(name = \"dev\")\nlocal_resource()\n",
+			docker:   &fakeDocker{},
+			wantCode: 1,
+			want:     []string{"✗ devfile: {{DEVFILE}}:2:15: ", "✓ inotify: ", "✓ port: "},
+			wantErr:  "Error: 1 of 3 checks failed",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clearDoctorEnv(t)
+			dir := t.TempDir()
+			path := filepath.Join(dir, "Devfile")
+			if err := os.WriteFile(path, []byte(tt.devfile), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var out, errb bytes.Buffer
+			s := Streams{In: strings.NewReader(""), Out: &out, Err: &errb}
+			err := runDoctor(context.Background(), doctorConfig{file: path, port: doctorPort(t)}, s,
+				doctor.Deps{Runner: tt.docker, Inotify: proc, DaemonState: noDaemon, KubeContext: kubeFails})
+			code := 0
+			var ee *exitError
+			if errors.As(err, &ee) {
+				code = ee.code
+				errb.WriteString("Error: " + err.Error())
+			} else if err != nil {
+				t.Fatalf("runDoctor(%s) = %v, want nil or an exit error", tt.name, err)
+			}
+			lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+			if code != tt.wantCode || len(lines) != len(tt.want) || !strings.HasPrefix(errb.String(), tt.wantErr) {
+				t.Fatalf("runDoctor(%s) = exit %d, %q, %q; want exit %d, %d lines, error %q", tt.name, code, out.String(), errb.String(), tt.wantCode, len(tt.want), tt.wantErr)
+			}
+			for i, w := range tt.want {
+				w = strings.ReplaceAll(w, "{{DEVFILE}}", path)
+				if !strings.HasPrefix(lines[i], w) {
+					t.Errorf("runDoctor(%s) line %d = %q, want prefix %q", tt.name, i+1, lines[i], w)
+				}
+			}
+			if strings.Join(tt.docker.calls, "\n") != strings.Join(tt.wantRun, "\n") {
+				t.Errorf("runDoctor(%s) ran %q, want %q", tt.name, tt.docker.calls, tt.wantRun)
+			}
+		})
+	}
+}
