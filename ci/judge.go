@@ -334,19 +334,35 @@ func (j *Judge) judge(t *track, now time.Time) Resource {
 }
 
 // graceUntil tells whether r's error is a runtime error of a Kubernetes
-// resource (its last update succeeded), which the grace period tolerates,
-// and until when. Update errors (build, apply, a local cmd) fail at once:
-// nothing retries them in CI.
+// resource (pods failing after its objects were applied), which the grace
+// period tolerates, and until when: the grace period counts from the apply,
+// as Tilt counts it from the deploy. Update errors (a build, an apply, a
+// local cmd) fail at once: nothing retries them in CI.
 func (j *Judge) graceUntil(t *track) (time.Time, bool) {
 	v := t.view
-	if j.cfg.GracePeriod <= 0 || v.Kind != string(devfile.KindK8s) || v.LastUpdate == nil || v.LastUpdate.Result != "ok" || v.Current != nil {
+	if j.cfg.GracePeriod <= 0 || v.Kind != string(devfile.KindK8s) || v.Current != nil || v.LastUpdate == nil {
 		return time.Time{}, false
 	}
-	since := v.LastUpdate.End
-	if since.IsZero() {
-		since = t.errorSince
+	deployed, ok := appliedAt(*v.LastUpdate)
+	if !ok {
+		return time.Time{}, false
 	}
-	return since.Add(j.cfg.GracePeriod), true
+	return deployed.Add(j.cfg.GracePeriod), true
+}
+
+// appliedAt returns when update u applied its objects: the end of its
+// "apply" step (the engine's name for it), else the end of an update that
+// succeeded; false when u failed before applying.
+func appliedAt(u engine.Update) (time.Time, bool) {
+	for _, s := range u.Steps {
+		if s.Name == "apply" && !s.End.IsZero() {
+			return s.End, true
+		}
+	}
+	if u.Result == "ok" && !u.End.IsZero() {
+		return u.End, true
+	}
+	return time.Time{}, false
 }
 
 // blockedBy returns a resource_dep of v that will never become ready in

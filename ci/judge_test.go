@@ -55,10 +55,20 @@ func withDeps(v engine.ResourceView, deps ...string) engine.ResourceView {
 	return v
 }
 
-// runtimeErr is a k8s resource whose deploy succeeded at deployed and whose
-// pod fails now.
+// runtimeErr is a k8s resource whose first update applied its objects at
+// deployed and then failed on its pods.
 func runtimeErr(name string, deployed time.Duration, msg string) engine.ResourceView {
-	v := res(name, "k8s", engine.PhaseReady, deployed)
+	u := engine.Update{ID: 1, Reason: "initial", Start: t0, End: t0.Add(deployed + 5*time.Second), Result: "error", Error: msg,
+		Steps: []engine.Step{{Name: "build", Start: t0, End: t0.Add(deployed / 2)}, {Name: "apply", Start: t0.Add(deployed / 2), End: t0.Add(deployed)}}}
+	v := engine.ResourceView{Name: name, Kind: "k8s", Enabled: true, Phase: engine.PhaseError, Error: msg, History: []engine.Update{u}}
+	v.LastUpdate = &v.History[0]
+	return v
+}
+
+// crashAfterReady is a k8s resource that was ready (its update ended at
+// ready) and whose pods fail now.
+func crashAfterReady(name string, ready time.Duration, msg string) engine.ResourceView {
+	v := res(name, "k8s", engine.PhaseReady, ready-time.Second)
 	v.Phase, v.Error = engine.PhaseError, msg
 	return v
 }
@@ -137,7 +147,7 @@ func TestJudge(t *testing.T) {
 		{
 			name: "k8s runtime error past the grace period fails",
 			steps: []step{
-				{at: 10 * time.Second, resources: []engine.ResourceView{runtimeErr("api", 0, "pod api-1: CrashLoopBackOff")}},
+				{at: 10 * time.Second, resources: []engine.ResourceView{runtimeErr("api", time.Second, "pod api-1: CrashLoopBackOff")}},
 			},
 			at:     31 * time.Second,
 			want:   Failed,
@@ -153,6 +163,24 @@ func TestJudge(t *testing.T) {
 			at:     10 * time.Second,
 			want:   Failed,
 			reason: []string{"resource api failed: pod api-1: ImagePullBackOff"},
+		},
+		{
+			name: "k8s error after ready: the grace period counts from the deploy",
+			steps: []step{
+				{at: 10 * time.Second, resources: []engine.ResourceView{crashAfterReady("api", 5*time.Second, "pod api-1: OOMKilled")}},
+			},
+			at:     34 * time.Second,
+			want:   Running,
+			status: map[string]Status{"api": StatusWaiting},
+		},
+		{
+			name: "k8s error after ready past the grace period",
+			steps: []step{
+				{at: 10 * time.Second, resources: []engine.ResourceView{crashAfterReady("api", 5*time.Second, "pod api-1: OOMKilled")}},
+			},
+			at:     35 * time.Second,
+			want:   Failed,
+			reason: []string{"exceeded the k8s grace period", "OOMKilled"},
 		},
 		{
 			name: "k8s update error is not covered by the grace period",
@@ -299,7 +327,7 @@ func TestJudgeNext(t *testing.T) {
 		{name: "nothing started: the global timeout", resources: []engine.ResourceView{res("a", "local", engine.PhasePending, -1)}, want: 10 * time.Minute},
 		{name: "started: its readiness timeout", resources: []engine.ResourceView{res("a", "local", engine.PhaseBuilding, 5*time.Second), res("b", "local", engine.PhaseBuilding, 7*time.Second)}, now: 8 * time.Second, want: 2*time.Minute + 5*time.Second},
 		{name: "ready: the global timeout", resources: []engine.ResourceView{res("a", "local", engine.PhaseReady, 0)}, now: 2 * time.Second, want: 10 * time.Minute},
-		{name: "tolerated error: the end of its grace period", resources: []engine.ResourceView{runtimeErr("a", 10*time.Second, "crash")}, now: 20 * time.Second, want: 41 * time.Second},
+		{name: "tolerated error: the end of its grace period", resources: []engine.ResourceView{runtimeErr("a", 10*time.Second, "crash")}, now: 20 * time.Second, want: 40 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
