@@ -12,12 +12,14 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/devloop-dev/devloop/builder"
 	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/engine"
 	"github.com/devloop-dev/devloop/proc"
@@ -38,6 +40,9 @@ type upConfig struct {
 	// proc); empty runs them directly.
 	supervisor []string
 	logger     *slog.Logger
+	// kube configures the cluster setup (tests pass fakes); its zero value
+	// uses kind and the environment.
+	kube kubeOptions
 }
 
 func newUpCmd(s Streams) *cobra.Command {
@@ -142,16 +147,55 @@ func runUp(ctx context.Context, cfg upConfig, s Streams) error {
 		}
 		ignore = append(ignore, pats...)
 	}
-	eng, err := engine.New(engine.Config{
+	ecfg := engine.Config{
 		Model:       model,
 		WatchIgnore: ignore,
 		Loader:      engine.LoaderFunc(func(ctx context.Context) (*devfile.Model, error) { return devfile.Load(ctx, path, opts) }),
 		Runner:      engine.ProcRunner{Supervisor: cfg.supervisor},
 		Logger:      cfg.logger,
-	})
+	}
+	// Build progress goes to the resources' logs once the engine exists;
+	// no build starts before it runs.
+	var engRef atomic.Pointer[engine.Engine]
+	if needsCluster(model) {
+		ko := cfg.kube
+		if ko.getenv == nil {
+			ko.getenv = os.Getenv
+		}
+		if ko.progress == nil {
+			ko.progress = prefixWriter{w: s.Out, prefix: "devloop │ "}
+		}
+		ko.logger = cfg.logger
+		ko.onProgress = func(ref string, ev builder.Progress) {
+			if e := engRef.Load(); e != nil {
+				e.BuildProgress(ref, ev)
+			}
+		}
+		fmt.Fprintln(s.Out, "devloop: preparing the Kubernetes cluster")
+		ks, kerr := setupKube(ctx, model, ko)
+		switch {
+		case kerr != nil && ctx.Err() != nil:
+			return kerr
+		case kerr != nil && !hasLocal(model):
+			return kerr // nothing else could run
+		case kerr != nil:
+			fmt.Fprintf(s.Out, "devloop: the Kubernetes resources cannot deploy, the local ones run: %v\n", kerr)
+			ecfg.KubeError = kerr
+		default:
+			defer ks.Close()
+			fmt.Fprintf(s.Out, "devloop: deploying to kube context %s", ks.client.Context())
+			if ks.registry.Host != "" {
+				fmt.Fprintf(s.Out, ", images pushed to %s", ks.registry.Host)
+			}
+			fmt.Fprintln(s.Out)
+			ecfg.Builder, ecfg.Cluster = ks.builder, ks.client
+		}
+	}
+	eng, err := engine.New(ecfg)
 	if err != nil {
 		return err
 	}
+	engRef.Store(eng)
 	srv, err := web.New(web.Config{Host: cfg.host, Port: cfg.port, AllowRemote: cfg.allowRemote, Logger: cfg.logger}, eng)
 	if err != nil {
 		return err
@@ -242,6 +286,25 @@ func printStream(ctx context.Context, eng *engine.Engine, out io.Writer, logs bo
 	if ctx.Err() != nil {
 		fmt.Fprintln(out, "devloop: stopping local processes (Ctrl-C again to exit at once)")
 	}
+}
+
+// prefixWriter writes each line with a prefix (the cluster's progress, in
+// the terminal's "name │ line" layout). Writers write whole lines.
+type prefixWriter struct {
+	w      io.Writer
+	prefix string
+}
+
+func (p prefixWriter) Write(b []byte) (int, error) {
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		if line == "" {
+			continue
+		}
+		if _, err := io.WriteString(p.w, p.prefix+line); err != nil {
+			return 0, err
+		}
+	}
+	return len(b), nil
 }
 
 // syncWriter serializes writes: the log printer and the Devfile's print()

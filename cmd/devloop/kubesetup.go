@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/devloop-dev/devloop/builder"
+	"github.com/devloop-dev/devloop/devfile"
+	"github.com/devloop-dev/devloop/kindcluster"
+	"github.com/devloop-dev/devloop/kube"
+)
+
+// kubeSetup is what Kubernetes resources need: a client of the cluster and
+// an image builder that pushes to the cluster's registry.
+type kubeSetup struct {
+	client   *kube.Client
+	builder  *builder.Builder
+	registry builder.Registry
+}
+
+// Close releases the client's watches and the builder's BuildKit connection.
+func (k *kubeSetup) Close() {
+	k.client.Close()
+	_ = k.builder.Close()
+}
+
+// kubeOptions configure setupKube; zero values mean the defaults.
+type kubeOptions struct {
+	// ensure makes the Devfile's kind_cluster() exist; nil means a
+	// kindcluster.Manager configured from the environment.
+	ensure func(ctx context.Context, c devfile.Cluster) (*kindcluster.Info, error)
+	// kubeconfig and context select the cluster when the Devfile declares
+	// no kind_cluster(); empty means the default kubeconfig and its
+	// current context.
+	kubeconfig, context string
+	// progress receives the cluster's creation steps, for the user.
+	progress   io.Writer
+	logger     *slog.Logger
+	getenv     func(string) string
+	onProgress func(ref string, ev builder.Progress)
+}
+
+// setupKube prepares what m's Kubernetes resources need: the kind cluster
+// m declares (created when missing, with its registry), a client of its
+// context (or of the current one) that devloop may deploy to, the
+// registry to push to (default_registry(), else the cluster's KEP-1755
+// ConfigMap) and a builder. The error says what is missing and how to fix it.
+func setupKube(ctx context.Context, m *devfile.Model, o kubeOptions) (*kubeSetup, error) {
+	kubeconfig, kctx := o.kubeconfig, o.context
+	if m.Cluster != nil {
+		ensure := o.ensure
+		if ensure == nil {
+			mgr, err := kindcluster.New(kindcluster.Config{
+				NodeImage:     o.getenv("DEVLOOP_KIND_NODE_IMAGE"),
+				RegistryImage: o.getenv("DEVLOOP_REGISTRY_IMAGE"),
+				Progress:      o.progress,
+				Logger:        o.logger,
+			})
+			if err != nil {
+				return nil, err
+			}
+			ensure = mgr.Ensure
+		}
+		info, err := ensure(ctx, *m.Cluster)
+		if err != nil {
+			return nil, fmt.Errorf("kind cluster %s: %w", m.Cluster.Name, err)
+		}
+		kubeconfig, kctx = info.Kubeconfig, info.Context
+	}
+	client, err := kube.New(kube.Config{
+		Kubeconfig:      kubeconfig,
+		Context:         kctx,
+		Namespace:       m.Settings.Namespace,
+		AllowedContexts: m.Settings.AllowedContexts,
+		Logger:          o.logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := kube.CheckContext(client.Context(), client.Server(), m.Settings.AllowedContexts); err != nil {
+		client.Close()
+		return nil, err
+	}
+	reg, err := findRegistry(ctx, client, m)
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
+	b, err := builder.New(builder.Config{
+		Registry:    reg,
+		MaxParallel: m.Settings.MaxParallelUpdates,
+		OnProgress:  o.onProgress,
+		Logger:      o.logger,
+		Getenv:      o.getenv,
+	})
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
+	return &kubeSetup{client: client, builder: b, registry: reg}, nil
+}
+
+// findRegistry returns where images are pushed: default_registry() when
+// the Devfile sets it (the user's explicit choice), else the registry the
+// cluster advertises. A Devfile that builds images needs one.
+func findRegistry(ctx context.Context, c *kube.Client, m *devfile.Model) (builder.Registry, error) {
+	if m.Settings.DefaultRegistry != "" {
+		return builder.Registry{Host: m.Settings.DefaultRegistry}, nil
+	}
+	h, err := c.LocalRegistry(ctx)
+	if err != nil {
+		return builder.Registry{}, err
+	}
+	if h != nil {
+		return builder.Registry{Host: h.Host, HostFromClusterNetwork: h.HostFromClusterNetwork,
+			HostFromContainerRuntime: h.HostFromContainerRuntime, Help: h.Help}, nil
+	}
+	if pushes(m.Images) {
+		return builder.Registry{}, fmt.Errorf("kube context %q advertises no local registry (ConfigMap kube-public/local-registry-hosting) and the Devfile sets no default_registry(): "+
+			"declare kind_cluster() to get a cluster with a registry, or call default_registry('HOST:PORT')", c.Context())
+	}
+	return builder.Registry{}, nil
+}
+
+// pushes tells whether any image must be pushed to a registry.
+func pushes(images []devfile.Image) bool {
+	for _, img := range images {
+		if !(img.Kind == devfile.ImageCustom && img.DisablePush) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasLocal tells whether m has a resource that runs without a cluster.
+func hasLocal(m *devfile.Model) bool {
+	for _, r := range m.Resources {
+		if r.Kind == devfile.KindLocal {
+			return true
+		}
+	}
+	return false
+}

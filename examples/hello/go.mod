@@ -1,0 +1,3 @@
+module example.com/devloop-hello
+
+go 1.26
