@@ -111,10 +111,11 @@ func checkDocker(ctx context.Context, run Runner, docker string, timeout time.Du
 
 // checkBuildKit checks that BUILDKIT_HOST, when set, is reachable: it
 // dials unix:// and tcp:// addresses and asks docker whether a
-// docker-container:// container runs. BuildKit that the Devfile does not
-// need is at worst a warning.
+// docker-container:// container runs; then ping, when given, asks BuildKit
+// itself. BuildKit that the Devfile does not need is at worst a warning.
 func checkBuildKit(ctx context.Context, host string, need bool, timeout time.Duration,
-	dial func(ctx context.Context, network, address string) (net.Conn, error), run Runner, docker string) Result {
+	dial func(ctx context.Context, network, address string) (net.Conn, error),
+	ping func(ctx context.Context, address string) error, run Runner, docker string) Result {
 	if host == "" {
 		if need {
 			return Result{Status: OK, Check: "buildkit", Found: "BUILDKIT_HOST is not set: devloop starts its own buildkitd container with docker"}
@@ -150,9 +151,12 @@ func checkBuildKit(ctx context.Context, host string, need bool, timeout time.Dur
 			return Result{Status: bad, Check: "buildkit", Found: fmt.Sprintf("BUILDKIT_HOST=%s: the container is not running", host),
 				Fix: fmt.Sprintf("`docker start %s`", u.Host)}
 		}
-		return Result{Status: OK, Check: "buildkit", Found: fmt.Sprintf("BUILDKIT_HOST=%s: the container is running", host)}
+		return pingBuildKit(ctx, host, bad, fix, ping, "its container is running")
 	case "kube-pod":
-		return Result{Status: Warn, Check: "buildkit", Found: fmt.Sprintf("BUILDKIT_HOST=%s: not checked (reached through the cluster); `devloop up` reports it if unreachable", host)}
+		if ping == nil {
+			return Result{Status: Warn, Check: "buildkit", Found: fmt.Sprintf("BUILDKIT_HOST=%s: not checked (reached through the cluster); `devloop up` reports it if unreachable", host)}
+		}
+		return pingBuildKit(ctx, host, bad, fix, ping, "")
 	default:
 		return Result{Status: bad, Check: "buildkit", Found: fmt.Sprintf("BUILDKIT_HOST=%s has an unknown scheme %q", host, u.Scheme),
 			Fix: "use unix://, tcp://, docker-container:// or kube-pod://"}
@@ -162,7 +166,23 @@ func checkBuildKit(ctx context.Context, host string, need bool, timeout time.Dur
 		return Result{Status: bad, Check: "buildkit", Found: fmt.Sprintf("BUILDKIT_HOST=%s is unreachable (%v)", host, err), Fix: fix}
 	}
 	conn.Close()
-	return Result{Status: OK, Check: "buildkit", Found: fmt.Sprintf("BUILDKIT_HOST=%s accepts connections", host)}
+	return pingBuildKit(ctx, host, bad, fix, ping, "it accepts connections")
+}
+
+// pingBuildKit asks BuildKit at host to answer, when ping is given, after
+// the address was found reachable (how says so).
+func pingBuildKit(ctx context.Context, host string, bad Status, fix string, ping func(ctx context.Context, address string) error, how string) Result {
+	if ping == nil {
+		return Result{Status: OK, Check: "buildkit", Found: fmt.Sprintf("BUILDKIT_HOST=%s: %s", host, how)}
+	}
+	if err := ping(ctx, host); err != nil {
+		found := fmt.Sprintf("BUILDKIT_HOST=%s does not answer as BuildKit (%v)", host, err)
+		if how != "" {
+			found = fmt.Sprintf("BUILDKIT_HOST=%s: %s, but does not answer as BuildKit (%v)", host, how, err)
+		}
+		return Result{Status: bad, Check: "buildkit", Found: found, Fix: fix}
+	}
+	return Result{Status: OK, Check: "buildkit", Found: fmt.Sprintf("BUILDKIT_HOST=%s: BuildKit answers", host)}
 }
 
 // countDirs counts the directories under tree that devloop watches,

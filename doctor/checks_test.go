@@ -159,37 +159,65 @@ func (f *fakeDial) Dial(ctx context.Context, network, address string) (net.Conn,
 
 func TestCheckBuildKit(t *testing.T) {
 	refused := errors.New("connect: connection refused")
+	noAnswer := errors.New("rpc error: code = Unavailable")
 	tests := []struct {
 		name    string
 		host    string
 		need    bool
 		dialErr error
+		ping    *fakePing // nil: no BuildKit client
 		run     *fakeRunner
 		want    check
 		dialed  string // network address
+		pinged  bool
 	}{
-		{"unset needed", "", true, nil, &fakeRunner{}, check{OK, "devloop starts its own buildkitd", ""}, ""},
-		{"unset not needed", "", false, nil, &fakeRunner{}, check{OK, "not needed", ""}, ""},
-		{"unix", "unix:///run/buildkit/buildkitd.sock", true, nil, &fakeRunner{}, check{OK, "accepts connections", ""}, "unix /run/buildkit/buildkitd.sock"},
-		{"tcp", "tcp://127.0.0.1:1234", true, nil, &fakeRunner{}, check{OK, "accepts connections", ""}, "tcp 127.0.0.1:1234"},
-		{"refused", "tcp://127.0.0.1:1234", true, refused, &fakeRunner{}, check{Fail, "unreachable (connect: connection refused)", "start buildkitd there"}, "tcp 127.0.0.1:1234"},
-		{"refused not needed", "tcp://127.0.0.1:1234", false, refused, &fakeRunner{}, check{Warn, "unreachable", "start buildkitd there"}, "tcp 127.0.0.1:1234"},
-		{"container running", "docker-container://bk", true, nil, &fakeRunner{out: map[string]string{"inspect": "true\n"}}, check{OK, "the container is running", ""}, ""},
-		{"container stopped", "docker-container://bk", true, nil, &fakeRunner{out: map[string]string{"inspect": "false\n"}}, check{Fail, "not running", "`docker start bk`"}, ""},
-		{"container missing", "docker-container://bk", true, nil, &fakeRunner{err: map[string]error{"inspect": errors.New("No such object: bk")}}, check{Fail, "no such container", "start buildkitd there"}, ""},
-		{"kube-pod", "kube-pod://buildkitd", true, nil, &fakeRunner{}, check{Warn, "not checked", ""}, ""},
-		{"unknown scheme", "ftp://x", true, nil, &fakeRunner{}, check{Fail, `unknown scheme "ftp"`, "use unix://"}, ""},
+		{"unset needed", "", true, nil, &fakePing{}, &fakeRunner{}, check{OK, "devloop starts its own buildkitd", ""}, "", false},
+		{"unset not needed", "", false, nil, &fakePing{}, &fakeRunner{}, check{OK, "not needed", ""}, "", false},
+		{"unix", "unix:///run/buildkit/buildkitd.sock", true, nil, nil, &fakeRunner{}, check{OK, "unix:///run/buildkit/buildkitd.sock: it accepts connections", ""}, "unix /run/buildkit/buildkitd.sock", false},
+		{"tcp", "tcp://127.0.0.1:1234", true, nil, nil, &fakeRunner{}, check{OK, "it accepts connections", ""}, "tcp 127.0.0.1:1234", false},
+		{"tcp answers", "tcp://127.0.0.1:1234", true, nil, &fakePing{}, &fakeRunner{}, check{OK, "tcp://127.0.0.1:1234: BuildKit answers", ""}, "tcp 127.0.0.1:1234", true},
+		{"tcp not BuildKit", "tcp://127.0.0.1:1234", true, nil, &fakePing{err: noAnswer}, &fakeRunner{},
+			check{Fail, "it accepts connections, but does not answer as BuildKit (rpc error", "start buildkitd there"}, "tcp 127.0.0.1:1234", true},
+		{"refused", "tcp://127.0.0.1:1234", true, refused, &fakePing{}, &fakeRunner{}, check{Fail, "unreachable (connect: connection refused)", "start buildkitd there"}, "tcp 127.0.0.1:1234", false},
+		{"refused not needed", "tcp://127.0.0.1:1234", false, refused, &fakePing{}, &fakeRunner{}, check{Warn, "unreachable", "start buildkitd there"}, "tcp 127.0.0.1:1234", false},
+		{"container running", "docker-container://bk", true, nil, nil, &fakeRunner{out: map[string]string{"inspect": "true\n"}}, check{OK, "its container is running", ""}, "", false},
+		{"container stopped", "docker-container://bk", true, nil, &fakePing{}, &fakeRunner{out: map[string]string{"inspect": "false\n"}}, check{Fail, "not running", "`docker start bk`"}, "", false},
+		{"container missing", "docker-container://bk", true, nil, &fakePing{}, &fakeRunner{err: map[string]error{"inspect": errors.New("No such object: bk")}}, check{Fail, "no such container", "start buildkitd there"}, "", false},
+		{"kube-pod unchecked", "kube-pod://buildkitd", true, nil, nil, &fakeRunner{}, check{Warn, "not checked", ""}, "", false},
+		{"kube-pod answers", "kube-pod://buildkitd", true, nil, &fakePing{}, &fakeRunner{}, check{OK, "BuildKit answers", ""}, "", true},
+		{"unknown scheme", "ftp://x", true, nil, &fakePing{}, &fakeRunner{}, check{Fail, `unknown scheme "ftp"`, "use unix://"}, "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dial := &fakeDial{err: tt.dialErr}
-			r := checkBuildKit(context.Background(), tt.host, tt.need, time.Second, dial.Dial, tt.run, "docker")
+			var ping func(context.Context, string) error
+			if tt.ping != nil {
+				ping = tt.ping.Ping
+			}
+			r := checkBuildKit(context.Background(), tt.host, tt.need, time.Second, dial.Dial, ping, tt.run, "docker")
 			tt.want.match(t, fmt.Sprintf("checkBuildKit(%q)", tt.host), r)
 			if got := strings.TrimSpace(dial.network + " " + dial.address); got != tt.dialed {
 				t.Errorf("checkBuildKit(%q) dialed %q, want %q", tt.host, got, tt.dialed)
 			}
+			if tt.ping != nil && (tt.ping.address != "") != tt.pinged {
+				t.Errorf("checkBuildKit(%q) pinged %q, want pinged %v", tt.host, tt.ping.address, tt.pinged)
+			}
+			if tt.ping != nil && tt.pinged && tt.ping.address != tt.host {
+				t.Errorf("checkBuildKit(%q) pinged %q, want %q", tt.host, tt.ping.address, tt.host)
+			}
 		})
 	}
+}
+
+// fakePing records the address it was asked about and answers err.
+type fakePing struct {
+	err     error
+	address string
+}
+
+func (f *fakePing) Ping(ctx context.Context, address string) error {
+	f.address = address
+	return f.err
 }
 
 func TestCountDirs(t *testing.T) {
@@ -329,5 +357,46 @@ func TestCheckImageVars(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("checkImageVars(%v) = %q, want %q", env, got, want)
+	}
+}
+
+func TestCurrentKubeContext(t *testing.T) {
+	dir := t.TempDir()
+	cfg := `apiVersion: v1
+kind: Config
+current-context: kind-dev
+contexts:
+- name: kind-dev
+  context: {cluster: kind-dev, user: kind-dev}
+clusters:
+- name: kind-dev
+  cluster: {server: "https://127.0.0.1:40123"}
+users:
+- name: kind-dev
+  user: {}
+`
+	tests := []struct {
+		name       string
+		content    string
+		wantName   string
+		wantServer string
+		wantErr    bool
+	}{
+		{"kind", cfg, "kind-dev", "https://127.0.0.1:40123", false},
+		{"empty", "", "", "", false},
+		{"broken", "current-context: [", "", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, tt.name)
+			if err := os.WriteFile(path, []byte(tt.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("KUBECONFIG", path)
+			name, server, err := currentKubeContext()
+			if name != tt.wantName || server != tt.wantServer || (err != nil) != tt.wantErr {
+				t.Errorf("currentKubeContext(%s) = %q, %q, %v; want %q, %q, error %v", tt.name, name, server, err, tt.wantName, tt.wantServer, tt.wantErr)
+			}
+		})
 	}
 }

@@ -97,6 +97,10 @@ type Deps struct {
 	Runner Runner
 	// Dial connects to BuildKit's address.
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
+	// BuildKit asks the BuildKit at address (BUILDKIT_HOST) to answer,
+	// after the address accepted a connection; nil skips that question
+	// (the package then needs no BuildKit client).
+	BuildKit func(ctx context.Context, address string) error
 	// Inotify holds max_user_watches and max_user_instances; default
 	// /proc/sys/fs/inotify.
 	Inotify fs.FS
@@ -184,7 +188,7 @@ func (d *Doctor) Run(ctx context.Context, w io.Writer) ([]Result, error) {
 		if err := emit(checkDocker(ctx, d.d.Runner, d.cfg.Docker, d.cfg.DockerTimeout, dockerNeed(m, buildkitHost))); err != nil {
 			return results, err
 		}
-		if err := emit(checkBuildKit(ctx, buildkitHost, needsBuildKit(m), d.cfg.DockerTimeout, d.d.Dial, d.d.Runner, d.cfg.Docker)); err != nil {
+		if err := emit(checkBuildKit(ctx, buildkitHost, needsBuildKit(m), d.cfg.DockerTimeout, d.d.Dial, d.d.BuildKit, d.d.Runner, d.cfg.Docker)); err != nil {
 			return results, err
 		}
 	}

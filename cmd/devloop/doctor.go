@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/devloop-dev/devloop/builder"
 	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/doctor"
 	"github.com/devloop-dev/devloop/web"
@@ -63,6 +64,9 @@ func runDoctor(ctx context.Context, cfg doctorConfig, s Streams, d doctor.Deps) 
 			})
 		}
 	}
+	if d.BuildKit == nil {
+		d.BuildKit = pingBuildKit
+	}
 	doc, err := doctor.New(doctor.Config{Dir: dir, Port: cfg.port}, d)
 	if err != nil {
 		return err
@@ -75,4 +79,26 @@ func runDoctor(ctx context.Context, cfg doctorConfig, s Streams, d doctor.Deps) 
 		return &exitError{code: 1, err: fmt.Errorf("%d of %d checks failed: apply the fixes on the ✗ lines above", n, len(results))}
 	}
 	return nil
+}
+
+// pingBuildKit asks the BuildKit at address to answer, through the
+// builder's own connection (builder.Endpoint), so that doctor and
+// `devloop up` agree on what reachable means. The builder sees only
+// BUILDKIT_HOST=address: it never falls back to starting a container.
+func pingBuildKit(ctx context.Context, address string) error {
+	if address == "" {
+		return fmt.Errorf("no BuildKit address")
+	}
+	b, err := builder.New(builder.Config{Getenv: func(key string) string {
+		if key == "BUILDKIT_HOST" {
+			return address
+		}
+		return ""
+	}})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	_, err = b.Endpoint(ctx)
+	return err
 }
