@@ -63,6 +63,7 @@ func startBrowser(t *testing.T, ctx context.Context) *browser {
 		"--disable-extensions", "--disable-dev-shm-usage", "--mute-audio",
 		"--user-data-dir="+profile, "--remote-debugging-port=0", "--window-size=1280,860",
 		"about:blank")
+	dieWithParent(cmd)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

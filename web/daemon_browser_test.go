@@ -54,6 +54,7 @@ func TestDashboardWithDaemon(t *testing.T) {
 	port, appPort := freePort(t), freePort(t)
 	up := exec.Command(exe, "up", "--port", strconv.Itoa(port), "--", "--port", strconv.Itoa(appPort))
 	up.Dir = example
+	dieWithParent(up)
 	up.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(dir, "state"))
 	stdout, err := up.StdoutPipe()
 	if err != nil {
