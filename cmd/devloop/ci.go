@@ -10,10 +10,12 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/devloop-dev/devloop/builder"
 	"github.com/devloop-dev/devloop/ci"
 	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/engine"
@@ -131,10 +133,19 @@ func runCI(ctx context.Context, cfg ciConfig, s Streams) (err error) {
 	forced := forceOnSecondSignal(s.Err)
 	defer forced()
 
-	if cfg.ephemeral {
-		if !needsCluster(model) {
-			fmt.Fprintln(s.Out, "devloop: --ephemeral: the Devfile has no Kubernetes resource and no kind_cluster(): no cluster to create")
-		} else {
+	ecfg := engine.Config{
+		Model:   model,
+		Watcher: noWatch{},
+		Runner:  engine.ProcRunner{Supervisor: cfg.supervisor},
+		Logger:  cfg.logger,
+	}
+	// Build progress goes to the resources' logs once the engine exists;
+	// no build starts before it runs.
+	var engRef atomic.Pointer[engine.Engine]
+	switch {
+	case needsCluster(model):
+		km := model
+		if cfg.ephemeral {
 			c, err := ephemeralCluster(model)
 			if err != nil {
 				return &exitError{exitCIFailed, err}
@@ -147,26 +158,40 @@ func runCI(ctx context.Context, cfg ciConfig, s Streams) (err error) {
 				}
 			}()
 			fmt.Fprintf(s.Out, "devloop: --ephemeral: creating kind cluster %s (registry on 127.0.0.1:%d)\n", c.Name, c.RegistryPort)
-			info, err := cfg.clusters.Ensure(ctx, c)
-			if err != nil {
-				if ctx.Err() != nil {
-					return &exitError{exitCIInterrupted, fmt.Errorf("devloop ci interrupted while creating kind cluster %s: %w", c.Name, err)}
-				}
-				return &exitError{exitCIFailed, fmt.Errorf("creating the ephemeral kind cluster %s: %w", c.Name, err)}
-			}
-			fmt.Fprintf(s.Out, "devloop: --ephemeral: kind cluster %s ready, context %s\n", info.Name, info.Context)
+			eph := *model
+			eph.Cluster = &c
+			km = &eph
 		}
+		fmt.Fprintln(s.Out, "devloop: preparing the Kubernetes cluster")
+		ks, err := setupKube(ctx, km, kubeOptions{
+			ensure:   cfg.clusters.Ensure,
+			progress: prefixWriter{w: s.Out, prefix: "devloop │ "},
+			logger:   cfg.logger,
+			getenv:   os.Getenv,
+			onProgress: func(ref string, ev builder.Progress) {
+				if e := engRef.Load(); e != nil {
+					e.BuildProgress(ref, ev)
+				}
+			},
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return &exitError{exitCIInterrupted, fmt.Errorf("devloop ci interrupted while preparing the cluster: %w", err)}
+			}
+			return &exitError{exitCIFailed, fmt.Errorf("preparing the Kubernetes cluster: %w", err)}
+		}
+		defer ks.Close()
+		fmt.Fprintf(s.Out, "devloop: deploying to kube context %s\n", ks.client.Context())
+		ecfg.Builder, ecfg.Cluster = ks.builder, ks.client
+	case cfg.ephemeral:
+		fmt.Fprintln(s.Out, "devloop: --ephemeral: the Devfile has no Kubernetes resource and no kind_cluster(): no cluster to create")
 	}
 
-	eng, err := engine.New(engine.Config{
-		Model:   model,
-		Watcher: noWatch{},
-		Runner:  engine.ProcRunner{Supervisor: cfg.supervisor},
-		Logger:  cfg.logger,
-	})
+	eng, err := engine.New(ecfg)
 	if err != nil {
 		return &exitError{exitCIUsage, err}
 	}
+	engRef.Store(eng)
 	engCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopEngine()
 	engDone := make(chan error, 1)

@@ -6,6 +6,8 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,7 +71,8 @@ func TestCIUsageErrors(t *testing.T) {
 }
 
 // fakeClusters records Ensure and Delete; ensure, when set, runs inside
-// Ensure (to fail it or to interrupt the run).
+// Ensure (to fail it or to interrupt the run). The clusters it "creates"
+// are a kubeconfig context pointing at server.
 type fakeClusters struct {
 	mu      sync.Mutex
 	ensured []devfile.Cluster
@@ -77,6 +80,20 @@ type fakeClusters struct {
 	// deleteCtxErr is ctx.Err() as Delete saw it.
 	deleteCtxErr error
 	ensure       func() error
+	server, dir  string
+}
+
+// notFoundAPI is an API server that has nothing: every request gets a
+// Kubernetes 404 Status (no registry ConfigMap, no API groups).
+func notFoundAPI(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprint(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 func (f *fakeClusters) Ensure(ctx context.Context, c devfile.Cluster) (*kindcluster.Info, error) {
@@ -91,7 +108,18 @@ func (f *fakeClusters) Ensure(ctx context.Context, c devfile.Cluster) (*kindclus
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("waiting for the API server: %w", err)
 	}
-	return &kindcluster.Info{Name: c.Name, Context: "kind-" + c.Name, Created: true}, nil
+	kc := filepath.Join(f.dir, "kubeconfig-"+c.Name)
+	data := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: kind-%[1]s, cluster: {server: %[2]q}}]
+users: [{name: kind-%[1]s, user: {}}]
+contexts: [{name: kind-%[1]s, context: {cluster: kind-%[1]s, user: kind-%[1]s}}]
+current-context: kind-%[1]s
+`, c.Name, f.server)
+	if err := os.WriteFile(kc, []byte(data), 0o600); err != nil {
+		return nil, err
+	}
+	return &kindcluster.Info{Name: c.Name, Context: "kind-" + c.Name, Kubeconfig: kc, Created: true}, nil
 }
 
 func (f *fakeClusters) Delete(ctx context.Context, name string) error {
@@ -141,6 +169,8 @@ local_resource("ok", cmd="true")
 		code     int
 		// cluster is whether a cluster is created (and must be deleted).
 		cluster bool
+		// want is in the output.
+		want string
 	}{
 		{name: "success", devfile: kindOK, code: 0, cluster: true},
 		{name: "failure", devfile: "kind_cluster()\nlocal_resource(\"bad\", cmd=\"exit 4\")\n", code: exitCIFailed, cluster: true},
@@ -150,12 +180,23 @@ local_resource("ok", cmd="true")
 local_resource("wait", serve_cmd="exec sleep 1000", readiness_probe=probe(period_secs=1, exec=exec_action(["false"])))
 `, cancelAt: "waiting for the readiness probe", code: exitCIInterrupted, cluster: true},
 		{name: "nothing for Kubernetes", devfile: `local_resource("ok", cmd="true")` + "\n", code: 0, cluster: false},
+		{name: "k8s resource that cannot deploy", devfile: `k8s_yaml(blob("""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: nginx}]}
+"""))
+`, code: exitCIFailed, cluster: true, want: "resource web failed: apply failed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
-			fc := &fakeClusters{}
+			fc := &fakeClusters{server: notFoundAPI(t), dir: t.TempDir()}
 			if tt.ensure != nil {
 				fc.ensure = func() error { return tt.ensure(cancel) }
 			}
@@ -164,6 +205,9 @@ local_resource("wait", serve_cmd="exec sleep 1000", readiness_probe=probe(period
 			err := runCI(ctx, cfg, Streams{Out: out, Err: out})
 			if got := exitCode(err); got != tt.code {
 				t.Fatalf("runCI(%s) = %v (exit %d), want exit %d; output:\n%s", tt.name, err, got, tt.code, out)
+			}
+			if !strings.Contains(out.String(), tt.want) {
+				t.Errorf("runCI(%s) output lacks %q:\n%s", tt.name, tt.want, out)
 			}
 			if !tt.cluster {
 				if len(fc.ensured) != 0 || len(fc.deleted) != 0 {
