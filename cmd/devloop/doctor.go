@@ -18,19 +18,26 @@ import (
 type doctorConfig struct {
 	file string
 	port int
+	args []string
 }
 
 func newDoctorCmd(s Streams) *cobra.Command {
 	cfg := doctorConfig{}
 	cmd := &cobra.Command{
-		Use:   "doctor [-f PATH] [--port N]",
+		Use:   "doctor [-f PATH] [--port N] [-- ARGS]",
 		Short: "Check that this machine can run the Devfile, and say how to fix what is missing",
 		Long: "Check that the Devfile evaluates, that docker and BuildKit answer when it needs them,\n" +
 			"that the inotify limits fit the source tree, that the dashboard port is free and that\n" +
 			"the kube context is one devloop deploys to. Each check prints one line: ✓ fine,\n" +
-			"! worth a look, ✗ a problem, with the command that fixes it. Exits 1 on any ✗.",
-		Args: cobra.NoArgs,
+			"! worth a look, ✗ a problem, with the command that fixes it. Exits 1 on any ✗.\n" +
+			"Arguments after -- go to config.parse(), as with `devloop up`.",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if n := cmd.ArgsLenAtDash(); n > 0 {
+				return fmt.Errorf("unexpected arguments %q: put Devfile arguments after --", args[:n])
+			} else if n < 0 && len(args) > 0 {
+				return fmt.Errorf("unexpected arguments %q: put Devfile arguments after --", args)
+			}
+			cfg.args = args
 			return runDoctor(cmd.Context(), cfg, s, doctor.Deps{})
 		},
 	}
@@ -58,6 +65,7 @@ func runDoctor(ctx context.Context, cfg doctorConfig, s Streams, d doctor.Deps) 
 			}
 			kubeContext, kubeNamespace := currentKubeContext(os.Getenv("KUBECONFIG"))
 			return devfile.Load(ctx, path, devfile.Options{
+				Args:          cfg.args,
 				Subcommand:    "up", // doctor checks what `devloop up` would need
 				KubeContext:   kubeContext,
 				KubeNamespace: kubeNamespace,

@@ -45,7 +45,7 @@ func TestDoctorExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := runCLI(t, "doctor", "-f", "../../examples/local/Devfile", "--port", strconv.Itoa(port))
+	code, out, errOut := runCLI(t, "doctor", "-f", "../../examples/local/Devfile", "--port", strconv.Itoa(port), "--", "--port", "9000")
 	want := []string{
 		"✓ devfile: " + path + " evaluates: 2 local resources, 0 k8s resources, 0 images",
 		"✓ docker: not needed",
@@ -57,7 +57,7 @@ func TestDoctorExample(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	if code != 0 || errOut != "" || len(lines) != len(want) {
-		t.Fatalf("devloop doctor -f examples/local/Devfile = %d, %q, %q; want 0 and %d lines", code, out, errOut, len(want))
+		t.Fatalf("devloop doctor -f examples/local/Devfile -- --port 9000 = %d, %q, %q; want 0 and %d lines", code, out, errOut, len(want))
 	}
 	for i, w := range want {
 		if !strings.HasPrefix(lines[i], w) {
@@ -179,6 +179,30 @@ func TestDoctorDecisions(t *testing.T) {
 			}
 			if strings.Join(tt.docker.calls, "\n") != strings.Join(tt.wantRun, "\n") {
 				t.Errorf("runDoctor(%s) ran %q, want %q", tt.name, tt.docker.calls, tt.wantRun)
+			}
+		})
+	}
+}
+
+func TestDoctorArgs(t *testing.T) {
+	clearDoctorEnv(t)
+	port := strconv.Itoa(doctorPort(t))
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantOut  string
+		wantErr  string
+	}{
+		{"before --", []string{"doctor", "extra"}, 1, "", "put Devfile arguments after --"},
+		{"to config.parse", []string{"doctor", "-f", "../../examples/local", "--port", port, "--", "--port", "x"}, 1,
+			"examples/local/Devfile:6:11: int: invalid literal with base 10: x", "1 of 3 checks failed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, tt.args...)
+			if code != tt.wantCode || !strings.Contains(out, tt.wantOut) || !strings.Contains(errOut, tt.wantErr) {
+				t.Errorf("devloop %s = %d, %q, %q; want %d, output containing %q, error containing %q", strings.Join(tt.args, " "), code, out, errOut, tt.wantCode, tt.wantOut, tt.wantErr)
 			}
 		})
 	}
