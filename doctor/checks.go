@@ -8,10 +8,12 @@ import (
 	"io/fs"
 	"net"
 	"net/url"
+	"os"
 	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
@@ -292,6 +294,26 @@ func checkPort(port int, state func(port int) (web.State, error)) Result {
 	}
 	return Result{Status: Fail, Check: "port", Found: fmt.Sprintf("%d is in use by another program (%v)", port, err),
 		Fix: fmt.Sprintf("stop that program (find it with `ss -ltnp 'sport = :%d'` or `lsof -i :%d`), or use another port: `devloop up --port N`", port, port)}
+}
+
+// runningDaemon returns the state file of the devloop on port when its
+// process is still alive: a devloop that crashed leaves its file behind.
+func runningDaemon(port int) (web.State, error) {
+	st, err := web.LoadState(port)
+	if err != nil {
+		return st, err
+	}
+	if st.PID <= 0 {
+		return st, fmt.Errorf("the daemon state for port %d names no process", port)
+	}
+	p, err := os.FindProcess(st.PID)
+	if err == nil {
+		err = p.Signal(syscall.Signal(0))
+	}
+	if err != nil && !errors.Is(err, syscall.EPERM) {
+		return st, fmt.Errorf("the devloop of the daemon state for port %d (pid %d) is gone: %w", port, st.PID, err)
+	}
+	return st, nil
 }
 
 // checkKube reports whether devloop may deploy to the current kube

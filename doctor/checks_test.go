@@ -400,3 +400,37 @@ users:
 		})
 	}
 }
+
+func TestRunningDaemon(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	exited := exec.Command("true")
+	if err := exited.Run(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		pid     int // 0: no state file
+		wantErr string
+	}{
+		{"no state file", 0, "no devloop is running on port 20000"},
+		{"alive", os.Getpid(), ""},
+		{"gone", exited.Process.Pid, "is gone"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			port := 20000 + i
+			if tt.pid != 0 {
+				if err := web.SaveState(web.State{Port: port, PID: tt.pid, Token: "t"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			st, err := runningDaemon(port)
+			if (tt.wantErr == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("runningDaemon(%s) = %+v, %v; want error containing %q", tt.name, st, err, tt.wantErr)
+			}
+			if err == nil && st.PID != tt.pid {
+				t.Errorf("runningDaemon(%s) = pid %d, want %d", tt.name, st.PID, tt.pid)
+			}
+		})
+	}
+}

@@ -106,7 +106,9 @@ type Deps struct {
 	Inotify fs.FS
 	// Tree is the project tree counted for inotify; default Config.Dir.
 	Tree fs.FS
-	// DaemonState reads the state file of a devloop on a port; default web.LoadState.
+	// DaemonState returns the state of the devloop running on a port, or an
+	// error when none runs there; default web.LoadState when the process
+	// it names is alive.
 	DaemonState func(port int) (web.State, error)
 	// KubeContext returns the current kube context and its API server.
 	KubeContext func() (name, server string, err error)
@@ -158,7 +160,7 @@ func New(cfg Config, d Deps) (*Doctor, error) {
 		d.Tree = os.DirFS(cfg.Dir)
 	}
 	if d.DaemonState == nil {
-		d.DaemonState = web.LoadState
+		d.DaemonState = runningDaemon
 	}
 	if d.KubeContext == nil {
 		d.KubeContext = currentKubeContext
