@@ -10,16 +10,20 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/devloop-dev/devloop/builder"
 	"github.com/devloop-dev/devloop/ci"
 	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/engine"
 	"github.com/devloop-dev/devloop/kindcluster"
+	"github.com/devloop-dev/devloop/kube"
 	"github.com/devloop-dev/devloop/watch"
 )
 
@@ -55,10 +59,13 @@ type ciConfig struct {
 	timeout          time.Duration
 	readinessTimeout time.Duration
 	ephemeral        bool
-	junit            string
-	args             []string
-	supervisor       []string
-	logger           *slog.Logger
+	// namespace isolates the run: objects that name no namespace go there;
+	// it is created first and deleted at the end.
+	namespace  string
+	junit      string
+	args       []string
+	supervisor []string
+	logger     *slog.Logger
 	// clusters creates and deletes the --ephemeral cluster.
 	clusters clusters
 }
@@ -66,7 +73,7 @@ type ciConfig struct {
 func newCICmd(s Streams) *cobra.Command {
 	cfg := ciConfig{}
 	cmd := &cobra.Command{
-		Use:   "ci [-f PATH] [--timeout 30m] [--readiness-timeout 5m] [--ephemeral] [--junit FILE] [-- ARGS]",
+		Use:   "ci [-f PATH] [--timeout 30m] [--readiness-timeout 5m] [--ephemeral] [--namespace NAME] [--junit FILE] [-- ARGS]",
 		Short: "Bring the Devfile's resources up once, exit 0 when all are ready, 1 on the first failure",
 		Long: "Run the Devfile's resources without watching files. Exit 0 once every enabled resource\n" +
 			"with auto_init=True is ready (local cmds exited 0, serve_cmds passed their readiness probe);\n" +
@@ -86,6 +93,9 @@ func newCICmd(s Streams) *cobra.Command {
 				if cmd.Flags().Changed(d.name) && d.v <= 0 {
 					return &exitError{exitCIUsage, fmt.Errorf("--%s=%s: give a positive duration such as 10m", d.name, d.v)}
 				}
+			}
+			if errs := validation.IsDNS1123Label(cfg.namespace); cfg.namespace != "" && len(errs) > 0 {
+				return &exitError{exitCIUsage, fmt.Errorf("--namespace %q: %s", cfg.namespace, strings.Join(errs, "; "))}
 			}
 			cfg.args = args
 			exe, err := os.Executable()
@@ -111,6 +121,7 @@ func newCICmd(s Streams) *cobra.Command {
 	f.DurationVar(&cfg.timeout, "timeout", 0, "give up after this long (default ci_settings(timeout=), else 30m)")
 	f.DurationVar(&cfg.readinessTimeout, "readiness-timeout", 0, "fail a resource not ready this long after it started (default ci_settings(readiness_timeout=), else 5m)")
 	f.BoolVar(&cfg.ephemeral, "ephemeral", false, "run in a new kind cluster (and registry) with a unique name, deleted at the end")
+	f.StringVar(&cfg.namespace, "namespace", "", "deploy the objects that name no namespace into NAME, created for the run and deleted at the end")
 	f.StringVar(&cfg.junit, "junit", "", "write a JUnit XML report to FILE: one test case per resource")
 	return cmd
 }
@@ -162,6 +173,11 @@ func runCI(ctx context.Context, cfg ciConfig, s Streams) (err error) {
 			eph.Cluster = &c
 			km = &eph
 		}
+		if cfg.namespace != "" {
+			ns := *km
+			ns.Settings.Namespace = cfg.namespace
+			km = &ns
+		}
 		fmt.Fprintln(s.Out, "devloop: preparing the Kubernetes cluster")
 		ks, err := setupKube(ctx, km, kubeOptions{
 			ensure:   cfg.clusters.Ensure,
@@ -181,10 +197,21 @@ func runCI(ctx context.Context, cfg ciConfig, s Streams) (err error) {
 			return &exitError{exitCIFailed, fmt.Errorf("preparing the Kubernetes cluster: %w", err)}
 		}
 		defer ks.Close()
+		if cfg.namespace != "" {
+			// Deleted before the client closes (defers run last first).
+			defer func() {
+				if derr := deleteNamespace(ctx, ks.client, cfg.namespace, s.Out); derr != nil {
+					err = errors.Join(err, derr)
+				}
+			}()
+			if err := createNamespace(ctx, ks.client, cfg.namespace, s.Out); err != nil {
+				return &exitError{exitCIFailed, err}
+			}
+		}
 		fmt.Fprintf(s.Out, "devloop: deploying to kube context %s\n", ks.client.Context())
 		ecfg.Builder, ecfg.Cluster = ks.builder, ks.client
-	case cfg.ephemeral:
-		fmt.Fprintln(s.Out, "devloop: --ephemeral: the Devfile has no Kubernetes resource and no kind_cluster(): no cluster to create")
+	case cfg.ephemeral || cfg.namespace != "":
+		fmt.Fprintln(s.Out, "devloop: --ephemeral/--namespace: the Devfile has no Kubernetes resource and no kind_cluster(): nothing to create")
 	}
 
 	eng, err := engine.New(ecfg)
@@ -371,6 +398,37 @@ func deleteEphemeral(ctx context.Context, c clusters, name string, out io.Writer
 	fmt.Fprintf(out, "devloop: --ephemeral: deleting kind cluster %s (if this is cut short: devloop cluster delete --name %s)\n", name, name)
 	if err := c.Delete(dctx, name); err != nil {
 		return fmt.Errorf("deleting the ephemeral kind cluster %s: %w (delete it with `devloop cluster delete --name %s`)", name, err, name)
+	}
+	return nil
+}
+
+// namespaceObject is the Namespace of --namespace.
+func namespaceObject(name string) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion("v1")
+	u.SetKind("Namespace")
+	u.SetName(name)
+	return u
+}
+
+// createNamespace applies the run's namespace (labelled as devloop's, so
+// that it is the only kind of namespace deleteNamespace deletes).
+func createNamespace(ctx context.Context, c *kube.Client, name string, out io.Writer) error {
+	fmt.Fprintf(out, "devloop: --namespace: creating namespace %s\n", name)
+	if _, err := c.Apply(ctx, []*unstructured.Unstructured{namespaceObject(name)}, nil); err != nil {
+		return fmt.Errorf("creating namespace %s for the run: %w", name, err)
+	}
+	return nil
+}
+
+// deleteNamespace deletes the run's namespace and everything in it, with
+// a context of its own (ctx may be done after an interrupt).
+func deleteNamespace(ctx context.Context, c *kube.Client, name string, out io.Writer) error {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), clusterDeleteTimeout)
+	defer cancel()
+	fmt.Fprintf(out, "devloop: --namespace: deleting namespace %s\n", name)
+	if _, err := c.DeleteManaged(dctx, []*unstructured.Unstructured{namespaceObject(name)}, kube.DownOptions{DeleteNamespaces: true}); err != nil {
+		return fmt.Errorf("deleting namespace %s: %w (delete it with `kubectl delete namespace %s`)", name, err, name)
 	}
 	return nil
 }

@@ -42,35 +42,54 @@ func TestCIEphemeralKind(t *testing.T) {
 		t.Fatalf("go build of examples/hello = %v\n%s", err, out)
 	}
 
-	report := filepath.Join(t.TempDir(), "junit.xml")
-	ctx, cancel := context.WithTimeout(t.Context(), kindRunTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "ci", "--ephemeral", "--junit", report, "--", "--port", strconv.Itoa(freePort(t)))
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(t.TempDir(), "kubeconfig"),
-		"PATH="+filepath.Dir(goTool(t))+string(os.PathListSeparator)+os.Getenv("PATH"))
-	b, err := cmd.CombinedOutput()
-	out := string(b)
-	if ctx.Err() != nil {
-		t.Fatalf("devloop ci --ephemeral did not end within %s; output:\n%s", kindRunTimeout, out)
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{name: "ephemeral", args: []string{"--ephemeral"}, want: []string{"in namespace default"}},
+		{name: "ephemeral with a namespace", args: []string{"--ephemeral", "--namespace", "ci-run"},
+			want: []string{"creating namespace ci-run", "deployment/hello in namespace ci-run", "deleting namespace ci-run"}},
 	}
-	if err != nil || !strings.Contains(out, "devloop: ci: SUCCESS") {
-		t.Fatalf("devloop ci --ephemeral on examples/hello = %v, want exit 0 and SUCCESS; output:\n%s", err, out)
-	}
-	r := readJUnit(t, report)
-	if s := r.Suites[0]; s.Tests != 2 || s.Failures != 0 {
-		t.Errorf("JUnit report = %+v, want 2 passing test cases", s)
-	}
-	m := regexp.MustCompile(`creating kind cluster (devloop-ci-[0-9a-f]{8})`).FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("devloop ci --ephemeral names no cluster; output:\n%s", out)
-	}
-	left, err := exec.Command(docker, "ps", "-a", "--filter", "name="+m[1], "--format", "{{.Names}}").Output()
-	if err != nil {
-		t.Fatalf("docker ps: %v", err)
-	}
-	if s := strings.TrimSpace(string(left)); s != "" {
-		t.Errorf("containers of the ephemeral cluster %s left after devloop ci: %s", m[1], s)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			report := filepath.Join(t.TempDir(), "junit.xml")
+			ctx, cancel := context.WithTimeout(t.Context(), kindRunTimeout)
+			defer cancel()
+			args := append(append([]string{"ci", "--junit", report}, tt.args...), "--", "--port", strconv.Itoa(freePort(t)))
+			cmd := exec.CommandContext(ctx, bin, args...)
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(t.TempDir(), "kubeconfig"),
+				"PATH="+filepath.Dir(goTool(t))+string(os.PathListSeparator)+os.Getenv("PATH"))
+			b, err := cmd.CombinedOutput()
+			out := string(b)
+			if ctx.Err() != nil {
+				t.Fatalf("devloop %s did not end within %s; output:\n%s", strings.Join(args, " "), kindRunTimeout, out)
+			}
+			if err != nil || !strings.Contains(out, "devloop: ci: SUCCESS") {
+				t.Fatalf("devloop %s on examples/hello = %v, want exit 0 and SUCCESS; output:\n%s", strings.Join(args, " "), err, out)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("devloop %s output lacks %q; output:\n%s", strings.Join(args, " "), w, out)
+				}
+			}
+			r := readJUnit(t, report)
+			if s := r.Suites[0]; s.Tests != 2 || s.Failures != 0 {
+				t.Errorf("JUnit report = %+v, want 2 passing test cases", s)
+			}
+			m := regexp.MustCompile(`creating kind cluster (devloop-ci-[0-9a-f]{8})`).FindStringSubmatch(out)
+			if m == nil {
+				t.Fatalf("devloop ci --ephemeral names no cluster; output:\n%s", out)
+			}
+			left, err := exec.Command(docker, "ps", "-a", "--filter", "name="+m[1], "--format", "{{.Names}}").Output()
+			if err != nil {
+				t.Fatalf("docker ps: %v", err)
+			}
+			if s := strings.TrimSpace(string(left)); s != "" {
+				t.Errorf("containers of the ephemeral cluster %s left after devloop ci: %s", m[1], s)
+			}
+		})
 	}
 }
 

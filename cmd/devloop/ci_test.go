@@ -57,6 +57,7 @@ func TestCIUsageErrors(t *testing.T) {
 		{name: "bad duration", args: []string{"ci", "-f", good, "--timeout", "soon"}, want: "invalid argument \"soon\""},
 		{name: "zero timeout", args: []string{"ci", "-f", good, "--readiness-timeout", "0s"}, want: "--readiness-timeout=0s: give a positive duration"},
 		{name: "argument before --", args: []string{"ci", "-f", good, "extra"}, want: `unexpected arguments ["extra"]: put Devfile arguments after --`},
+		{name: "bad namespace", args: []string{"ci", "-f", good, "--namespace", "Bad_Name"}, want: `--namespace "Bad_Name": a lowercase RFC 1123 label`},
 		{name: "no Devfile", args: []string{"ci", "-f", filepath.Join(t.TempDir(), "missing")}, want: "check the -f path"},
 		{name: "Devfile error", args: []string{"ci", "-f", bad}, want: bad + ":"},
 	}
