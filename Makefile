@@ -21,6 +21,7 @@ test-short:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	GOOS=darwin $(GO) build ./...
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -14,6 +14,10 @@
 // supervisor treats SIGUSR1 as "check the parent", not as "stop", and also
 // polls its parent PID. Without a supervisor the command still gets its own
 // group and Pdeathsig=SIGKILL, which covers the direct child only.
+//
+// Pdeathsig is Linux only (sysproc_linux.go). On other Unix systems the
+// supervisor relies on its parent-PID poll alone, and an unsupervised command
+// outlives a SIGKILLed devloop.
 package proc
 
 import (
@@ -112,7 +116,7 @@ func Start(spec Spec) (*Process, error) {
 		// and cleans up its command's group.
 		sig = deathSignal
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: sig}
+	cmd.SysProcAttr = groupAttr(sig)
 	cmd.WaitDelay = waitDelay
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", quoteArgv(spec.Argv), err)

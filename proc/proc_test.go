@@ -17,8 +17,6 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // TestMain lets the test binary play the supervisor (as devloop's hidden
@@ -96,30 +94,6 @@ func (l *lines) next(t *testing.T) string {
 	case <-time.After(30 * time.Second):
 		t.Fatal("no output line within 30s")
 		return ""
-	}
-}
-
-// waitGone waits, on a pidfd, for pid to exit.
-func waitGone(t *testing.T, pid int) {
-	t.Helper()
-	fd, err := unix.PidfdOpen(pid, 0)
-	if errors.Is(err, unix.ESRCH) {
-		return
-	}
-	if err != nil {
-		t.Fatalf("PidfdOpen(%d) = %v", pid, err)
-	}
-	defer unix.Close(fd)
-	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-	for {
-		n, err := unix.Poll(fds, 30_000)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil || n == 0 {
-			t.Fatalf("process %d still running 30s after its group was stopped (poll = %d, %v)", pid, n, err)
-		}
-		return
 	}
 }
 

@@ -52,8 +52,9 @@ func Supervise(args []string, stderr io.Writer) int {
 
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	// If the supervisor itself is SIGKILLed, at least its direct child goes too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// If the supervisor itself is SIGKILLed, at least its direct child goes too
+	// (on Linux; see groupAttr).
+	cmd.SysProcAttr = groupAttr(syscall.SIGKILL)
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintf(stderr, "devloop supervise: %v\n", err)
 		return 127
