@@ -5,17 +5,10 @@ package kube_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -23,22 +16,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
-	"github.com/devloop-dev/devloop/devfile"
-	"github.com/devloop-dev/devloop/internal/testenv"
-	"github.com/devloop-dev/devloop/kindcluster"
+	"github.com/devloop-dev/devloop/internal/e2ekit"
 	"github.com/devloop-dev/devloop/kube"
 )
 
-// Deadlines, measured on the shared 2-core machine (cluster create ~10 s,
-// kube-system Ready ~25 s, a pod from the local registry Ready ~1 s), with
-// room for a loaded machine several times over.
+// Deadlines: e2ekit says what they were measured on.
 const (
-	clusterTimeout = 6 * time.Minute
-	stepTimeout    = 2 * time.Minute
+	clusterTimeout = e2ekit.ClusterTimeout
+	stepTimeout    = e2ekit.StepTimeout
 )
 
 const webManifest = `
@@ -70,41 +57,10 @@ spec:
 // the kubeconfig's current-context never moves, and Delete removes the
 // cluster and the registry.
 func TestKindE2E(t *testing.T) {
-	nodeImage := testenv.Getenv(t, "DEVLOOP_KIND_NODE_IMAGE")
-	registryImage := testenv.Getenv(t, "DEVLOOP_REGISTRY_IMAGE")
-	busybox := testenv.Getenv(t, "DEVLOOP_BUSYBOX_IMAGE")
-	docker := testenv.LookPath(t, "docker", "docker.io")
-
-	name := "devloop-e2e-" + randHex(t)
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	writeUserKubeconfig(t, kubeconfig)
-	port := freePort(t)
-	m, err := kindcluster.New(kindcluster.Config{NodeImage: nodeImage, RegistryImage: registryImage,
-		Kubeconfig: kubeconfig, Progress: logWriter{t}, ReadyTimeout: clusterTimeout})
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec := devfile.Cluster{Name: name, Registry: true, RegistryPort: port}
-	t.Cleanup(func() {
-		if os.Getenv("DEVLOOP_E2E_KEEP") == "1" {
-			t.Logf("DEVLOOP_E2E_KEEP=1: keeping kind cluster %s (kubeconfig %s)", name, kubeconfig)
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
-		defer cancel()
-		if err := m.Delete(ctx, name); err != nil {
-			t.Errorf("cleanup: Delete(%s) = %v", name, err)
-		}
-	})
-
+	k := e2ekit.NewCluster(t, "devloop-e2e")
+	name, kubeconfig, port, m, spec, info := k.Name, k.Kubeconfig, k.RegistryPort, k.Manager, k.Spec, k.Info
 	ctx, cancel := context.WithTimeout(t.Context(), clusterTimeout)
 	defer cancel()
-	start := time.Now()
-	info, err := m.Ensure(ctx, spec)
-	if err != nil {
-		t.Fatalf("Ensure(%s) = %v", name, err)
-	}
-	t.Logf("cluster %s ready %.1f s after Ensure", name, time.Since(start).Seconds())
 	if !info.Created || info.Context != "kind-"+name || info.Registry != fmt.Sprintf("localhost:%d", port) {
 		t.Fatalf("Ensure = %+v, want a created cluster with context kind-%s and registry localhost:%d", info, name, port)
 	}
@@ -121,11 +77,7 @@ func TestKindE2E(t *testing.T) {
 		}
 	})
 
-	c, err := kube.New(kube.Config{Kubeconfig: kubeconfig, Context: info.Context, Namespace: "default"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := k.Client(t)
 
 	t.Run("LocalRegistry reads the KEP-1755 ConfigMap", func(t *testing.T) {
 		reg, err := c.LocalRegistry(ctx)
@@ -135,15 +87,7 @@ func TestKindE2E(t *testing.T) {
 	})
 
 	// Push busybox to the cluster's registry; the pod references it by digest.
-	pushRef := fmt.Sprintf("127.0.0.1:%d/e2e/web:%s", port, name)
-	run(t, docker, "tag", busybox, pushRef)
-	t.Cleanup(func() { _ = exec.Command(docker, "rmi", pushRef).Run() })
-	out := run(t, docker, "push", pushRef)
-	digest := regexp.MustCompile(`digest: (sha256:[0-9a-f]{64})`).FindStringSubmatch(out)
-	if digest == nil {
-		t.Fatalf("docker push %s: no digest in %q", pushRef, out)
-	}
-	built := fmt.Sprintf("localhost:%d/e2e/web@%s", port, digest[1])
+	built := k.PushBusybox(t, "e2e/web")
 	objs, err := kube.Decode([]byte(webManifest))
 	if err != nil {
 		t.Fatal(err)
@@ -159,12 +103,12 @@ func TestKindE2E(t *testing.T) {
 
 	var pod kube.PodRef
 	t.Run("pod Ready through owner references", func(t *testing.T) {
-		st := waitStatus(t, c, target, kube.StateReady)
+		st := e2ekit.WaitStatus(t, c, target, kube.StateReady)
 		if len(st.Pods) != 1 {
 			t.Fatalf("Watch pods = %+v, want one", st.Pods)
 		}
 		pod = kube.PodRef{Namespace: st.Pods[0].Namespace, Name: st.Pods[0].Name}
-		cs := clientset(t, kubeconfig, info.Context)
+		cs := k.Clientset(t)
 		p, err := cs.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -241,7 +185,7 @@ func TestKindE2E(t *testing.T) {
 	t.Run("port-forward answers and follows the pod", func(t *testing.T) {
 		fctx, fcancel := context.WithTimeout(ctx, stepTimeout)
 		defer fcancel()
-		local := freePort(t)
+		local := e2ekit.FreePort(t)
 		events := make(chan kube.ForwardEvent, 64)
 		done := make(chan error, 1)
 		go func() {
@@ -263,7 +207,7 @@ func TestKindE2E(t *testing.T) {
 			t.Errorf("second Forward on port %d = %v, want the port-in-use error", local, err)
 		}
 
-		cs := clientset(t, kubeconfig, info.Context)
+		cs := k.Clientset(t)
 		if err := cs.CoreV1().Pods(pod.Namespace).Delete(fctx, pod.Name, metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -292,7 +236,7 @@ func TestKindE2E(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st := waitStatus(t, c, kube.Target{Applied: applied}, kube.StateError)
+		st := e2ekit.WaitStatus(t, c, kube.Target{Applied: applied}, kube.StateError)
 		if !strings.Contains(st.Reason, "ErrImagePull") && !strings.Contains(st.Reason, "ImagePullBackOff") {
 			t.Errorf("status reason = %q, want ErrImagePull or ImagePullBackOff", st.Reason)
 		}
@@ -336,7 +280,7 @@ func TestKindE2E(t *testing.T) {
 		}
 		lcancel()
 		<-done
-		st := waitStatus(t, c, target, kube.StateError)
+		st := e2ekit.WaitStatus(t, c, target, kube.StateError)
 		if !strings.Contains(st.Reason, "CrashLoopBackOff") || !strings.Contains(st.Reason, "code 1") {
 			t.Errorf("status reason = %q, want CrashLoopBackOff with the last exit code 1", st.Reason)
 		}
@@ -368,7 +312,7 @@ spec:
 		if err != nil {
 			t.Fatal(err)
 		}
-		waitStatus(t, c, kube.Target{Applied: first}, kube.StateSucceeded)
+		e2ekit.WaitStatus(t, c, kube.Target{Applied: first}, kube.StateSucceeded)
 		second, err := c.Apply(ctx, job("two"), map[string]string{"e2e/web": built})
 		if err != nil {
 			t.Fatalf("Apply(job with a new template) = %v, want the job replaced", err)
@@ -376,7 +320,7 @@ spec:
 		if !second[0].Changed || second[0].UID == first[0].UID {
 			t.Errorf("Apply(job with a new template) = %+v, want a new job (old UID %s)", second[0], first[0].UID)
 		}
-		st := waitStatus(t, c, kube.Target{Applied: second}, kube.StateSucceeded)
+		st := e2ekit.WaitStatus(t, c, kube.Target{Applied: second}, kube.StateSucceeded)
 		if len(st.Pods) == 0 || !st.Pods[0].Current {
 			t.Errorf("status pods = %+v, want the new job's pod", st.Pods)
 		}
@@ -394,62 +338,18 @@ spec:
 	})
 }
 
-func waitStatus(t *testing.T, c *kube.Client, target kube.Target, want kube.State) kube.Status {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), stepTimeout)
-	defer cancel()
-	var last kube.Status
-	err := c.Watch(ctx, target, func(st kube.Status) {
-		last = st
-		t.Logf("status: %s %s (%d pods)", st.State, st.Reason, len(st.Pods))
-		if st.State == want {
-			cancel()
-		}
-	})
-	if last.State != want {
-		t.Fatalf("Watch never reported %s (last %s %q): %v", want, last.State, last.Reason, err)
-	}
-	return last
-}
-
-func writeUserKubeconfig(t *testing.T, path string) {
-	t.Helper()
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["work"] = &clientcmdapi.Cluster{Server: "https://10.0.0.1"}
-	cfg.AuthInfos["work"] = &clientcmdapi.AuthInfo{Token: "w"}
-	cfg.Contexts["work"] = &clientcmdapi.Context{Cluster: "work", AuthInfo: "work"}
-	cfg.CurrentContext = "work"
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func checkCurrentContext(t *testing.T, path, added string, present bool) {
 	t.Helper()
 	cfg, err := clientcmd.LoadFromFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.CurrentContext != "work" {
-		t.Errorf("kubeconfig current-context = %q, want it left at work", cfg.CurrentContext)
+	if cfg.CurrentContext != e2ekit.UserContext {
+		t.Errorf("kubeconfig current-context = %q, want it left at %s", cfg.CurrentContext, e2ekit.UserContext)
 	}
 	if _, ok := cfg.Contexts[added]; ok != present {
 		t.Errorf("kubeconfig context %s present = %v, want %v", added, ok, present)
 	}
-}
-
-func clientset(t *testing.T, kubeconfig, context string) kubernetes.Interface {
-	t.Helper()
-	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(&clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig},
-		&clientcmd.ConfigOverrides{CurrentContext: context}).ClientConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cs
 }
 
 func get(t *testing.T, url string) string {
@@ -473,39 +373,4 @@ func tryGet(url string) string {
 		return ""
 	}
 	return strings.TrimSpace(string(b))
-}
-
-func run(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func randHex(t *testing.T) string {
-	t.Helper()
-	b := make([]byte, 3)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
-}
-
-type logWriter struct{ t *testing.T }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }

@@ -5,38 +5,28 @@ package sync_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/devloop-dev/devloop/devfile"
-	"github.com/devloop-dev/devloop/internal/testenv"
-	"github.com/devloop-dev/devloop/kindcluster"
+	"github.com/devloop-dev/devloop/internal/e2ekit"
 	"github.com/devloop-dev/devloop/kube"
 	"github.com/devloop-dev/devloop/sync"
 )
 
-// Deadlines measured on the shared 2-core machine (cluster ~10 s, kube-system
-// Ready ~25 s, pod Ready ~1 s), with room for a loaded machine.
+// Deadlines: e2ekit says what they were measured on.
 const (
-	clusterTimeout = 6 * time.Minute
-	stepTimeout    = 2 * time.Minute
+	clusterTimeout = e2ekit.ClusterTimeout
+	stepTimeout    = e2ekit.StepTimeout
 )
 
 const appManifest = `
@@ -60,60 +50,21 @@ spec:
 // removed file goes, the run() step sees the new files, and the pod and its
 // container are the same ones afterwards (no restart, no new pod).
 func TestLiveUpdateE2E(t *testing.T) {
-	nodeImage := testenv.Getenv(t, "DEVLOOP_KIND_NODE_IMAGE")
-	registryImage := testenv.Getenv(t, "DEVLOOP_REGISTRY_IMAGE")
-	busybox := testenv.Getenv(t, "DEVLOOP_BUSYBOX_IMAGE")
-	docker := testenv.LookPath(t, "docker", "docker.io")
-
-	name := "devloop-sync-" + randHex(t)
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	writeKubeconfig(t, kubeconfig)
-	port := freePort(t)
-	m, err := kindcluster.New(kindcluster.Config{NodeImage: nodeImage, RegistryImage: registryImage,
-		Kubeconfig: kubeconfig, Progress: logWriter{t}, ReadyTimeout: clusterTimeout})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if os.Getenv("DEVLOOP_E2E_KEEP") == "1" {
-			t.Logf("DEVLOOP_E2E_KEEP=1: keeping kind cluster %s (kubeconfig %s)", name, kubeconfig)
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
-		defer cancel()
-		if err := m.Delete(ctx, name); err != nil {
-			t.Errorf("cleanup: Delete(%s) = %v", name, err)
-		}
-	})
+	k := e2ekit.NewCluster(t, "devloop-sync")
 	ctx, cancel := context.WithTimeout(t.Context(), clusterTimeout)
 	defer cancel()
-	info, err := m.Ensure(ctx, devfile.Cluster{Name: name, Registry: true, RegistryPort: port})
-	if err != nil {
-		t.Fatalf("Ensure(%s) = %v", name, err)
-	}
-	c, err := kube.New(kube.Config{Kubeconfig: kubeconfig, Context: info.Context, Namespace: "default"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-
-	pushRef := fmt.Sprintf("127.0.0.1:%d/e2e/app:%s", port, name)
-	run(t, docker, "tag", busybox, pushRef)
-	t.Cleanup(func() { _ = exec.Command(docker, "rmi", pushRef).Run() })
-	digest := regexp.MustCompile(`digest: (sha256:[0-9a-f]{64})`).FindStringSubmatch(run(t, docker, "push", pushRef))
-	if digest == nil {
-		t.Fatalf("docker push %s: no digest", pushRef)
-	}
+	c := k.Client(t)
+	built := k.PushBusybox(t, "e2e/app")
 	objs, err := kube.Decode([]byte(appManifest))
 	if err != nil {
 		t.Fatal(err)
 	}
-	applied, err := c.Apply(ctx, objs, map[string]string{"e2e/app": fmt.Sprintf("localhost:%d/e2e/app@%s", port, digest[1])})
+	applied, err := c.Apply(ctx, objs, map[string]string{"e2e/app": built})
 	if err != nil {
 		t.Fatalf("Apply = %v", err)
 	}
 	before := waitReady(t, c, kube.Target{Applied: applied})
-	cs := clientset(t, kubeconfig, info.Context)
+	cs := k.Clientset(t)
 	uid := func() string {
 		p, err := cs.CoreV1().Pods("default").Get(ctx, "app", metav1.GetOptions{})
 		if err != nil {
@@ -142,7 +93,7 @@ func TestLiveUpdateE2E(t *testing.T) {
 	}
 	target := sync.Container{Pod: kube.PodRef{Namespace: before.Namespace, Name: before.Name}, Name: "app", ID: before.Containers[0].ID}
 	start := time.Now()
-	results, err := u.Update(ctx, d.Plan, []sync.Container{target}, logWriter{t})
+	results, err := u.Update(ctx, d.Plan, []sync.Container{target}, e2ekit.LogWriter{T: t})
 	if err != nil {
 		t.Fatalf("Update = %v", err)
 	}
@@ -212,37 +163,14 @@ func TestLiveUpdateE2E(t *testing.T) {
 	})
 }
 
-func clientset(t *testing.T, kubeconfig, context string) kubernetes.Interface {
-	t.Helper()
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
-		&clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig},
-		&clientcmd.ConfigOverrides{CurrentContext: context}).ClientConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cs
-}
-
 // waitReady watches until the pod is Ready and returns it.
 func waitReady(t *testing.T, c *kube.Client, target kube.Target) kube.PodStatus {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), stepTimeout)
-	defer cancel()
-	var last kube.Status
-	err := c.Watch(ctx, target, func(st kube.Status) {
-		last = st
-		if st.State == kube.StateReady {
-			cancel()
-		}
-	})
-	if last.State != kube.StateReady || len(last.Pods) != 1 || len(last.Pods[0].Containers) != 1 {
-		t.Fatalf("Watch never reported one ready pod (last %s %q %+v): %v", last.State, last.Reason, last.Pods, err)
+	st := e2ekit.WaitStatus(t, c, target, kube.StateReady)
+	if len(st.Pods) != 1 || len(st.Pods[0].Containers) != 1 {
+		t.Fatalf("Watch reported Ready with pods %+v, want one pod with one container", st.Pods)
 	}
-	return last.Pods[0]
+	return st.Pods[0]
 }
 
 func write(t *testing.T, p, content string) {
@@ -253,52 +181,4 @@ func write(t *testing.T, p, content string) {
 	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// writeKubeconfig writes a user kubeconfig whose current context must not move.
-func writeKubeconfig(t *testing.T, path string) {
-	t.Helper()
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["work"] = &clientcmdapi.Cluster{Server: "https://10.0.0.1"}
-	cfg.AuthInfos["work"] = &clientcmdapi.AuthInfo{Token: "w"}
-	cfg.Contexts["work"] = &clientcmdapi.Context{Cluster: "work", AuthInfo: "work"}
-	cfg.CurrentContext = "work"
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func run(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func randHex(t *testing.T) string {
-	t.Helper()
-	b := make([]byte, 3)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
-}
-
-type logWriter struct{ t *testing.T }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
