@@ -249,27 +249,24 @@ func textOf(what string, v starlark.Value) (string, error) {
 	return "", fmt.Errorf("%s: got %s, want a string or blob", what, v.Type())
 }
 
-func decodeYAML(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var v starlark.Value
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "yaml", &v); err != nil {
-		return nil, err
+// decoder makes decode_yaml, decode_yaml_stream and decode_json: each takes a
+// string or blob as its one argument, named param, and decodes it with decode.
+func decoder(param string, decode func(text string) (starlark.Value, error)) builtinFunc {
+	return func(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		var v starlark.Value
+		if err := starlark.UnpackArgs(fn.Name(), args, kwargs, param, &v); err != nil {
+			return nil, err
+		}
+		text, err := textOf(param, v)
+		if err != nil {
+			return nil, err
+		}
+		return decode(text)
 	}
-	text, err := textOf("yaml", v)
-	if err != nil {
-		return nil, err
-	}
-	return decodeYAMLOne(text)
 }
 
-func decodeYAMLStream(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var v starlark.Value
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "yaml", &v); err != nil {
-		return nil, err
-	}
-	text, err := textOf("yaml", v)
-	if err != nil {
-		return nil, err
-	}
+// decodeYAMLList decodes a stream of documents into a list.
+func decodeYAMLList(text string) (starlark.Value, error) {
 	docs, err := decodeYAMLDocs(text)
 	if err != nil {
 		return nil, err
@@ -307,18 +304,6 @@ func encodeYAMLStream(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tu
 		docs = append(docs, text)
 	}
 	return &Blob{Text: strings.Join(docs, "---\n"), Source: "encode_yaml_stream"}, nil
-}
-
-func decodeJSON(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var v starlark.Value
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "json", &v); err != nil {
-		return nil, err
-	}
-	text, err := textOf("json", v)
-	if err != nil {
-		return nil, err
-	}
-	return decodeJSONText(text)
 }
 
 // encodeJSON encodes like Tilt: two-space indented, keys sorted, trailing newline.

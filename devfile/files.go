@@ -93,52 +93,25 @@ func (s *state) readFile(thread *starlark.Thread, fn *starlark.Builtin, args sta
 	return &Blob{Text: string(data), Source: abs}, nil
 }
 
-func (s *state) readYAML(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	p, def, err := readArgs(fn, args, kwargs)
-	if err != nil {
-		return nil, err
+// readDecoded makes read_yaml, read_yaml_stream and read_json: each reads a
+// file (or returns its default when the file does not exist) and decodes the
+// text with decode; a decoding error names the file.
+func (s *state) readDecoded(decode func(text string) (starlark.Value, error)) builtinFunc {
+	return func(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		p, def, err := readArgs(fn, args, kwargs)
+		if err != nil {
+			return nil, err
+		}
+		abs, data, ok, err := s.readOrDefault(thread, p, def)
+		if err != nil || !ok {
+			return def, err
+		}
+		v, err := decode(string(data))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", abs, err)
+		}
+		return v, nil
 	}
-	abs, data, ok, err := s.readOrDefault(thread, p, def)
-	if err != nil || !ok {
-		return def, err
-	}
-	v, err := decodeYAMLOne(string(data))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", abs, err)
-	}
-	return v, nil
-}
-
-func (s *state) readYAMLStream(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	p, def, err := readArgs(fn, args, kwargs)
-	if err != nil {
-		return nil, err
-	}
-	abs, data, ok, err := s.readOrDefault(thread, p, def)
-	if err != nil || !ok {
-		return def, err
-	}
-	docs, err := decodeYAMLDocs(string(data))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", abs, err)
-	}
-	return starlark.NewList(docs), nil
-}
-
-func (s *state) readJSON(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	p, def, err := readArgs(fn, args, kwargs)
-	if err != nil {
-		return nil, err
-	}
-	abs, data, ok, err := s.readOrDefault(thread, p, def)
-	if err != nil || !ok {
-		return def, err
-	}
-	v, err := decodeJSONText(string(data))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", abs, err)
-	}
-	return v, nil
 }
 
 // watchFile records a dependency without reading it.
