@@ -167,8 +167,12 @@ func Exec(argv []string, dir string, env []string) Check {
 		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 		cmd.Dir = dir
 		cmd.Env = append(cmd.Environ(), env...)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+		attr, err := groupAttr(0) // 0: no Pdeathsig; the timeout kills the group
+		if err != nil {
+			return fmt.Errorf("exec probe %s: %w", quoteArgv(argv), err)
+		}
+		cmd.SysProcAttr = attr
+		cmd.Cancel = func() error { return killGroup(cmd.Process.Pid, syscall.SIGKILL) }
 		cmd.WaitDelay = waitDelay
 		out, err := cmd.CombinedOutput()
 		if err != nil {

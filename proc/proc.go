@@ -17,7 +17,8 @@
 //
 // Pdeathsig is Linux only (sysproc_linux.go). On other Unix systems the
 // supervisor relies on its parent-PID poll alone, and an unsupervised command
-// outlives a SIGKILLed devloop.
+// outlives a SIGKILLed devloop. Windows has no process groups: Start, Exec
+// and Supervise fail there with errNoGroups.
 package proc
 
 import (
@@ -116,7 +117,11 @@ func Start(spec Spec) (*Process, error) {
 		// and cleans up its command's group.
 		sig = deathSignal
 	}
-	cmd.SysProcAttr = groupAttr(sig)
+	attr, err := groupAttr(sig)
+	if err != nil {
+		return nil, fmt.Errorf("starting %s: %w", quoteArgv(spec.Argv), err)
+	}
+	cmd.SysProcAttr = attr
 	cmd.WaitDelay = waitDelay
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", quoteArgv(spec.Argv), err)
@@ -130,7 +135,7 @@ func (p *Process) wait() {
 	err := p.cmd.Wait()
 	if !p.supervised {
 		// Whatever the command left behind in its group goes with it.
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		_ = killGroup(p.cmd.Process.Pid, syscall.SIGKILL)
 	}
 	if lw, ok := p.cmd.Stdout.(*lineWriter); ok {
 		lw.flush()
@@ -170,7 +175,7 @@ func (p *Process) Stop(ctx context.Context) error {
 	p.stopOnce.Do(func() {
 		// The supervisor is alone in its group; otherwise the group is the
 		// command's. Either way the negative pid reaches them.
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+		_ = killGroup(p.cmd.Process.Pid, syscall.SIGTERM)
 	})
 	grace := time.NewTimer(p.grace)
 	defer grace.Stop()
@@ -184,7 +189,7 @@ func (p *Process) Stop(ctx context.Context) error {
 	case <-grace.C:
 	case <-ctx.Done():
 	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	_ = killGroup(p.cmd.Process.Pid, syscall.SIGKILL)
 	select {
 	case <-p.done:
 		return nil

@@ -12,10 +12,6 @@ import (
 	"time"
 )
 
-// deathSignal is the supervisor's Pdeathsig. It is not a stop signal: the
-// supervisor stops only if its parent is really gone (see the package comment).
-const deathSignal = syscall.SIGUSR1
-
 // parentPoll is how often the supervisor checks that devloop is still its
 // parent, in case Pdeathsig did not fire (it is tied to the thread that forked,
 // not the process). Once a second costs nothing and bounds an orphan's life.
@@ -41,6 +37,14 @@ func Supervise(args []string, stderr io.Writer) int {
 		return 2
 	}
 
+	// If the supervisor itself is SIGKILLed, at least its direct child goes too
+	// (on Linux; see groupAttr).
+	attr, err := groupAttr(syscall.SIGKILL)
+	if err != nil {
+		fmt.Fprintf(stderr, "devloop supervise: %v\n", err)
+		return 127
+	}
+
 	// Subscribe before looking at the parent, so a Pdeathsig between the two
 	// is seen.
 	sigs := make(chan os.Signal, 4)
@@ -52,9 +56,7 @@ func Supervise(args []string, stderr io.Writer) int {
 
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	// If the supervisor itself is SIGKILLed, at least its direct child goes too
-	// (on Linux; see groupAttr).
-	cmd.SysProcAttr = groupAttr(syscall.SIGKILL)
+	cmd.SysProcAttr = attr
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintf(stderr, "devloop supervise: %v\n", err)
 		return 127
@@ -70,7 +72,7 @@ func Supervise(args []string, stderr io.Writer) int {
 		if kill != nil {
 			return
 		}
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		_ = killGroup(pgid, syscall.SIGTERM)
 		kill = time.After(*grace)
 	}
 	for {
@@ -84,10 +86,10 @@ func Supervise(args []string, stderr io.Writer) int {
 				terminate()
 			}
 		case <-kill:
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			_ = killGroup(pgid, syscall.SIGKILL)
 		case err := <-waited:
 			// Whatever the command left behind in its group goes with it.
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			_ = killGroup(pgid, syscall.SIGKILL)
 			return exitCode(err)
 		}
 	}

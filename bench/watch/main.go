@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command watch measures package watch on a generated tree: by default 250k
 // files in 25k directories, of which a node_modules of 200k files is ignored.
 // It prints Markdown for the "## Watch" section of BENCHMARKS.md.
@@ -7,6 +9,8 @@
 // The tree is generated once under -dir and reused. The measurement runs in a
 // fresh process (the harness re-executes itself after generating), so the RSS
 // is the watcher's.
+//
+// It is Unix only: it re-executes itself with syscall.Exec and reads getrusage.
 package main
 
 import (

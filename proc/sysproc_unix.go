@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build unix && !linux
 
 package proc
 
@@ -8,6 +8,6 @@ import "syscall"
 // Linux, so deathSig is not delivered here: a supervisor still notices its
 // parent's death by polling the parent PID (parentPoll), and an unsupervised
 // command outlives a SIGKILLed devloop.
-func groupAttr(deathSig syscall.Signal) *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setpgid: true}
+func groupAttr(deathSig syscall.Signal) (*syscall.SysProcAttr, error) {
+	return &syscall.SysProcAttr{Setpgid: true}, nil
 }
