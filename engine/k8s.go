@@ -336,7 +336,13 @@ func (l *loop) deployed(r *resource, applied []kube.Applied) {
 				e.send(followErrMsg{name: name, gen: gen, what: "log stream", err: err})
 			}
 		})
+		if len(r.spec.PortForwards) > 0 && e.cfg.Forwarder == nil {
+			l.logf(name, "port_forwards are not run: this engine has no Forwarder")
+		}
 		for _, pf := range r.spec.PortForwards {
+			if e.cfg.Forwarder == nil {
+				break
+			}
 			ch := make(chan kube.Target, 1)
 			r.follow.forwards = append(r.follow.forwards, ch)
 			spec := kube.ForwardSpec{LocalHost: pf.Host, LocalPort: pf.Local, ContainerPort: pf.Container}
