@@ -283,6 +283,24 @@ func (l *loop) openGates() {
 	}
 }
 
+// retryEarlyFailures asks for an update of each resource whose last
+// update failed before its resource_deps were ready, once they are: a
+// build may need what a dependency makes (a binary a local_resource
+// compiles).
+func (l *loop) retryEarlyFailures() {
+	for _, name := range l.order {
+		r := l.res[name]
+		if !r.failedEarly || r.worker.gen != 0 || l.blockers(r) != "" {
+			continue
+		}
+		r.failedEarly = false
+		if r.want == nil && r.enabled {
+			r.want = &want{reason: "dependency", at: l.e.cfg.Now()}
+			l.touch(r)
+		}
+	}
+}
+
 // follow is what runs for a deployed Kubernetes resource: the watch of its
 // pods (restarted with each deploy, whose template hashes tell current pods
 // from old ones), its log stream and its port-forwards (kept while the

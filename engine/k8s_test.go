@@ -564,3 +564,34 @@ func TestBuildProgress(t *testing.T) {
 		})
 	}
 }
+
+// TestK8sRetryAfterDependency: a build that failed while a resource_dep
+// was not ready (the binary it copies was not compiled yet) runs again
+// once the dependency is ready.
+func TestK8sRetryAfterDependency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		api := k8s("api", "app")
+		api.ResourceDeps = []string{"bin"}
+		k := startK8s(t, k8sModel([]devfile.Image{image("app", "FROM scratch\nCOPY build/app /app\n")}, api, local("bin", "go build", "")),
+			func(k *k8sHarness) { k.build.fail["app"] = errors.New(`"/build/app": not found`) })
+		defer k.stop()
+		k.want("build app")
+		k.wantPhase("api", PhaseError)
+		k.wantEvents("start go build")
+
+		k.run.exit(t, "go build", nil)
+		synctest.Wait()
+		k.wantPhase("bin", PhaseReady)
+		k.want("build app", "apply deployment/api app=reg/app@sha256:2")
+		if r := k.res("api"); r.Current == nil || r.Current.Reason != "dependency" {
+			t.Errorf("api current update = %+v, want one for reason dependency", r.Current)
+		}
+		// A later failure with the dependency ready is not retried.
+		k.cluster.report(t, "api", ready)
+		k.build.fail["app"] = errors.New("syntax error")
+		k.batch(proj + "/app/main.go")
+		k.want("build app")
+		k.wantPhase("api", PhaseError)
+		k.want()
+	})
+}

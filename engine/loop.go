@@ -440,6 +440,7 @@ func (l *loop) schedule() {
 		limit = DefaultMaxParallelUpdates
 	}
 	l.openGates()
+	l.retryEarlyFailures()
 	for _, name := range l.order {
 		r := l.res[name]
 		if r.want == nil || !r.enabled || r.worker.gen != 0 || (r.spec.Local == nil && r.noK8s != "") {
