@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"sync/atomic"
 
 	"github.com/devloop-dev/devloop/builder"
 	"github.com/devloop-dev/devloop/devfile"
+	"github.com/devloop-dev/devloop/engine"
 	"github.com/devloop-dev/devloop/kindcluster"
 	"github.com/devloop-dev/devloop/kube"
 )
@@ -142,4 +145,47 @@ func hasLocal(m *devfile.Model) bool {
 		}
 	}
 	return false
+}
+
+// withKube prepares model's Kubernetes resources, when it has any, and sets
+// ecfg's Builder and Cluster, or its KubeError when the cluster cannot be
+// used and local resources can still run; it returns the error when
+// nothing could run. Progress and the outcome go to out; build progress
+// goes to the resources' logs of the engine in eng once it is stored
+// there. The returned func releases the cluster client and the builder.
+func withKube(ctx context.Context, model *devfile.Model, ko kubeOptions, out io.Writer, ecfg *engine.Config, eng *atomic.Pointer[engine.Engine]) (func(), error) {
+	if !needsCluster(model) {
+		return func() {}, nil
+	}
+	if ko.getenv == nil {
+		ko.getenv = os.Getenv
+	}
+	if ko.progress == nil {
+		ko.progress = prefixWriter{w: out, prefix: "devloop │ "}
+	}
+	if ko.logger == nil {
+		ko.logger = ecfg.Logger
+	}
+	ko.onProgress = func(ref string, ev builder.Progress) {
+		if e := eng.Load(); e != nil {
+			e.BuildProgress(ref, ev)
+		}
+	}
+	fmt.Fprintln(out, "devloop: preparing the Kubernetes cluster")
+	ks, err := setupKube(ctx, model, ko)
+	switch {
+	case err != nil && (ctx.Err() != nil || !hasLocal(model)):
+		return nil, err // interrupted, or nothing else could run
+	case err != nil:
+		fmt.Fprintf(out, "devloop: the Kubernetes resources cannot deploy, the local ones run: %v\n", err)
+		ecfg.KubeError = err
+		return func() {}, nil
+	}
+	fmt.Fprintf(out, "devloop: deploying to kube context %s", ks.client.Context())
+	if ks.registry.Host != "" {
+		fmt.Fprintf(out, ", images pushed to %s", ks.registry.Host)
+	}
+	fmt.Fprintln(out)
+	ecfg.Builder, ecfg.Cluster = ks.builder, ks.client
+	return ks.Close, nil
 }

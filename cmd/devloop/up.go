@@ -19,7 +19,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/devloop-dev/devloop/builder"
 	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/engine"
 	"github.com/devloop-dev/devloop/proc"
@@ -154,43 +153,12 @@ func runUp(ctx context.Context, cfg upConfig, s Streams) error {
 		Runner:      engine.ProcRunner{Supervisor: cfg.supervisor},
 		Logger:      cfg.logger,
 	}
-	// Build progress goes to the resources' logs once the engine exists;
-	// no build starts before it runs.
 	var engRef atomic.Pointer[engine.Engine]
-	if needsCluster(model) {
-		ko := cfg.kube
-		if ko.getenv == nil {
-			ko.getenv = os.Getenv
-		}
-		if ko.progress == nil {
-			ko.progress = prefixWriter{w: s.Out, prefix: "devloop │ "}
-		}
-		ko.logger = cfg.logger
-		ko.onProgress = func(ref string, ev builder.Progress) {
-			if e := engRef.Load(); e != nil {
-				e.BuildProgress(ref, ev)
-			}
-		}
-		fmt.Fprintln(s.Out, "devloop: preparing the Kubernetes cluster")
-		ks, kerr := setupKube(ctx, model, ko)
-		switch {
-		case kerr != nil && ctx.Err() != nil:
-			return kerr
-		case kerr != nil && !hasLocal(model):
-			return kerr // nothing else could run
-		case kerr != nil:
-			fmt.Fprintf(s.Out, "devloop: the Kubernetes resources cannot deploy, the local ones run: %v\n", kerr)
-			ecfg.KubeError = kerr
-		default:
-			defer ks.Close()
-			fmt.Fprintf(s.Out, "devloop: deploying to kube context %s", ks.client.Context())
-			if ks.registry.Host != "" {
-				fmt.Fprintf(s.Out, ", images pushed to %s", ks.registry.Host)
-			}
-			fmt.Fprintln(s.Out)
-			ecfg.Builder, ecfg.Cluster = ks.builder, ks.client
-		}
+	release, err := withKube(ctx, model, cfg.kube, s.Out, &ecfg, &engRef)
+	if err != nil {
+		return err
 	}
+	defer release()
 	eng, err := engine.New(ecfg)
 	if err != nil {
 		return err
