@@ -410,9 +410,11 @@ func (s *state) kindCluster(thread *starlark.Thread, fn *starlark.Builtin, args 
 	return starlark.None, nil
 }
 
-// defaultRegistryPort is the host port of the local registry, as ctlptl and
-// kind's documented local-registry script use.
-const defaultRegistryPort = 5001
+// defaultRegistryPort is the host port of the local registry when
+// kind_cluster() names none. It is kindcluster.DefaultRegistryPort (not 5001,
+// which kind's own local-registry script takes); devfile stays free of the
+// kind library, so a test in cmd/devloop keeps the two equal.
+const defaultRegistryPort = 5005
 
 // clusterNameRE is what kind accepts as a cluster name (it becomes part of
 // container and network names).

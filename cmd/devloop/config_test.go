@@ -58,7 +58,7 @@ local_resource("db", cmd="true", resource_deps=[] if cfg.get("mode") == "fast" e
 		wantStderr string
 	}{
 		{"summary", []string{"config", "-f", path},
-			[]string{"Devfile: " + path, `Cluster: kind "dev", 1 node(s), registry on localhost:5001`, "api  local  enabled  (manual; labels: backend)", "db  local  enabled  (after: api)"},
+			[]string{"Devfile: " + path, `Cluster: kind "dev", 1 node(s), registry on localhost:5005`, "api  local  enabled  (manual; labels: backend)", "db  local  enabled  (after: api)"},
 			"mode is none"},
 		{"yaml with args", []string{"config", "-o", "yaml", "-f", path, "--", "--mode", "fast"},
 			[]string{"name: api", "trigger_mode: manual", "resource_deps: []"},
