@@ -81,10 +81,9 @@ func newCICmd(s Streams) *cobra.Command {
 			"after it started, or after --timeout; exit 2 on bad usage or a Devfile error; exit 130\n" +
 			"when interrupted. Every process is stopped before devloop exits. See docs/ci.md.",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if n := cmd.ArgsLenAtDash(); n > 0 {
-				return &exitError{exitCIUsage, fmt.Errorf("unexpected arguments %q: put Devfile arguments after --", args[:n])}
-			} else if n < 0 && len(args) > 0 {
-				return &exitError{exitCIUsage, fmt.Errorf("unexpected arguments %q: put Devfile arguments after --", args)}
+			devArgs, err := devfileArgs(cmd, args)
+			if err != nil {
+				return &exitError{exitCIUsage, err}
 			}
 			for _, d := range []struct {
 				name string
@@ -97,7 +96,7 @@ func newCICmd(s Streams) *cobra.Command {
 			if errs := validation.IsDNS1123Label(cfg.namespace); cfg.namespace != "" && len(errs) > 0 {
 				return &exitError{exitCIUsage, fmt.Errorf("--namespace %q: %s", cfg.namespace, strings.Join(errs, "; "))}
 			}
-			cfg.args = args
+			cfg.args = devArgs
 			exe, err := os.Executable()
 			if err != nil {
 				return fmt.Errorf("finding the devloop executable to supervise local commands: %w", err)

@@ -32,12 +32,11 @@ func newConfigCmd(s Streams) *cobra.Command {
 			"format for scripts (see docs/devfile.md). Arguments after -- go to config.parse();\n" +
 			"print() output goes to stderr.",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if n := cmd.ArgsLenAtDash(); n > 0 {
-				return fmt.Errorf("unexpected arguments %q: put Devfile arguments after --", args[:n])
-			} else if n < 0 && len(args) > 0 {
-				return fmt.Errorf("unexpected arguments %q: put Devfile arguments after --", args)
+			devArgs, err := devfileArgs(cmd, args)
+			if err != nil {
+				return err
 			}
-			cfg.args = args
+			cfg.args = devArgs
 			return runConfig(cmd.Context(), cfg, s)
 		},
 	}

@@ -32,12 +32,11 @@ func newDoctorCmd(s Streams) *cobra.Command {
 			"! worth a look, ✗ a problem, with the command that fixes it. Exits 1 on any ✗.\n" +
 			"Arguments after -- go to config.parse(), as with `devloop up`.",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if n := cmd.ArgsLenAtDash(); n > 0 {
-				return fmt.Errorf("unexpected arguments %q: put Devfile arguments after --", args[:n])
-			} else if n < 0 && len(args) > 0 {
-				return fmt.Errorf("unexpected arguments %q: put Devfile arguments after --", args)
+			devArgs, err := devfileArgs(cmd, args)
+			if err != nil {
+				return err
 			}
-			cfg.args = args
+			cfg.args = devArgs
 			return runDoctor(cmd.Context(), cfg, s, doctor.Deps{})
 		},
 	}

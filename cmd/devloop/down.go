@@ -48,12 +48,11 @@ func newDownCmd(s Streams) *cobra.Command {
 			"Namespaces unless --delete-namespaces. --cluster also deletes the kind cluster of\n" +
 			"kind_cluster() and its registry. Local processes belong to `devloop up`: stop it with Ctrl-C.",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if n := cmd.ArgsLenAtDash(); n > 0 {
-				return fmt.Errorf("unexpected arguments %q: put Devfile arguments after --", args[:n])
-			} else if n < 0 && len(args) > 0 {
-				return fmt.Errorf("unexpected arguments %q: put Devfile arguments after --", args)
+			devArgs, err := devfileArgs(cmd, args)
+			if err != nil {
+				return err
 			}
-			cfg.args = args
+			cfg.args = devArgs
 			cfg.newKube = func(c kube.Config) (objectDeleter, error) { return kube.New(c) }
 			m, err := kindcluster.New(kindcluster.Config{Progress: s.Err})
 			if err != nil {

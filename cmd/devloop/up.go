@@ -53,12 +53,11 @@ func newUpCmd(s Streams) *cobra.Command {
 			"dashboard and API. Arguments after -- go to config.parse(). Ctrl-C stops every\n" +
 			"process devloop started; a second Ctrl-C exits at once.",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if n := cmd.ArgsLenAtDash(); n > 0 {
-				return fmt.Errorf("unexpected arguments %q: put Devfile arguments after --", args[:n])
-			} else if n < 0 && len(args) > 0 {
-				return fmt.Errorf("unexpected arguments %q: put Devfile arguments after --", args)
+			devArgs, err := devfileArgs(cmd, args)
+			if err != nil {
+				return err
 			}
-			cfg.args = args
+			cfg.args = devArgs
 			exe, err := os.Executable()
 			if err != nil {
 				return fmt.Errorf("finding the devloop executable to supervise local commands: %w", err)
