@@ -127,12 +127,22 @@ func newClusterManager(cfg clusterConfig, s Streams) (*kindcluster.Manager, erro
 	})
 }
 
-func runClusterCreate(ctx context.Context, cfg clusterConfig, s Streams) error {
+// clusterTarget resolves the cluster the flags and the Devfile name (an empty
+// name is kindcluster's default, "devloop") and the manager to act on it.
+func clusterTarget(ctx context.Context, cfg clusterConfig, s Streams) (devfile.Cluster, *kindcluster.Manager, error) {
 	c, err := clusterSpec(ctx, cfg)
 	if err != nil {
-		return err
+		return c, nil, err
+	}
+	if c.Name == "" {
+		c.Name = "devloop"
 	}
 	m, err := newClusterManager(cfg, s)
+	return c, m, err
+}
+
+func runClusterCreate(ctx context.Context, cfg clusterConfig, s Streams) error {
+	c, m, err := clusterTarget(ctx, cfg, s)
 	if err != nil {
 		return err
 	}
@@ -153,14 +163,7 @@ func runClusterCreate(ctx context.Context, cfg clusterConfig, s Streams) error {
 }
 
 func runClusterDelete(ctx context.Context, cfg clusterConfig, s Streams) error {
-	c, err := clusterSpec(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	if c.Name == "" {
-		c.Name = "devloop"
-	}
-	m, err := newClusterManager(cfg, s)
+	c, m, err := clusterTarget(ctx, cfg, s)
 	if err != nil {
 		return err
 	}
@@ -173,14 +176,7 @@ func runClusterStatus(ctx context.Context, cfg clusterConfig, s Streams) error {
 	default:
 		return fmt.Errorf("unknown output format %q: use -o json", cfg.output)
 	}
-	c, err := clusterSpec(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	if c.Name == "" {
-		c.Name = "devloop"
-	}
-	m, err := newClusterManager(cfg, s)
+	c, m, err := clusterTarget(ctx, cfg, s)
 	if err != nil {
 		return err
 	}
