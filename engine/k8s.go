@@ -270,7 +270,7 @@ func (l *loop) openGates() {
 		if r.gate == nil {
 			continue
 		}
-		if b := l.blockers(r); b != "" {
+		if b := l.blockers(r, false); b != "" {
 			if w := "waiting for " + b; r.waiting != w {
 				r.waiting = w
 				l.touch(r)
@@ -280,24 +280,6 @@ func (l *loop) openGates() {
 		close(r.gate)
 		r.gate, r.waiting = nil, ""
 		l.touch(r)
-	}
-}
-
-// retryEarlyFailures asks for an update of each resource whose last
-// update failed before its resource_deps were ready, once they are: a
-// build may need what a dependency makes (a binary a local_resource
-// compiles).
-func (l *loop) retryEarlyFailures() {
-	for _, name := range l.order {
-		r := l.res[name]
-		if !r.failedEarly || r.worker.gen != 0 || l.blockers(r) != "" {
-			continue
-		}
-		r.failedEarly = false
-		if r.want == nil && r.enabled {
-			r.want = &want{reason: "dependency", at: l.e.cfg.Now()}
-			l.touch(r)
-		}
 	}
 }
 

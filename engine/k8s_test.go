@@ -565,33 +565,30 @@ func TestBuildProgress(t *testing.T) {
 	}
 }
 
-// TestK8sRetryAfterDependency: a build that failed while a resource_dep
-// was not ready (the binary it copies was not compiled yet) runs again
-// once the dependency is ready.
-func TestK8sRetryAfterDependency(t *testing.T) {
+// TestK8sBuildWaitsForLocalDependency: a Kubernetes resource's images
+// build only once its local resource_deps are ready (they may make what the
+// build copies: a binary compiled by a local_resource), so the first run of
+// such a Devfile shows no failed build.
+func TestK8sBuildWaitsForLocalDependency(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		api := k8s("api", "app")
 		api.ResourceDeps = []string{"bin"}
-		k := startK8s(t, k8sModel([]devfile.Image{image("app", "FROM scratch\nCOPY build/app /app\n")}, api, local("bin", "go build", "")),
-			func(k *k8sHarness) { k.build.fail["app"] = errors.New(`"/build/app": not found`) })
+		k := startK8s(t, k8sModel([]devfile.Image{image("app", "FROM scratch\nCOPY build/app /app\n")}, api, local("bin", "go build", "")), nil)
 		defer k.stop()
-		k.want("build app")
-		k.wantPhase("api", PhaseError)
 		k.wantEvents("start go build")
+		k.want()
+		if r := k.res("api"); r.Phase != PhasePending || !strings.Contains(r.Waiting, "resource_deps: bin") {
+			t.Errorf("api before bin is ready: phase %s, waiting %q; want pending, waiting for resource_deps: bin", r.Phase, r.Waiting)
+		}
 
 		k.run.exit(t, "go build", nil)
 		synctest.Wait()
 		k.wantPhase("bin", PhaseReady)
-		k.want("build app", "apply deployment/api app=reg/app@sha256:2")
-		if r := k.res("api"); r.Current == nil || r.Current.Reason != "dependency" {
-			t.Errorf("api current update = %+v, want one for reason dependency", r.Current)
-		}
-		// A later failure with the dependency ready is not retried.
+		k.want("build app", "apply deployment/api app=reg/app@sha256:1")
 		k.cluster.report(t, "api", ready)
-		k.build.fail["app"] = errors.New("syntax error")
-		k.batch(proj + "/app/main.go")
-		k.want("build app")
-		k.wantPhase("api", PhaseError)
-		k.want()
+		k.wantPhase("api", PhaseReady)
+		if r := k.res("api"); r.LastUpdate == nil || r.LastUpdate.Result != "ok" || len(r.History) != 1 {
+			t.Errorf("api history = %+v, want one ok update", r.History)
+		}
 	})
 }

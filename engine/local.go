@@ -86,10 +86,7 @@ type resource struct {
 	follow follow
 	// failed is set when the last update's build or apply failed: the
 	// pods of the deploy before keep serving, but the error stands.
-	// failedEarly says it failed while resource_deps were not ready (a
-	// Kubernetes build, which does not wait for them): their becoming
-	// ready retries it, since they may make what the build needs.
-	failed, failedEarly bool
+	failed bool
 }
 
 func newResource(spec devfile.Resource, filters []*watch.Filter, noK8s string) *resource {
@@ -222,7 +219,7 @@ func (l *loop) start(r *resource) {
 	}
 	r.current = u
 	l.e.log.Debug("update start", "resource", r.spec.Name, "id", u.ID, "reason", u.Reason, "files", len(w.files))
-	r.phase, r.waiting, r.err, r.failed, r.failedEarly = PhaseBuilding, "", "", false, false
+	r.phase, r.waiting, r.err, r.failed = PhaseBuilding, "", "", false
 	if (r.spec.Local != nil && r.spec.Local.Cmd.Empty()) || (r.spec.Local == nil && len(r.spec.Images) == 0) {
 		r.phase = PhaseDeploying
 	}
@@ -477,7 +474,6 @@ func (l *loop) onWorkerDone(m workerDoneMsg) {
 		// A serve_cmd from before (or the pods of the last good deploy)
 		// keeps serving the last good build.
 		r.phase, r.err, r.waiting, r.failed = PhaseError, m.err.Error(), "", true
-		r.failedEarly = r.spec.Local == nil && l.blockers(r) != ""
 		l.finish(r, "error", r.err)
 	case m.k8s:
 		l.deployed(r, m.applied)

@@ -440,18 +440,17 @@ func (l *loop) schedule() {
 		limit = DefaultMaxParallelUpdates
 	}
 	l.openGates()
-	l.retryEarlyFailures()
 	for _, name := range l.order {
 		r := l.res[name]
 		if r.want == nil || !r.enabled || r.worker.gen != 0 || (r.spec.Local == nil && r.noK8s != "") {
 			continue
 		}
-		waiting := ""
-		if r.spec.Local != nil {
-			// A Kubernetes resource builds at once; its worker waits for
-			// its resource_deps before it deploys (openGates).
-			waiting = l.blockers(r)
-		}
+		// A Kubernetes resource waits only for its local resource_deps
+		// (they may make what its images are built from: a binary, generated
+		// code) before it builds; its worker waits for the others before it
+		// deploys (openGates).
+		waiting := l.blockers(r, r.spec.Local == nil)
+
 		switch {
 		case waiting != "":
 		case l.running >= limit:
@@ -476,12 +475,14 @@ func (l *loop) schedule() {
 	}
 }
 
-// blockers names the resource_deps of r that are not ready, "" when none.
-func (l *loop) blockers(r *resource) string {
+// blockers names the resource_deps of r that are not ready, "" when none;
+// with localOnly, only those that are local resources.
+func (l *loop) blockers(r *resource, localOnly bool) string {
 	var not []string
 	for _, d := range r.spec.ResourceDeps {
 		dep := l.res[d]
 		switch {
+		case localOnly && (dep == nil || dep.spec.Local == nil):
 		case dep == nil:
 			not = append(not, d+" (not in the Devfile)")
 		case !dep.enabled:
