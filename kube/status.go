@@ -52,7 +52,10 @@ type PodStatus struct {
 type ContainerStatus struct {
 	Name string `json:"name"`
 	// ID is the runtime's container ID; it changes when the container restarts.
-	ID       string `json:"id,omitempty"`
+	ID string `json:"id,omitempty"`
+	// Image is the image of the pod's spec (the deployed reference devloop
+	// injected), not the runtime's resolved one.
+	Image    string `json:"image,omitempty"`
 	Init     bool   `json:"init,omitempty"`
 	Ready    bool   `json:"ready"`
 	Running  bool   `json:"running"`
@@ -180,8 +183,20 @@ func podStatus(p *corev1.Pod, hashes map[string]bool) PodStatus {
 		Name: p.Name, Namespace: p.Namespace, Phase: p.Status.Phase, Ready: podReady(p),
 		Current: isCurrent(p, hashes), Created: p.CreationTimestamp.Time,
 	}
+	images := map[string]string{}
+	for _, c := range p.Spec.InitContainers {
+		images["init/"+c.Name] = c.Image
+	}
+	for _, c := range p.Spec.Containers {
+		images[c.Name] = c.Image
+	}
 	add := func(cs corev1.ContainerStatus, init bool) {
 		c := ContainerStatus{Name: cs.Name, ID: cs.ContainerID, Init: init, Ready: cs.Ready, Restarts: cs.RestartCount, Running: cs.State.Running != nil}
+		if init {
+			c.Image = images["init/"+cs.Name]
+		} else {
+			c.Image = images[cs.Name]
+		}
 		switch {
 		case cs.State.Waiting != nil:
 			c.Reason = cs.State.Waiting.Reason

@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -149,5 +150,22 @@ func TestEvaluateOrdersPods(t *testing.T) {
 	}
 	if strings.Join(names, ",") != "b,a,old" {
 		t.Errorf("evaluate pods = %v, want current newest first, then old: b,a,old", names)
+	}
+}
+
+// TestPodStatusImages: each container's status carries its spec's image
+// (the reference devloop deployed), init containers their own.
+func TestPodStatusImages(t *testing.T) {
+	p := testPod("web-1", ready)
+	p.Spec.InitContainers = []corev1.Container{{Name: "app", Image: "reg/init@sha256:1"}}
+	p.Spec.Containers = []corev1.Container{{Name: "app", Image: "reg/app@sha256:2"}}
+	p.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: "app", ContainerID: "containerd://0"}}
+	got := podStatus(p, nil).Containers
+	want := []ContainerStatus{
+		{Name: "app", ID: "containerd://0", Init: true, Image: "reg/init@sha256:1"},
+		{Name: "app", ID: "containerd://1", Ready: true, Running: true, Image: "reg/app@sha256:2"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("podStatus(web-1).Containers = %+v, want %+v", got, want)
 	}
 }

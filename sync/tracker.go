@@ -44,9 +44,33 @@ func NewTracker() *Tracker {
 
 // Built forgets every change and container: the image was rebuilt, and its
 // new containers start from files that hold every change so far.
-func (t *Tracker) Built() {
-	clear(t.paths)
+func (t *Tracker) Built() { t.BuiltAt(t.seq) }
+
+// Seq is the point the tracker has reached: pass it to BuiltAt when a build
+// starts.
+func (t *Tracker) Seq() uint64 { return t.seq }
+
+// BuiltAt forgets the changes up to seq (Seq when the build started: its
+// image holds them) and every container; changes made while the image was
+// building stay pending, so its containers receive them.
+func (t *Tracker) BuiltAt(seq uint64) {
+	for p, e := range t.paths {
+		if e.seq <= seq {
+			delete(t.paths, p)
+		}
+	}
 	clear(t.seen)
+}
+
+// Containers returns the IDs of the containers the tracker has seen, so
+// that the caller can Forget those that are gone.
+func (t *Tracker) Containers() []string {
+	out := make([]string, 0, len(t.seen))
+	for id := range t.seen {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Add records a batch of changed and removed absolute local paths. A removed

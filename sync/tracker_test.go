@@ -126,3 +126,31 @@ func TestTrackerAppliedNeverMovesBack(t *testing.T) {
 		t.Errorf("Since(c1) after Forget = %+v, want First", got)
 	}
 }
+
+// TestTrackerBuiltAt: changes made while an image was building stay
+// pending for its containers; those before the build started are in it.
+func TestTrackerBuiltAt(t *testing.T) {
+	tr := NewTracker()
+	tr.Add([]string{"/s/a"}, nil)
+	tr.Applied("old", tr.Seq())
+	mark := tr.Seq() // the build starts
+	tr.Add([]string{"/s/b"}, []string{"/s/gone"})
+	tr.BuiltAt(mark)
+	if got := tr.Containers(); len(got) != 0 {
+		t.Errorf("Containers() after BuiltAt = %q, want none", got)
+	}
+	got := tr.Since("new")
+	want := Pending{Changed: []string{"/s/b"}, Removed: []string{"/s/gone"}, First: true, Seq: got.Seq}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Since(new) after BuiltAt = %+v, want %+v", got, want)
+	}
+	tr.Applied("new", got.Seq)
+	tr.Applied("other", got.Seq)
+	if got, want := tr.Containers(), []string{"new", "other"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Containers() = %q, want %q", got, want)
+	}
+	tr.Built()
+	if got := tr.Since("new"); len(got.Changed)+len(got.Removed) != 0 || !got.First {
+		t.Errorf("Since(new) after Built = %+v, want nothing pending and First", got)
+	}
+}
