@@ -30,6 +30,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/devloop-dev/devloop/devfile"
+	"github.com/devloop-dev/devloop/internal/dockercli"
 )
 
 // Config configures a Builder. The zero value builds with BUILDKIT_HOST (or
@@ -204,7 +205,7 @@ func newBuilder(cfg Config, d deps) (*Builder, error) {
 		b.container = ManagedContainer
 	}
 	if b.run == nil {
-		b.run = execRunner{}
+		b.run = dockercli.Exec{}
 	}
 	if b.reg == nil {
 		b.reg = newRegistryClient()

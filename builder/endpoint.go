@@ -1,11 +1,9 @@
 package builder
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
 	"strings"
 )
 
@@ -36,23 +34,6 @@ const DefaultBuildKitImage = "moby/buildkit:v0.33.1"
 // error carries its standard error. It is the seam over the docker CLI.
 type runner interface {
 	Run(ctx context.Context, argv ...string) (string, error)
-}
-
-// execRunner runs programs with os/exec.
-type execRunner struct{}
-
-func (execRunner) Run(ctx context.Context, argv ...string) (string, error) {
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if msg == "" {
-			return stdout.String(), fmt.Errorf("%s: %w", strings.Join(argv, " "), err)
-		}
-		return stdout.String(), fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, msg)
-	}
-	return stdout.String(), nil
 }
 
 // resolveEndpoint picks where BuildKit runs, in this order: BUILDKIT_HOST;

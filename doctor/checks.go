@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/devloop-dev/devloop/devfile"
+	"github.com/devloop-dev/devloop/internal/dockercli"
 	"github.com/devloop-dev/devloop/kube"
 	"github.com/devloop-dev/devloop/web"
 )
@@ -377,19 +378,6 @@ func currentKubeContext() (name, server string, err error) {
 	return name, server, nil
 }
 
-// execRunner runs programs with os/exec.
-type execRunner struct{}
-
-func (execRunner) Run(ctx context.Context, argv ...string) (string, error) {
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if msg == "" {
-			return stdout.String(), fmt.Errorf("%s: %w", strings.Join(argv, " "), err)
-		}
-		return stdout.String(), fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, msg)
-	}
-	return stdout.String(), nil
-}
+// execRunner is the doctor's default Runner: the docker CLI run by
+// internal/dockercli, which builder and kindcluster use too.
+type execRunner = dockercli.Exec

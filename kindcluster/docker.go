@@ -2,18 +2,17 @@ package kindcluster
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
-	"os/exec"
 	"strconv"
 	"strings"
 
 	"sigs.k8s.io/kind/pkg/log"
+
+	"github.com/devloop-dev/devloop/internal/dockercli"
 )
 
 // docker runs one docker CLI command and returns its standard output.
@@ -28,23 +27,11 @@ type dockerCLI struct{ path string }
 var errNoDocker = errors.New("docker is not installed: install Docker (https://docs.docker.com/engine/install/) and make sure `docker` is on PATH")
 
 func (d *dockerCLI) run(ctx context.Context, stdin []byte, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, d.path, args...)
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
-	var out, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &stderr
-	err := cmd.Run()
-	if errors.Is(err, exec.ErrNotFound) || (cmd.Process == nil && errors.Is(err, fs.ErrNotExist)) {
+	out, err := dockercli.Run(ctx, stdin, append([]string{d.path}, args...)...)
+	if errors.Is(err, dockercli.ErrNotFound) {
 		return "", errNoDocker
 	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return "", fmt.Errorf("docker %s: %w", args[0], ctx.Err())
-		}
-		return out.String(), fmt.Errorf("docker %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
-	}
-	return out.String(), nil
+	return out, err
 }
 
 func (m *Manager) checkDocker(ctx context.Context) error {
