@@ -145,7 +145,7 @@ type Builder struct {
 	log   *slog.Logger
 	run   runner
 	reg   manifestHeader
-	cache *buildCache
+	steps step // runStep behind the no-op cache
 	sums  *sumCache
 	wrap  func(solver) solver
 	// container names the managed buildkitd container (tests use their own).
@@ -200,7 +200,7 @@ func newBuilder(cfg Config, d deps) (*Builder, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	b := &Builder{cfg: cfg, log: log, run: d.runner, reg: d.heads, solver: d.solver,
-		cache: newBuildCache(cfg.CacheDir), sums: newSumCache(), wrap: d.wrap, container: d.container, last: map[string]Result{}}
+		sums: newSumCache(), wrap: d.wrap, container: d.container, last: map[string]Result{}}
 	if b.container == "" {
 		b.container = ManagedContainer
 	}
@@ -213,6 +213,8 @@ func newBuilder(cfg Config, d deps) (*Builder, error) {
 	if b.solver != nil {
 		b.endpoint = Endpoint{Address: "(injected)", Reason: "test seam"}
 	}
+	b.steps = &noopCache{inner: runStep{b}, file: newBuildCache(cfg.CacheDir), reg: b.reg, localID: b.localImageID,
+		registry: cfg.Registry, log: log, progress: b.progress}
 	return b, nil
 }
 
@@ -247,7 +249,12 @@ func (b *Builder) connect(ctx context.Context) (solver, Endpoint, error) {
 	if err != nil {
 		return nil, Endpoint{}, err
 	}
-	c, err := client.New(ctx, ep.Address)
+	var c *client.Client
+	if ep.daemon != "" {
+		c, err = daemonClient(ctx, ep.daemon)
+	} else {
+		c, err = client.New(ctx, ep.Address)
+	}
 	if err != nil {
 		return nil, ep, fmt.Errorf("connecting to BuildKit at %s (%s): %w", ep.Address, ep.Reason, err)
 	}
@@ -255,6 +262,9 @@ func (b *Builder) connect(ctx context.Context) (solver, Endpoint, error) {
 	defer cancel()
 	if err := ping(cctx, c, ep.starting); err != nil {
 		c.Close()
+		if ep.daemon != "" {
+			return nil, ep, fmt.Errorf("docker's embedded BuildKit at %s is unreachable: %w; devloop uses it because %s; docker 18.09 or later on Linux has it (POST /grpc and /session): upgrade docker, or set BUILDKIT_HOST to a running buildkitd", ep.Address, err, ep.Reason)
+		}
 		if ep.managed != "" {
 			if _, xerr := b.run.Run(ctx, b.cfg.Docker, "exec", ep.managed, "buildctl", "--version"); xerr != nil {
 				return nil, ep, fmt.Errorf("BuildKit in container %s (%s) is unreachable: %w; devloop connects through `docker exec %s buildctl dial-stdio`, which failed (%v): use an image with buildctl on its PATH (moby/buildkit has it) in DEVLOOP_BUILDKIT_IMAGE, then `docker rm -f %s`", ep.managed, ep.Reason, err, ep.managed, xerr, ep.managed)
@@ -430,15 +440,19 @@ func (b *Builder) build(ctx context.Context, img devfile.Image, uses map[string]
 		return Result{}, fmt.Errorf("image %s: %w", img.Ref, errNoRegistry)
 	}
 	var (
-		res Result
+		p   *plan
 		err error
 	)
 	switch img.Kind {
 	case devfile.ImageCustom:
-		res, err = b.buildCustom(ctx, img)
+		p, err = b.planCustom(img)
 	default:
-		res, err = b.buildDocker(ctx, img, uses, depResults)
+		p, err = b.planDocker(ctx, img, uses, depResults)
 	}
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := b.steps.build(ctx, p)
 	if err != nil {
 		return Result{}, err
 	}
@@ -449,19 +463,19 @@ func (b *Builder) build(ctx context.Context, img devfile.Image, uses map[string]
 	return res, nil
 }
 
-// dockerPlan is everything a docker_build needs, computed before deciding
-// whether BuildKit must run.
+// dockerPlan is what a docker_build hands BuildKit, computed before
+// deciding whether BuildKit must run.
 type dockerPlan struct {
 	ctx        *buildContext
 	dockerfile []byte
 	dfName     string
-	hash       string
-	repo       string
-	image      string
 	named      map[string]string // named context → docker-image://...
+	// uses maps each Devfile image this one builds FROM to the names the
+	// Dockerfile calls it by.
+	uses map[string][]string
 }
 
-func (b *Builder) planDocker(ctx context.Context, img devfile.Image, uses map[string][]string, depResults map[string]Result) (*dockerPlan, error) {
+func (b *Builder) planDocker(ctx context.Context, img devfile.Image, uses map[string][]string, depResults map[string]Result) (*plan, error) {
 	bc, err := newBuildContext(img)
 	if err != nil {
 		return nil, err
@@ -475,7 +489,7 @@ func (b *Builder) planDocker(ctx context.Context, img devfile.Image, uses map[st
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %s: %w", img.Ref, dfName, err)
 	}
-	p := &dockerPlan{ctx: bc, dockerfile: data, dfName: dfName, named: map[string]string{}}
+	dp := &dockerPlan{ctx: bc, dockerfile: data, dfName: dfName, named: map[string]string{}, uses: uses}
 	depNames := map[string]string{} // name in the Dockerfile → dep ref
 	for dep, names := range uses {
 		for _, n := range names {
@@ -506,7 +520,7 @@ func (b *Builder) planDocker(ctx context.Context, img devfile.Image, uses map[st
 	for _, name := range names {
 		if dep, ok := depNames[name]; ok {
 			r := depResults[dep]
-			p.named["context:"+name] = "docker-image://" + r.Reference
+			dp.named["context:"+name] = "docker-image://" + r.Reference
 			fmt.Fprintf(h, "base %s=%s\x00", name, r.Digest)
 			continue
 		}
@@ -515,9 +529,9 @@ func (b *Builder) planDocker(ctx context.Context, img devfile.Image, uses map[st
 	if err := bc.hash(ctx, h); err != nil {
 		return nil, err
 	}
-	p.hash = "sha256:" + hex.EncodeToString(h.Sum(nil))
-	p.repo = Repository(b.cfg.Registry.Host, img.Ref)
-	p.image = p.repo + ":" + Tag(p.hash)
+	p := &plan{img: img, hash: "sha256:" + hex.EncodeToString(h.Sum(nil)), push: true, docker: dp, deps: depResults}
+	p.repo, p.tag = Repository(b.cfg.Registry.Host, img.Ref), Tag(p.hash)
+	p.image = p.repo + ":" + p.tag
 	return p, nil
 }
 
@@ -541,76 +555,51 @@ func (b *Builder) baseDigest(ctx context.Context, name string) string {
 	return d
 }
 
-func (b *Builder) buildDocker(ctx context.Context, img devfile.Image, uses map[string][]string, depResults map[string]Result) (Result, error) {
-	p, err := b.planDocker(ctx, img, uses, depResults)
-	if err != nil {
-		return Result{}, err
-	}
-	res := Result{Ref: img.Ref, Image: p.image, InputHash: p.hash}
-	if d, ok := b.unchanged(ctx, img.Ref, p.repo, p.image); ok {
-		return b.finish(res, p.repo, d, true), nil
-	}
-
+// runDocker builds a docker_build with BuildKit and pushes it.
+func (b *Builder) runDocker(ctx context.Context, p *plan) (Result, error) {
+	img := p.img
 	s, ep, err := b.connect(ctx)
 	if err != nil {
 		return Result{}, fmt.Errorf("image %s: %w", img.Ref, err)
 	}
 	b.progress(img.Ref, Progress{Kind: ProgressMessage, Message: fmt.Sprintf("building %s with BuildKit at %s (%s)", p.image, ep.Address, ep.Reason)})
-
-	opt, cleanup, err := b.solveOpt(img, p)
+	if ep.daemon != "" {
+		if err := b.tagBasesInDocker(ctx, p); err != nil {
+			return Result{}, err
+		}
+	}
+	opt, cleanup, err := b.solveOpt(p, ep.daemon != "")
 	if err != nil {
 		return Result{}, err
 	}
 	defer cleanup()
 	steps, resp, err := b.solve(ctx, s, img.Ref, opt)
-	res.Steps = steps.trace()
 	if err != nil {
-		return Result{}, buildError(img.Ref, p.dfName, steps, err)
+		return Result{}, buildError(img.Ref, p.docker.dfName, steps, err)
 	}
-	digest := resp.ExporterResponse["containerimage.digest"]
-	if digest == "" {
+	trace := steps.trace()
+	var digest string
+	if ep.daemon != "" {
+		d, push, err := b.pushFromDocker(ctx, p)
+		if err != nil {
+			return Result{}, err
+		}
+		digest, trace = d, append(trace, push)
+	} else if digest = resp.ExporterResponse["containerimage.digest"]; digest == "" {
 		return Result{}, fmt.Errorf("image %s: BuildKit pushed %s but reported no digest", img.Ref, p.image)
 	}
-	if err := b.cache.put(p.image, cacheEntry{Digest: digest, Built: time.Now()}); err != nil {
-		b.log.Warn("build cache not saved; the next start rebuilds", "err", err)
-	}
-	return b.finish(res, p.repo, digest, false), nil
+	res := result(p, b.cfg.Registry, digest)
+	res.Steps = trace
+	return res, nil
 }
 
-// unchanged reports whether image was built before and its registry still
-// has it with the same digest, which it returns.
-func (b *Builder) unchanged(ctx context.Context, ref, repo, image string) (string, bool) {
-	e, ok, err := b.cache.get(image)
-	if err != nil {
-		b.log.Warn("build cache unreadable", "err", err)
-	}
-	if !ok {
-		return "", false
-	}
-	tag := image[len(repo)+1:]
-	d, err := b.reg.Head(ctx, repo, tag)
-	if err != nil || d != e.Digest {
-		b.log.Debug("cached image not in the registry; rebuilding", "image", image, "cached", e.Digest, "registry", d, "err", err)
-		return "", false
-	}
-	b.progress(ref, Progress{Kind: ProgressMessage, Message: fmt.Sprintf("%s is up to date (inputs unchanged, %s in the registry)", image, d)})
-	return d, true
-}
-
-func (b *Builder) finish(res Result, repo, digest string, unchanged bool) Result {
-	res.Digest = digest
-	res.Unchanged = unchanged
-	res.Reference = repo + "@" + digest
-	res.ClusterReference = res.Reference
-	if h := b.cfg.Registry.ContainerRuntimeHost(); h != b.cfg.Registry.Host {
-		res.ClusterReference = h + strings.TrimPrefix(res.Reference, b.cfg.Registry.Host)
-	}
-	return res
-}
-
-func (b *Builder) solveOpt(img devfile.Image, p *dockerPlan) (client.SolveOpt, func(), error) {
+// solveOpt is the BuildKit solve of p. Docker's embedded BuildKit exports
+// into docker's image store (pushed afterwards with the docker CLI); any
+// other BuildKit pushes the image itself.
+func (b *Builder) solveOpt(p *plan, intoDocker bool) (client.SolveOpt, func(), error) {
+	img, dp := p.img, p.docker
 	cleanup := func() {}
-	ctxFS, err := p.ctx.fs()
+	ctxFS, err := dp.ctx.fs()
 	if err != nil {
 		return client.SolveOpt{}, cleanup, err
 	}
@@ -624,7 +613,7 @@ func (b *Builder) solveOpt(img devfile.Image, p *dockerPlan) (client.SolveOpt, f
 				return client.SolveOpt{}, cleanup, fmt.Errorf("writing dockerfile_contents of %s: %w", img.Ref, err)
 			}
 			cleanup = func() { os.RemoveAll(tmp) }
-			if err := os.WriteFile(filepath.Join(tmp, "Dockerfile"), p.dockerfile, 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(tmp, "Dockerfile"), dp.dockerfile, 0o644); err != nil {
 				cleanup()
 				return client.SolveOpt{}, func() {}, fmt.Errorf("writing dockerfile_contents of %s: %w", img.Ref, err)
 			}
@@ -646,10 +635,13 @@ func (b *Builder) solveOpt(img devfile.Image, p *dockerPlan) (client.SolveOpt, f
 	for k, v := range img.BuildArgs {
 		attrs["build-arg:"+k] = v
 	}
-	maps.Copy(attrs, p.named)
-	exportAttrs := map[string]string{"name": p.image, "push": "true"}
+	maps.Copy(attrs, dp.named)
+	export := client.ExportEntry{Type: client.ExporterImage, Attrs: map[string]string{"name": p.image, "push": "true"}}
 	if isLoopback(b.cfg.Registry.Host) {
-		exportAttrs["registry.insecure"] = "true"
+		export.Attrs["registry.insecure"] = "true"
+	}
+	if intoDocker {
+		export = client.ExportEntry{Type: mobyExporter, Attrs: map[string]string{"name": p.image}}
 	}
 	attachables, err := sessionAttachables(img)
 	if err != nil {
@@ -660,7 +652,7 @@ func (b *Builder) solveOpt(img devfile.Image, p *dockerPlan) (client.SolveOpt, f
 		Frontend:      "dockerfile.v0",
 		FrontendAttrs: attrs,
 		LocalMounts:   map[string]fsutilFSType{"context": ctxFS, "dockerfile": dfFS},
-		Exports:       []client.ExportEntry{{Type: client.ExporterImage, Attrs: exportAttrs}},
+		Exports:       []client.ExportEntry{export},
 		Session:       attachables,
 	}, cleanup, nil
 }

@@ -24,8 +24,15 @@ type buildCache struct {
 }
 
 type cacheEntry struct {
-	Digest string    `json:"digest"`
-	Built  time.Time `json:"built"`
+	// Input is the plan's content digest of every input; an entry only
+	// answers for the same inputs (a fixed tag= is reused across changes).
+	Input string `json:"input"`
+	// Digest is the pushed manifest's digest; empty when not pushed.
+	Digest string `json:"digest,omitempty"`
+	// ImageID is the image's ID in docker's image store, for an image that
+	// is not pushed and that the command put there.
+	ImageID string    `json:"imageID,omitempty"`
+	Built   time.Time `json:"built"`
 }
 
 // cacheLimit bounds the file: a few hundred images per project is plenty,

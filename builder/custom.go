@@ -16,21 +16,12 @@ import (
 	"github.com/devloop-dev/devloop/devfile"
 )
 
-// buildCustom runs a custom_build command with $EXPECTED_REF set to the
-// image it must produce, then makes sure the image is in the registry, as
-// Tilt does:
-//   - default: the command builds into the local docker; devloop pushes
-//     $EXPECTED_REF with the docker CLI.
-//   - skips_local_docker: the command itself pushes $EXPECTED_REF (without
-//     docker, this is the only way: e.g. `buildctl ... --output
-//     type=image,name=$EXPECTED_REF,push=true`).
-//   - disable_push: nothing is pushed or checked; the image is deployed by tag.
-//
-// The tag is the content tag of the deps and the command, or the Devfile's
-// tag= when given. Unchanged deps skip the command, as for docker_build.
-func (b *Builder) buildCustom(ctx context.Context, img devfile.Image) (Result, error) {
+// planCustom hashes a custom_build's inputs: its deps, command and push
+// settings. The tag is the content tag of that hash, or the Devfile's tag=
+// when given.
+func (b *Builder) planCustom(img devfile.Image) (*plan, error) {
 	if img.Command.Empty() {
-		return Result{}, fmt.Errorf("custom_build %s: %w: give the command that builds $EXPECTED_REF", img.Ref, errEmptyCommand)
+		return nil, fmt.Errorf("custom_build %s: %w: give the command that builds $EXPECTED_REF", img.Ref, errEmptyCommand)
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "devloop custom_build v1\x00")
@@ -40,26 +31,29 @@ func (b *Builder) buildCustom(ctx context.Context, img devfile.Image) (Result, e
 	fmt.Fprintf(h, "tag %s\x00push %t %t\x00", img.Tag, img.DisablePush, img.SkipsLocalDocker)
 	for _, dep := range img.Deps {
 		if err := hashTree(h, dep); err != nil {
-			return Result{}, fmt.Errorf("custom_build %s: hashing deps: %w", img.Ref, err)
+			return nil, fmt.Errorf("custom_build %s: hashing deps: %w", img.Ref, err)
 		}
 	}
-	hash := "sha256:" + hex.EncodeToString(h.Sum(nil))
-	repo := Repository(b.cfg.Registry.Host, img.Ref)
-	tag := Tag(hash)
+	p := &plan{img: img, hash: "sha256:" + hex.EncodeToString(h.Sum(nil)), push: !img.DisablePush}
+	p.repo, p.tag = Repository(b.cfg.Registry.Host, img.Ref), Tag(p.hash)
 	if img.Tag != "" {
-		tag = img.Tag
+		p.tag = img.Tag
 	}
-	expected := repo + ":" + tag
-	res := Result{Ref: img.Ref, Image: expected, InputHash: hash}
-	if img.DisablePush {
-		// Deployed by tag: nothing in a registry to check or reuse.
-		res.Reference, res.ClusterReference = expected, expected
-	} else if img.Tag == "" {
-		if d, ok := b.unchanged(ctx, img.Ref, repo, expected); ok {
-			return b.finish(res, repo, d, true), nil
-		}
-	}
+	p.image = p.repo + ":" + p.tag
+	return p, nil
+}
 
+// runCustom runs a custom_build command with $EXPECTED_REF set to the
+// image it must produce, then makes sure the image is in the registry, as
+// Tilt does:
+//   - default: the command builds into the local docker; devloop pushes
+//     $EXPECTED_REF with the docker CLI.
+//   - skips_local_docker: the command itself pushes $EXPECTED_REF (without
+//     docker, this is the only way: e.g. `buildctl ... --output
+//     type=image,name=$EXPECTED_REF,push=true`).
+//   - disable_push: nothing is pushed or checked; the image is deployed by tag.
+func (b *Builder) runCustom(ctx context.Context, p *plan) (Result, error) {
+	img, expected := p.img, p.image
 	b.progress(img.Ref, Progress{Kind: ProgressMessage, Message: "running custom_build command with EXPECTED_REF=" + expected})
 	step := strings.Join(img.Command.Argv, " ")
 	start := time.Now()
@@ -69,11 +63,13 @@ func (b *Builder) buildCustom(ctx context.Context, img devfile.Image) (Result, e
 	cmd.Env = append(os.Environ(), "EXPECTED_REF="+expected)
 	cmd.Stdout, cmd.Stderr = out, out
 	err := cmd.Run()
-	res.Steps = []Step{{Name: step, Duration: time.Since(start)}}
+	steps := []Step{{Name: step, Duration: time.Since(start)}}
 	if err != nil {
 		return Result{}, &BuildError{Ref: img.Ref, Step: step, Output: out.tail(), Err: fmt.Errorf("custom_build command: %w", err)}
 	}
-	if img.DisablePush {
+	if !p.push {
+		res := result(p, b.cfg.Registry, "")
+		res.Steps = steps
 		return res, nil
 	}
 	if !img.SkipsLocalDocker {
@@ -81,16 +77,13 @@ func (b *Builder) buildCustom(ctx context.Context, img devfile.Image) (Result, e
 			return Result{}, fmt.Errorf("custom_build %s: pushing %s: %w; if the command pushes by itself (or there is no docker), set skips_local_docker=True", img.Ref, expected, err)
 		}
 	}
-	d, err := b.reg.Head(ctx, repo, tag)
+	d, err := b.reg.Head(ctx, p.repo, p.tag)
 	if err != nil {
 		return Result{}, fmt.Errorf("custom_build %s: the command finished but %s is not in the registry (%w): the command must build $EXPECTED_REF, and with skips_local_docker=True also push it", img.Ref, expected, err)
 	}
-	if img.Tag == "" {
-		if err := b.cache.put(expected, cacheEntry{Digest: d, Built: time.Now()}); err != nil {
-			b.log.Warn("build cache not saved; the next start rebuilds", "err", err)
-		}
-	}
-	return b.finish(res, repo, d, false), nil
+	res := result(p, b.cfg.Registry, d)
+	res.Steps = steps
+	return res, nil
 }
 
 // hashTree hashes the files under path (or the file itself) by relative

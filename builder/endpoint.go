@@ -10,7 +10,8 @@ import (
 // Endpoint is where BuildKit runs and why devloop chose it; the engine
 // shows both to the user.
 type Endpoint struct {
-	// Address is a BuildKit address: unix://, tcp://, docker-container://, kube-pod://.
+	// Address is a BuildKit address (unix://, tcp://, docker-container://,
+	// kube-pod://), or docker's API address for docker's embedded BuildKit.
 	Address string
 	// Reason says why this BuildKit was chosen, e.g. "BUILDKIT_HOST is set".
 	Reason string
@@ -19,6 +20,8 @@ type Endpoint struct {
 	starting bool
 	// managed names the devloop-managed container, when it is one.
 	managed string
+	// daemon is docker's API address when this is docker's embedded BuildKit.
+	daemon string
 }
 
 // ManagedContainer is the name of the buildkitd container devloop starts
@@ -38,9 +41,9 @@ type runner interface {
 
 // resolveEndpoint picks where BuildKit runs, in this order: BUILDKIT_HOST;
 // the Devfile's address (Config.Host); a devloop-managed buildkitd container
-// started with the docker CLI (reused when already there). Docker's embedded
-// BuildKit is not supported yet: when docker cannot run the managed
-// container, the error says what to set instead.
+// started with the docker CLI (reused when already there); docker's
+// embedded BuildKit, when the managed container cannot start (typically:
+// its image cannot be pulled). The Endpoint's Reason says which and why.
 func resolveEndpoint(ctx context.Context, getenv func(string) string, host, docker, image, container string, run runner) (Endpoint, error) {
 	if h := getenv("BUILDKIT_HOST"); h != "" {
 		return Endpoint{Address: h, Reason: "BUILDKIT_HOST is set"}, nil
@@ -54,15 +57,27 @@ func resolveEndpoint(ctx context.Context, getenv func(string) string, host, dock
 	if image == "" {
 		image = DefaultBuildKitImage
 	}
-	how, err := ensureManagedContainer(ctx, docker, image, container, run)
+	version, err := run.Run(ctx, docker, "version", "--format", "{{.Server.Version}}")
 	if err != nil {
-		return Endpoint{}, fmt.Errorf("no BuildKit to build with: BUILDKIT_HOST is not set, the Devfile names no BuildKit, and %w; docker's embedded BuildKit is not supported yet: set BUILDKIT_HOST to a running buildkitd (unix://, tcp://, docker-container://, kube-pod://)", err)
+		return Endpoint{}, fmt.Errorf("no BuildKit to build with: BUILDKIT_HOST is not set, the Devfile names no BuildKit, and docker is not reachable to start a buildkitd container or to lend its embedded BuildKit (%w): start docker, or set BUILDKIT_HOST to a running buildkitd (unix://, tcp://, docker-container://, kube-pod://)", err)
+	}
+	how, err := ensureManagedContainer(ctx, docker, image, container, run)
+	if err == nil {
+		return Endpoint{
+			Address:  "docker-container://" + container,
+			Reason:   fmt.Sprintf("no BuildKit address is configured: %s the devloop-managed container %s (image %s)", how, container, image),
+			starting: how != "reused",
+			managed:  container,
+		}, nil
+	}
+	daemon := dockerHost(ctx, getenv, docker, run)
+	if herr := checkDockerHost(daemon, getenv); herr != nil {
+		return Endpoint{}, fmt.Errorf("no BuildKit to build with: BUILDKIT_HOST is not set, the Devfile names no BuildKit, %w, and docker's embedded BuildKit cannot be used: %v; set BUILDKIT_HOST to a running buildkitd (unix://, tcp://, docker-container://, kube-pod://)", err, herr)
 	}
 	return Endpoint{
-		Address:  "docker-container://" + container,
-		Reason:   fmt.Sprintf("no BuildKit address is configured: %s the devloop-managed container %s (image %s)", how, container, image),
-		starting: how != "reused",
-		managed:  container,
+		Address: daemon,
+		Reason:  fmt.Sprintf("no BuildKit address is configured and %v: using the embedded BuildKit of docker %s", err, strings.TrimSpace(version)),
+		daemon:  daemon,
 	}, nil
 }
 
@@ -71,9 +86,6 @@ func resolveEndpoint(ctx context.Context, getenv func(string) string, host, dock
 // uses the host network so that it pushes to registries published on
 // localhost (the kind registry) and pulls from whatever this machine reaches.
 func ensureManagedContainer(ctx context.Context, docker, image, name string, run runner) (string, error) {
-	if _, err := run.Run(ctx, docker, "version", "--format", "{{.Server.Version}}"); err != nil {
-		return "", fmt.Errorf("docker is not reachable to start a buildkitd container (%w)", err)
-	}
 	state, err := run.Run(ctx, docker, "inspect", "--format", "{{.State.Running}}", name)
 	switch {
 	case err == nil && strings.TrimSpace(state) == "true":

@@ -81,17 +81,25 @@ func TestTagAndRepository(t *testing.T) {
 	}
 }
 
-func TestRegistryClusterReference(t *testing.T) {
-	b, err := newBuilder(Config{CacheDir: t.TempDir(), Registry: Registry{Host: "localhost:5001", HostFromContainerRuntime: "kind-registry:5000"}}, deps{})
-	if err != nil {
-		t.Fatal(err)
+func TestResultReferences(t *testing.T) {
+	reg := Registry{Host: "localhost:5001", HostFromContainerRuntime: "kind-registry:5000"}
+	tests := []struct {
+		name                         string
+		p                            plan
+		digest                       string
+		wantReference, wantInCluster string
+	}{
+		{"pushed, seen from the cluster under another host", plan{repo: "localhost:5001/app", image: "localhost:5001/app:devloop-1", push: true}, "sha256:aa",
+			"localhost:5001/app@sha256:aa", "kind-registry:5000/app@sha256:aa"},
+		{"not pushed: by tag", plan{repo: "app", image: "app:dev"}, "", "app:dev", "app:dev"},
 	}
-	res := b.finish(Result{}, "localhost:5001/app", "sha256:aa", false)
-	if want := "localhost:5001/app@sha256:aa"; res.Reference != want {
-		t.Errorf("Reference = %s, want %s", res.Reference, want)
-	}
-	if want := "kind-registry:5000/app@sha256:aa"; res.ClusterReference != want {
-		t.Errorf("ClusterReference = %s, want %s", res.ClusterReference, want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := result(&tt.p, reg, tt.digest)
+			if res.Reference != tt.wantReference || res.ClusterReference != tt.wantInCluster {
+				t.Errorf("result(%s).Reference, ClusterReference = %s, %s, want %s, %s", tt.p.image, res.Reference, res.ClusterReference, tt.wantReference, tt.wantInCluster)
+			}
+		})
 	}
 }
 
