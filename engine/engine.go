@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/kube"
 	"github.com/devloop-dev/devloop/proc"
+	livesync "github.com/devloop-dev/devloop/sync"
 	"github.com/devloop-dev/devloop/watch"
 )
 
@@ -97,10 +99,13 @@ type Forwarder interface {
 
 var _ Forwarder = (*kube.Client)(nil)
 
-// Syncer live-updates the running containers of an image with changed files.
+// Syncer applies a live update plan to running containers (*sync.Updater):
+// one Result per container; run steps' output goes to out.
 type Syncer interface {
-	Sync(ctx context.Context, img *devfile.Image, changed, removed []string) error
+	Update(ctx context.Context, plan livesync.Plan, containers []livesync.Container, out io.Writer) ([]livesync.Result, error)
 }
+
+var _ Syncer = (*livesync.Updater)(nil)
 
 // Config configures an Engine. Model is required; the zero value of every
 // other field means its default.
@@ -122,6 +127,8 @@ type Config struct {
 	Builder   Builder
 	Cluster   Cluster
 	Forwarder Forwarder
+	// Syncer live-updates containers; nil means images are always rebuilt.
+	Syncer Syncer
 	// KubeError is why the cluster cannot be used (kind cluster creation
 	// failed, a context devloop must not deploy to, ...).
 	KubeError error

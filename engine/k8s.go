@@ -171,8 +171,13 @@ func (e *Engine) runK8s(ctx context.Context, j k8sJob) {
 	step := func(name string, start time.Time) {
 		e.send(stepMsg{name: j.name, gen: j.gen, step: Step{Name: name, Start: start, End: e.cfg.Now()}})
 	}
+	images := map[string]string{}
 	done := func(applied []kube.Applied, err error) {
-		e.send(workerDoneMsg{name: j.name, gen: j.gen, k8s: true, applied: applied, err: err})
+		m := workerDoneMsg{name: j.name, gen: j.gen, k8s: true, applied: applied, err: err}
+		if err == nil {
+			m.images = images
+		}
+		e.send(m)
 	}
 	var objs []*unstructured.Unstructured
 	for _, o := range j.objects {
@@ -183,7 +188,6 @@ func (e *Engine) runK8s(ctx context.Context, j k8sJob) {
 		}
 		objs = append(objs, d...)
 	}
-	images := map[string]string{}
 	if len(j.refs) > 0 {
 		if e.cfg.Builder == nil {
 			done(nil, fmt.Errorf("no image builder: devloop cannot build %s", strings.Join(j.refs, ", ")))
@@ -258,7 +262,7 @@ func (l *loop) onGate(m gateMsg) {
 		return // stopped: its ctx is done, it does not wait
 	}
 	l.release(m.gen)
-	r.gate = m.reply
+	r.k8s.gate = m.reply
 	r.phase = PhaseDeploying
 	l.touch(r)
 }
@@ -267,7 +271,7 @@ func (l *loop) onGate(m gateMsg) {
 func (l *loop) openGates() {
 	for _, name := range l.order {
 		r := l.res[name]
-		if r.gate == nil {
+		if r.k8s.gate == nil {
 			continue
 		}
 		if b := l.blockers(r, false); b != "" {
@@ -277,10 +281,23 @@ func (l *loop) openGates() {
 			}
 			continue
 		}
-		close(r.gate)
-		r.gate, r.waiting = nil, ""
+		close(r.k8s.gate)
+		r.k8s.gate, r.waiting = nil, ""
 		l.touch(r)
 	}
+}
+
+// k8sState is what the loop keeps of a Kubernetes resource.
+type k8sState struct {
+	// gate, while set, holds a worker that built its images until its
+	// resource_deps are ready; follow follows its deployed pods.
+	gate   chan struct{}
+	follow follow
+	// status is the last status of its pods.
+	status kube.Status
+	// live is its live update state, nil when none of its images has a
+	// live_update.
+	live *liveState
 }
 
 // follow is what runs for a deployed Kubernetes resource: the watch of its
@@ -298,13 +315,13 @@ type follow struct {
 
 // stopFollow ends what follows r's pods.
 func (r *resource) stopFollow() {
-	if r.follow.watchCancel != nil {
-		r.follow.watchCancel()
+	if r.k8s.follow.watchCancel != nil {
+		r.k8s.follow.watchCancel()
 	}
-	if r.follow.cancel != nil {
-		r.follow.cancel()
+	if r.k8s.follow.cancel != nil {
+		r.k8s.follow.cancel()
 	}
-	r.follow = follow{}
+	r.k8s.follow = follow{}
 }
 
 // targetKey identifies the deployed objects (not their content).
@@ -323,13 +340,13 @@ func (l *loop) deployed(r *resource, applied []kube.Applied) {
 		t.ExtraSelectors, t.PodReadiness = k.ExtraPodSelectors, k.PodReadiness
 	}
 	e, name := l.e, r.spec.Name
-	if key := targetKey(applied); key != r.follow.key || r.follow.cancel == nil {
+	if key := targetKey(applied); key != r.k8s.follow.key || r.k8s.follow.cancel == nil {
 		r.stopFollow()
 		l.ids.gen++
-		r.follow.gen, r.follow.key = l.ids.gen, key
+		r.k8s.follow.gen, r.k8s.follow.key = l.ids.gen, key
 		ctx, cancel := context.WithCancel(context.Background())
-		r.follow.cancel = cancel
-		gen := r.follow.gen
+		r.k8s.follow.cancel = cancel
+		gen := r.k8s.follow.gen
 		e.goWorker(func() {
 			err := e.cfg.Cluster.Logs(ctx, t, func(ll kube.LogLine) { e.logs.append(name, logText(ll)) })
 			if err != nil && ctx.Err() == nil {
@@ -344,24 +361,24 @@ func (l *loop) deployed(r *resource, applied []kube.Applied) {
 				break
 			}
 			ch := make(chan kube.Target, 1)
-			r.follow.forwards = append(r.follow.forwards, ch)
+			r.k8s.follow.forwards = append(r.k8s.follow.forwards, ch)
 			spec := kube.ForwardSpec{LocalHost: pf.Host, LocalPort: pf.Local, ContainerPort: pf.Container}
 			e.goWorker(func() { e.forward(ctx, name, gen, spec, ch) })
 		}
 	}
-	for _, ch := range r.follow.forwards {
+	for _, ch := range r.k8s.follow.forwards {
 		select {
 		case <-ch: // an older target not taken yet
 		default:
 		}
 		ch <- t
 	}
-	if r.follow.watchCancel != nil {
-		r.follow.watchCancel()
+	if r.k8s.follow.watchCancel != nil {
+		r.k8s.follow.watchCancel()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r.follow.watchCancel = cancel
-	gen := r.follow.gen
+	r.k8s.follow.watchCancel = cancel
+	gen := r.k8s.follow.gen
 	e.goWorker(func() {
 		err := e.cfg.Cluster.Watch(ctx, t, func(st kube.Status) {
 			e.send(statusMsg{name: name, gen: gen, status: st})
@@ -437,12 +454,15 @@ func orLocalhost(host string) string {
 // onStatus shows the pods' status as r's phase.
 func (l *loop) onStatus(m statusMsg) {
 	r := l.res[m.name]
-	if r == nil || r.follow.gen != m.gen || r.follow.watchCancel == nil {
+	if r == nil || r.k8s.follow.gen != m.gen || r.k8s.follow.watchCancel == nil {
 		return
 	}
-	if r.worker.gen != 0 || r.failed {
-		// An update is running, or the last one failed: its phase stands
-		// while the last good pods serve.
+	r.k8s.status = m.status
+	r.liveStatus(m.status)
+	if r.worker.gen != 0 || r.failed || (r.k8s.live != nil && r.k8s.live.runErr != "") {
+		// An update is running, or the last one (or its live update's
+		// run() step) failed: its phase stands while the last good pods
+		// serve.
 		return
 	}
 	st := m.status
@@ -482,7 +502,7 @@ func (l *loop) stepToNow(r *resource, name string) {
 
 func (l *loop) onFollowErr(m followErrMsg) {
 	r := l.res[m.name]
-	if r == nil || r.follow.gen != m.gen {
+	if r == nil || r.k8s.follow.gen != m.gen {
 		return
 	}
 	msg := fmt.Sprintf("%s: %v", m.what, m.err)

@@ -80,10 +80,8 @@ type resource struct {
 		p      Process
 		cancel context.CancelFunc
 	}
-	// gate, while set, holds a Kubernetes worker that built its images
-	// until its resource_deps are ready; follow follows its deployed pods.
-	gate   chan struct{}
-	follow follow
+	// k8s is the state of a Kubernetes resource.
+	k8s k8sState
 	// failed is set when the last update's build or apply failed: the
 	// pods of the deploy before keep serving, but the error stands.
 	failed bool
@@ -231,6 +229,7 @@ func (l *loop) start(r *resource) {
 	l.touch(r)
 
 	if r.spec.Local == nil {
+		r.liveBuildStarts()
 		j := k8sJob{
 			name:    r.spec.Name,
 			gen:     r.worker.gen,
@@ -407,7 +406,7 @@ func (l *loop) stop(r *resource, why string) {
 		r.worker.cancel = nil
 	}
 	r.worker.live = false
-	r.gate = nil
+	r.k8s.gate = nil
 	r.stopFollow()
 	if p := r.detachServe(); p != nil {
 		l.e.goWorker(func() { stopNow(p) })
@@ -464,7 +463,7 @@ func (l *loop) onWorkerDone(m workerDoneMsg) {
 		r.worker.cancel()
 	}
 	r.worker.gen, r.worker.live, r.worker.cancel = 0, false, nil
-	r.gate = nil
+	r.k8s.gate = nil
 	switch {
 	case !live:
 		if m.serve != nil {
@@ -476,6 +475,7 @@ func (l *loop) onWorkerDone(m workerDoneMsg) {
 		r.phase, r.err, r.waiting, r.failed = PhaseError, m.err.Error(), "", true
 		l.finish(r, "error", r.err)
 	case m.k8s:
+		r.liveDeployed(m.images)
 		l.deployed(r, m.applied)
 	case m.serve == nil:
 		r.phase = PhaseReady

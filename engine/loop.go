@@ -39,7 +39,9 @@ type (
 		serve   Process
 		k8s     bool
 		applied []kube.Applied
-		err     error
+		// images are the references deployed, by Devfile ref.
+		images map[string]string
+		err    error
 	}
 	// swapMsg asks for the old serve_cmd, which the worker of gen stops
 	// before it starts the new one; the loop replies at once (nil: none).
@@ -171,6 +173,8 @@ func (l *loop) handle(m msg) {
 		l.onStatus(m)
 	case followErrMsg:
 		l.onFollowErr(m)
+	case syncDoneMsg:
+		l.onSyncDone(m)
 	default:
 		panic(fmt.Sprintf("engine: unknown message %T", m))
 	}
@@ -198,6 +202,7 @@ func (l *loop) apply(model *devfile.Model, imgs imageSet, reason string) {
 		switch {
 		case r == nil:
 			r = newResource(spec, l.filters(spec), l.noK8s)
+			r.k8s.live = l.newLive(spec)
 			l.res[spec.Name] = r
 			r.init(reason, l.e.cfg.Now())
 			l.touch(r)
@@ -208,6 +213,7 @@ func (l *loop) apply(model *devfile.Model, imgs imageSet, reason string) {
 			r.spec = spec
 			r.filters = l.filters(spec)
 			l.stop(r, "the Devfile changed it")
+			r.k8s.live = l.newLive(spec)
 			r.init("devfile", l.e.cfg.Now())
 		default:
 			r.spec = spec // only positions moved
@@ -349,7 +355,11 @@ func (l *loop) onBatch(b watch.Batch) {
 		if len(files) == 0 {
 			continue
 		}
-		r.changed(files, b)
+		if l.track(r, b) {
+			r.liveChanged(files, b)
+		} else {
+			r.changed(files, b)
+		}
 		l.touch(r)
 	}
 }
@@ -440,6 +450,9 @@ func (l *loop) schedule() {
 		limit = DefaultMaxParallelUpdates
 	}
 	l.openGates()
+	for _, name := range l.order {
+		l.liveUpdate(l.res[name])
+	}
 	for _, name := range l.order {
 		r := l.res[name]
 		if r.want == nil || !r.enabled || r.worker.gen != 0 || (r.spec.Local == nil && r.noK8s != "") {

@@ -76,7 +76,9 @@ type Link struct {
 // Update is one build/sync/deploy/run of a resource.
 type Update struct {
 	ID int `json:"id"`
-	// Reason is "initial", "trigger", "files", "devfile" or "dependency".
+	// Reason is "initial", "trigger", "files", "devfile", "dependency", or
+	// "catch-up" (a live update of a container that restarted or was
+	// replaced, with the changes since its image was built).
 	Reason string `json:"reason"`
 	// Files are the changed files that caused it (bounded, relative to the
 	// Devfile directory where possible).
@@ -84,7 +86,10 @@ type Update struct {
 	Start  time.Time `json:"start"`
 	End    time.Time `json:"end,omitzero"`
 	Result string    `json:"result"` // "running", "ok", "error", "cancelled"
-	Error  string    `json:"error,omitempty"`
+	// LiveUpdate is set when files were copied into running containers
+	// instead of a build and deploy.
+	LiveUpdate bool   `json:"live_update,omitempty"`
+	Error      string `json:"error,omitempty"`
 	// Steps is the timing trace: file event, batch, then each step to ready.
 	Steps []Step `json:"steps,omitempty"`
 }

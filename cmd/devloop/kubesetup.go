@@ -13,6 +13,7 @@ import (
 	"github.com/devloop-dev/devloop/engine"
 	"github.com/devloop-dev/devloop/kindcluster"
 	"github.com/devloop-dev/devloop/kube"
+	livesync "github.com/devloop-dev/devloop/sync"
 )
 
 // kubeSetup is what Kubernetes resources need: a client of the cluster and
@@ -187,5 +188,13 @@ func withKube(ctx context.Context, model *devfile.Model, ko kubeOptions, out io.
 	}
 	fmt.Fprintln(out)
 	ecfg.Builder, ecfg.Cluster = ks.builder, ks.client
+	// Live update copies changed files into running containers through
+	// the pod exec subresource (docs/live-update.md).
+	u, err := livesync.New(livesync.Config{}, ks.client)
+	if err != nil {
+		ks.Close()
+		return nil, err
+	}
+	ecfg.Syncer = u
 	return ks.Close, nil
 }

@@ -107,7 +107,7 @@
     if (!u) return '';
     const start = time(u.start), end = time(u.end);
     if (!end) return 'updating for ' + dur(Date.now() - start);
-    return ago(end) + ' · ' + dur(end - start) + (u.result && u.result !== 'ok' ? ' · ' + u.result : '');
+    return ago(end) + ' · ' + (u.live_update ? 'live update ' : '') + dur(end - start) + (u.result && u.result !== 'ok' ? ' · ' + u.result : '');
   }
 
   function resourceRow(r) {
@@ -182,7 +182,7 @@
     const t0 = Math.min(start, ...steps.map((s) => s.start));
     const t1 = Math.max(end, ...steps.map((s) => s.end || now));
     const span = Math.max(1, t1 - t0);
-    let title = (u.end && time(u.end) ? 'Last update' : 'Update in progress') + ' #' + u.id + ' · ' + u.reason;
+    let title = (u.end && time(u.end) ? 'Last update' : 'Update in progress') + ' #' + u.id + ' · ' + (u.live_update ? 'live update · ' : '') + u.reason;
     if (u.files && u.files.length) title += ' (' + u.files.slice(0, 3).join(', ') + (u.files.length > 3 ? ', …' : '') + ')';
     title += ' · ' + (u.result || '') + ' · ' + dur(end - start);
     $('d-trace-title').textContent = title;
