@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/moby/buildkit/client"
 )
 
 // fakeRunner answers commands from a script keyed by argv[1] (the docker
@@ -54,6 +56,11 @@ func TestResolveEndpoint(t *testing.T) {
 			env:  map[string]string{"BUILDKIT_HOST": "tcp://10.0.0.1:1234"},
 			host: "unix:///devfile.sock",
 			want: Endpoint{Address: "tcp://10.0.0.1:1234", Reason: "BUILDKIT_HOST is set"},
+		},
+		{
+			name: "BUILDKIT_HOST kube-pod",
+			env:  map[string]string{"BUILDKIT_HOST": "kube-pod://buildkitd-0?context=kind-dev&namespace=ci"},
+			want: Endpoint{Address: "kube-pod://buildkitd-0?context=kind-dev&namespace=ci", Reason: "BUILDKIT_HOST is set"},
 		},
 		{
 			name: "Devfile address",
@@ -149,6 +156,33 @@ func TestResolveEndpoint(t *testing.T) {
 				if last[len(last)-1] != tt.wantRunArg || !slices.Contains(last, "--privileged") || !slices.Contains(last, "host") {
 					t.Errorf("docker run argv = %v, want a privileged host-network container of %s", last, tt.wantRunArg)
 				}
+			}
+		})
+	}
+}
+
+// TestKubePodAddresses checks that BuildKit's client knows kube-pod://
+// (devloop links its connection helper) without dialing: the pod is
+// reached with kubectl only on the first call. kubepod_e2e_test.go builds
+// through a real buildkitd pod.
+func TestKubePodAddresses(t *testing.T) {
+	tests := []struct {
+		addr    string
+		wantErr string
+	}{
+		{addr: "kube-pod://buildkitd-0"},
+		{addr: "kube-pod://buildkitd-0?context=kind-dev&namespace=ci&container=buildkitd"},
+		{addr: "kube-pod://Buildkitd_0", wantErr: "unsupported pod name"},
+		{addr: "kube-pod://buildkitd-0?namespace=Bad_NS", wantErr: "unsupported namespace name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.addr, func(t *testing.T) {
+			c, err := client.New(context.Background(), tt.addr)
+			if err == nil {
+				c.Close()
+			}
+			if (err != nil) != (tt.wantErr != "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("client.New(%q) error = %v, want %q", tt.addr, err, tt.wantErr)
 			}
 		})
 	}
