@@ -13,6 +13,7 @@ type change struct {
 	Path     string
 	Removed  bool
 	Dir      bool // Path was a watched directory: its removal covers everything below it
+	Created  bool // Path appeared (it did not exist just before)
 	Overflow bool // events were lost; the changes sent with it come from a rescan
 	At       time.Time
 }
@@ -94,6 +95,10 @@ type pending struct {
 
 type entry struct {
 	removed bool
+	// born is set when the path's first change in the batch was its
+	// creation: it did not exist before the batch, so if it is gone at the
+	// end (an editor's or sed -i's temporary file) nothing changed.
+	born    bool
 	seq     uint64 // order of the last change to the path
 	dirGone uint64 // order of the last removal of the path as a directory
 }
@@ -118,7 +123,10 @@ func (p *pending) add(c change) {
 		return
 	}
 	p.seq++
-	e := p.entries[c.Path]
+	e, seen := p.entries[c.Path]
+	if !seen {
+		e.born = c.Created
+	}
 	e.removed, e.seq = c.Removed, p.seq
 	if c.Removed && c.Dir {
 		e.dirGone = p.seq
@@ -149,7 +157,7 @@ func (p *pending) batch() *Batch {
 	}
 	b := &Batch{Overflow: p.overflow, First: p.first, Last: p.last, Emitted: time.Now()}
 	for path, e := range p.entries {
-		if coveredByRemoval(path, e.seq, removedDirs) {
+		if coveredByRemoval(path, e.seq, removedDirs) || (e.removed && e.born) {
 			continue
 		}
 		if e.removed {

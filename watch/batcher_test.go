@@ -121,8 +121,18 @@ func TestBatcherCollapse(t *testing.T) {
 			wantChanged: []string{"/r/a", "/r/b"},
 		},
 		{
-			name:     "created then removed is removed",
+			name:     "changed then removed is removed",
 			changes:  []change{{Path: "/r/a"}, {Path: "/r/a", Removed: true}},
+			wantGone: []string{"/r/a"},
+		},
+		{
+			name:        "created then removed in one batch is nothing (sed -i's temporary file)",
+			changes:     []change{{Path: "/r/a.tmp", Created: true}, {Path: "/r/a.tmp"}, {Path: "/r/a.tmp", Removed: true}, {Path: "/r/a", Created: true}},
+			wantChanged: []string{"/r/a"},
+		},
+		{
+			name:     "removed, created and removed again is removed",
+			changes:  []change{{Path: "/r/a", Removed: true}, {Path: "/r/a", Created: true}, {Path: "/r/a", Removed: true}},
 			wantGone: []string{"/r/a"},
 		},
 		{

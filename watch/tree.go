@@ -118,12 +118,14 @@ func (t *tree) handle(ev fsnotify.Event, now time.Time) []change {
 // created handles a path that appeared: a directory is watched and scanned,
 // since files may have been created in it before its watch existed.
 func (t *tree) created(p string, now time.Time, cs []change) []change {
+	if t.wanted(p) {
+		cs = append(cs, change{Path: p, Created: true, At: now})
+	}
 	fi, err := os.Lstat(p)
 	if err != nil {
-		return cs // gone again: its removal event follows
-	}
-	if t.wanted(p) {
-		cs = append(cs, change{Path: p, At: now})
+		// Gone again: its removal event follows, and the batch drops a
+		// path that came and went.
+		return cs
 	}
 	if fi.IsDir() {
 		cs = t.scan(p, true, now, cs, nil)

@@ -362,6 +362,25 @@ func TestEditorTempFilesIgnored(t *testing.T) {
 	wantIn(t, "changed", got.changed, filepath.Join(root, "main.go"))
 }
 
+// TestTemporaryFileRenamedOver: sed -i (and editors that save by rename)
+// writes a temporary file and renames it over the target; the batch names
+// only the target, not the temporary file that came and went. Quiet is long
+// so that both events fall in one batch on a loaded machine.
+func TestTemporaryFileRenamedOver(t *testing.T) {
+	root := t.TempDir()
+	write(t, filepath.Join(root, "index.html"))
+	r := start(t, Config{Roots: []Root{{Path: root}}, Quiet: time.Second, MaxWait: 10 * time.Second})
+	tmp := filepath.Join(root, "sedX1b2c3")
+	write(t, tmp)
+	if err := os.Rename(tmp, filepath.Join(root, "index.html")); err != nil {
+		t.Fatal(err)
+	}
+	got := r.sentinel(root)
+	wantNotIn(t, "changed", got.changed, tmp)
+	wantNotIn(t, "removed", got.removed, tmp)
+	wantIn(t, "changed", got.changed, filepath.Join(root, "index.html"))
+}
+
 func TestGlobalIgnore(t *testing.T) {
 	base := t.TempDir()
 	svc := filepath.Join(base, "svc")
