@@ -1,0 +1,3 @@
+module example.com/devloop-live-api
+
+go 1.26
