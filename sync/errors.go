@@ -20,7 +20,7 @@ type RunError struct {
 }
 
 func (e *RunError) Error() string {
-	s := fmt.Sprintf("run %q in pod %s container %s exited with code %d", strings.Join(e.Argv, " "), e.Pod, e.Container, e.ExitCode)
+	s := fmt.Sprintf("run(%s) in pod %s container %s exited with code %d", shellQuote(e.Argv), e.Pod, e.Container, e.ExitCode)
 	if out := strings.TrimSpace(e.Output); out != "" {
 		s += ": " + out
 	}
