@@ -51,8 +51,8 @@ type imageSet struct {
 	// deps are each image's base images of the Devfile (FROM, build args).
 	deps map[string][]string
 	// roots are the trees whose changes rebuild each image: its context
-	// (with .dockerignore, ignore= and only=) and a Dockerfile outside it,
-	// or a custom_build's deps.
+	// (with .dockerignore, ignore= and only=) and its Dockerfile when that
+	// is outside the context or left out by only=, or a custom_build's deps.
 	roots    map[string][]watch.Root
 	warnings []string
 }
@@ -74,7 +74,9 @@ func readImages(m *devfile.Model) imageSet {
 			}
 			ignore = append(ignore, img.Ignore...)
 			s.roots[img.Ref] = append(s.roots[img.Ref], watch.Root{Path: img.Context, Ignore: ignore, Only: img.Only})
-			if df := img.Dockerfile; df != "" && !within(img.Context, df) {
+			// The Dockerfile is watched even when only= leaves it out of the
+			// context (BuildKit reads it apart from the context).
+			if df := img.Dockerfile; df != "" && (!within(img.Context, df) || len(img.Only) > 0) {
 				s.roots[img.Ref] = append(s.roots[img.Ref], watch.Root{Path: df})
 			}
 		}

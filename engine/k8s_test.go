@@ -592,3 +592,22 @@ func TestK8sBuildWaitsForLocalDependency(t *testing.T) {
 		}
 	})
 }
+
+// TestK8sDockerfileWatchedWithOnly: only= narrows the context, but the
+// Dockerfile in it still rebuilds when edited; files outside only= do not.
+func TestK8sDockerfileWatchedWithOnly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		img := image("app", "FROM scratch\n")
+		img.Only = []string{"build/app"}
+		k := startK8s(t, k8sModel([]devfile.Image{img}, k8s("api", "app")), nil)
+		defer k.stop()
+		k.want("build app", "apply deployment/api app=reg/app@sha256:1")
+		k.cluster.report(t, "api", ready)
+		k.batch(proj + "/app/main.go")
+		k.want()
+		k.batch(proj + "/app/Dockerfile")
+		k.want("build app", "apply deployment/api app=reg/app@sha256:2")
+		k.batch(proj + "/app/build/app")
+		k.want("build app", "apply deployment/api app=reg/app@sha256:3")
+	})
+}
