@@ -307,11 +307,6 @@ func (j *Judge) judge(t *track, now time.Time) Resource {
 		res.Status, res.End, res.Tail = StatusReady, t.readyAt, nil
 		return res
 	case engine.PhaseError:
-		if dep := j.retriedAfter(v); dep != "" {
-			res.Status = StatusWaiting
-			res.Reason = fmt.Sprintf("failed before its resource_deps were ready (%s), runs again once they are: %s", dep, errorLine(v.Error))
-			return res
-		}
 		if until, tolerated := j.graceUntil(t); tolerated && now.Before(until) {
 			res.Status = StatusWaiting
 			res.Reason = fmt.Sprintf("error within the k8s grace period (until %s): %s", until.Sub(j.start).Round(time.Second), errorLine(v.Error))
@@ -336,28 +331,6 @@ func (j *Judge) judge(t *track, now time.Time) Resource {
 	}
 	res.Status, res.Reason = StatusWaiting, waitingText(v)
 	return res
-}
-
-// retriedAfter returns a resource_dep of v that is not ready yet when v is
-// a Kubernetes resource whose update failed while it was not: the engine
-// builds images without waiting for resource_deps, and runs such a failed
-// update again once they are ready, since they may make what the build
-// needs (a binary a local_resource compiles). "" when v's error stands: it
-// is not a Kubernetes resource, an update runs, its resource_deps are all
-// ready, or one of them never starts in this run (blockedBy fails it).
-func (j *Judge) retriedAfter(v engine.ResourceView) string {
-	if v.Kind != string(devfile.KindK8s) || v.Current != nil {
-		return ""
-	}
-	if dep, _ := j.blockedBy(v); dep != "" {
-		return ""
-	}
-	for _, d := range v.ResourceDeps {
-		if dt := j.res[d]; dt != nil && dt.view.Phase != engine.PhaseReady {
-			return d
-		}
-	}
-	return ""
 }
 
 // graceUntil tells whether r's error is a runtime error of a Kubernetes

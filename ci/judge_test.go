@@ -192,44 +192,6 @@ func TestJudge(t *testing.T) {
 			reason: []string{"resource api failed: build failed: no such file"},
 		},
 		{
-			name: "k8s build error before its resource_deps are ready waits for the engine's retry",
-			steps: []step{
-				{at: 10 * time.Second, resources: []engine.ResourceView{
-					withDeps(withErr(res("api", "k8s", engine.PhaseError, 0), `build failed: "/build/api": not found`), "api-bin"),
-					res("api-bin", "local", engine.PhaseBuilding, 0)}},
-			},
-			at:     20 * time.Second,
-			want:   Running,
-			status: map[string]Status{"api": StatusWaiting, "api-bin": StatusWaiting},
-		},
-		{
-			name: "k8s build error once its resource_deps are ready fails",
-			steps: []step{
-				{at: 10 * time.Second, resources: []engine.ResourceView{
-					withDeps(withErr(res("api", "k8s", engine.PhaseError, 0), `build failed: "/build/api": not found`), "api-bin"),
-					res("api-bin", "local", engine.PhaseBuilding, 0)}},
-				{at: 20 * time.Second, resources: []engine.ResourceView{
-					withDeps(withErr(res("api", "k8s", engine.PhaseError, 0), `build failed: "/build/api": not found`), "api-bin"),
-					res("api-bin", "local", engine.PhaseReady, 0)}},
-			},
-			at:     20 * time.Second,
-			want:   Failed,
-			reason: []string{"resource api failed: build failed"},
-			status: map[string]Status{"api": StatusFailed, "api-bin": StatusReady},
-		},
-		{
-			name: "k8s build error waiting on a resource_dep that failed: the dependency fails the run",
-			steps: []step{
-				{at: 10 * time.Second, resources: []engine.ResourceView{
-					withDeps(withErr(res("api", "k8s", engine.PhaseError, 0), `build failed: "/build/api": not found`), "api-bin"),
-					withErr(res("api-bin", "local", engine.PhaseError, 0), "cmd failed: go build exited with code 1")}},
-			},
-			at:     10 * time.Second,
-			want:   Failed,
-			reason: []string{"resource api-bin failed: cmd failed"},
-			status: map[string]Status{"api": StatusWaiting, "api-bin": StatusFailed},
-		},
-		{
 			name: "timeout lists what was waiting and why",
 			steps: []step{
 				{at: time.Second, resources: []engine.ResourceView{
