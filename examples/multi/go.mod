@@ -1,0 +1,3 @@
+module example.com/devloop-multi
+
+go 1.26
