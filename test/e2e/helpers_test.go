@@ -6,17 +6,29 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/kind/pkg/log"
+
+	"github.com/devloop-dev/devloop/engine"
+	"github.com/devloop-dev/devloop/kindcluster"
+	"github.com/devloop-dev/devloop/web"
 )
 
 // pollInterval is how often conditions are re-checked: short against the
@@ -145,3 +157,264 @@ func (i kindInfo) Infof(f string, a ...any) {
 	}
 }
 func (i kindInfo) Enabled() bool { return i.on }
+
+// devloopBin builds devloop into dir and returns its path.
+func devloopBin(ctx context.Context, t *testing.T, goBin, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "devloop")
+	run(ctx, t, goBin, "build", "-o", bin, "../../cmd/devloop")
+	return bin
+}
+
+// copyExample copies the example directory src to dst and replaces, in
+// its Devfile, decl (which must be there) by repl. It returns the copy's
+// Devfile.
+func copyExample(ctx context.Context, t *testing.T, src, dst, decl, repl string) string {
+	t.Helper()
+	run(ctx, t, "cp", "-r", src, dst)
+	devfile := filepath.Join(dst, "Devfile")
+	replaceInFile(t, devfile, decl, repl)
+	return devfile
+}
+
+// replaceInFile replaces old, which must be in file, by repl.
+func replaceInFile(t *testing.T, file, old, repl string) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), old) {
+		t.Fatalf("%s has no %s: update this test", file, old)
+	}
+	if err := os.WriteFile(file, []byte(strings.Replace(string(b), old, repl, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// devloopEnv is the environment devloop runs in: the test's, with its own
+// kubeconfig, state and cache directories under tmp, and go on the PATH.
+func devloopEnv(tmp, kubeconfig, goBin string) []string {
+	return append(os.Environ(), "KUBECONFIG="+kubeconfig, "XDG_STATE_HOME="+filepath.Join(tmp, "state"),
+		"XDG_CACHE_HOME="+filepath.Join(tmp, "cache"), "PATH="+filepath.Dir(goBin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+}
+
+// runDevloop runs devloop to its end (ctx bounds it) and returns its
+// combined output and exit code; a devloop that cannot start or does not
+// end fails the test.
+func runDevloop(ctx context.Context, t *testing.T, bin, dir string, env []string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir, cmd.Env = dir, env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("devloop %s did not end in time; output:\n%s", strings.Join(args, " "), out)
+	}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return string(out), 0
+	case errors.As(err, &ee):
+		return string(out), ee.ExitCode()
+	}
+	t.Fatalf("devloop %s: %v\n%s", strings.Join(args, " "), err, out)
+	return "", 0
+}
+
+// containersOf returns the docker containers (any state) of the kind
+// cluster name and of its registry.
+func containersOf(ctx context.Context, t *testing.T, docker, name string) []string {
+	t.Helper()
+	var out []string
+	for _, f := range []string{"label=io.x-k8s.kind.cluster=" + name, "name=" + name} {
+		s := run(ctx, t, docker, "ps", "-a", "--filter", f, "--format", "{{.Names}}")
+		for _, n := range strings.Fields(s) {
+			if !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// deleteClusterAtEnd deletes the kind cluster name (and its registry) when
+// the test ends, unless DEVLOOP_E2E_KEEP=1; a cluster already gone is fine.
+func deleteClusterAtEnd(t *testing.T, name, kubeconfig string) {
+	t.Cleanup(func() {
+		if os.Getenv("DEVLOOP_E2E_KEEP") == "1" {
+			t.Logf("DEVLOOP_E2E_KEEP=1: keeping kind cluster %s (kubeconfig %s)", name, kubeconfig)
+			return
+		}
+		m, err := kindcluster.New(kindcluster.Config{Kubeconfig: kubeconfig})
+		if err != nil {
+			t.Errorf("deleting kind cluster %s: %v", name, err)
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := m.Delete(ctx, name); err != nil {
+			t.Errorf("deleting kind cluster %s: %v", name, err)
+		}
+	})
+}
+
+func resourceOf(v engine.View, name string) engine.ResourceView {
+	for _, r := range v.Resources {
+		if r.Name == name {
+			return r
+		}
+	}
+	return engine.ResourceView{Name: name}
+}
+
+// allReady polls the API until each named resource is ready.
+func allReady(api *web.Client, names ...string) func(context.Context) (bool, string, error) {
+	return func(ctx context.Context) (bool, string, error) {
+		v, err := api.View(ctx)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		var state []string
+		done := true
+		for _, n := range names {
+			r := resourceOf(v, n)
+			done = done && r.Phase == engine.PhaseReady
+			s := fmt.Sprintf("%s %s", n, r.Phase)
+			if r.Waiting != "" {
+				s += " (" + r.Waiting + ")"
+			}
+			if r.Error != "" {
+				s += fmt.Sprintf(" %q", r.Error)
+			}
+			state = append(state, s)
+		}
+		return done, strings.Join(state, "; "), nil
+	}
+}
+
+// logsOf returns the log of resource as the API serves it.
+func logsOf(ctx context.Context, t *testing.T, api *web.Client, resource string) string {
+	t.Helper()
+	lr, err := api.Logs(ctx, resource, 0, 0)
+	if err != nil {
+		t.Fatalf("logs of %s: %v", resource, err)
+	}
+	var b strings.Builder
+	for _, l := range lr.Lines {
+		b.WriteString(l.Text + "\n")
+	}
+	return b.String()
+}
+
+// tryGet returns the body of a GET of url that answered 200.
+func tryGet(ctx context.Context, url string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %s: %q", url, resp.Status, body)
+	}
+	return string(body), nil
+}
+
+// get returns the body of a GET of url, failing the test unless it answers 200.
+func get(ctx context.Context, t *testing.T, url string) string {
+	t.Helper()
+	body, err := tryGet(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body
+}
+
+// devloopProc is a running `devloop up`.
+type devloopProc struct {
+	cmd     *exec.Cmd
+	out     *lines
+	exited  chan error
+	stopped bool
+}
+
+// startDevloop starts devloop with args; it is stopped (Ctrl-C) when the
+// test ends if stop was not called, and its output is logged if the test
+// failed.
+func startDevloop(t *testing.T, bin, dir string, env []string, args ...string) *devloopProc {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir, cmd.Env = dir, env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	p := &devloopProc{cmd: cmd, out: &lines{}, exited: make(chan error, 1)}
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go p.out.read(pr)
+	go func() {
+		p.exited <- cmd.Wait()
+		pw.Close()
+	}()
+	t.Cleanup(func() {
+		if !p.stopped {
+			p.stop(t)
+		}
+	})
+	return p
+}
+
+// stop interrupts devloop as Ctrl-C does and waits for it to exit.
+func (p *devloopProc) stop(t *testing.T) {
+	t.Helper()
+	p.stopped = true
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-p.exited:
+		if err != nil {
+			t.Errorf("devloop after Ctrl-C: %v", err)
+		}
+	case <-time.After(helloStopTimeout):
+		_ = p.cmd.Process.Kill()
+		t.Errorf("devloop still running %v after Ctrl-C", helloStopTimeout)
+	}
+	if t.Failed() {
+		t.Logf("devloop output:\n%s", p.out.String())
+	}
+}
+
+// apiClient waits for the daemon on port to write its state file under
+// stateDir and returns a client with its token.
+func apiClient(ctx context.Context, t *testing.T, stateDir string, port int, exited <-chan error) *web.Client {
+	t.Helper()
+	path := filepath.Join(stateDir, "devloop", "daemon-"+strconv.Itoa(port)+".json")
+	var st web.State
+	waitFor(ctx, t, "devloop's state file", multiStepTimeout, func(ctx context.Context) (bool, string, error) {
+		select {
+		case err := <-exited:
+			return false, "", fmt.Errorf("devloop exited: %v", err)
+		default:
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		return json.Unmarshal(b, &st) == nil && st.Token != "", string(b), nil
+	})
+	c, err := web.NewClient(web.ClientConfig{Host: "127.0.0.1", Port: port, Token: st.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
