@@ -212,9 +212,9 @@ func TestMulti(t *testing.T) {
 	})
 
 	t.Run("ci: a never-ready resource fails at the readiness timeout", func(t *testing.T) {
-		out, code := ci(t, "never-ready", "--readiness-timeout", "20s")
+		out, code := ci(t, "never-ready", "--readiness-timeout", "30s")
 		sum := summary(out)
-		for _, want := range []string{"resource never-ready failed", "not ready within the readiness timeout (20s)", "✗ never-ready:", "Readiness probe failed"} {
+		for _, want := range []string{"resource never-ready failed", "not ready within the readiness timeout (30s)", "✗ never-ready:", "Readiness probe failed"} {
 			if !strings.Contains(sum, want) {
 				t.Errorf("devloop ci's summary lacks %q", want)
 			}
@@ -225,15 +225,15 @@ func TestMulti(t *testing.T) {
 	})
 
 	t.Run("ci: a never-ready resource fails at the timeout, listed as waiting", func(t *testing.T) {
-		out, code := ci(t, "never-ready", "--timeout", "30s")
+		out, code := ci(t, "never-ready", "--timeout", "40s")
 		sum := summary(out)
-		for _, want := range []string{"timed out after 30s waiting for never-ready", "○ never-ready still waiting: ", "Readiness probe failed"} {
+		for _, want := range []string{"timed out after 40s waiting for never-ready", "○ never-ready still waiting: ", "Readiness probe failed"} {
 			if !strings.Contains(sum, want) {
 				t.Errorf("devloop ci's summary lacks %q", want)
 			}
 		}
 		if code != 1 || t.Failed() {
-			t.Fatalf("devloop ci with a never-ready resource and --timeout 30s: exit %d, want 1 with the summary above; output:\n%s", code, out)
+			t.Fatalf("devloop ci with a never-ready resource and --timeout 40s: exit %d, want 1 with the summary above; output:\n%s", code, out)
 		}
 	})
 
