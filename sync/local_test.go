@@ -32,10 +32,10 @@ func (l localExec) Exec(ctx context.Context, pod kube.PodRef, container string, 
 	cmd.Dir = "/"
 	cmd.Env = []string{"PATH=/bin"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: l.root}
-	var tail strings.Builder
+	tail := &lockedTail{max: 1 << 20} // stdout and stderr are copied by two goroutines
 	cmd.Stdin = stdin
-	cmd.Stdout = io.MultiWriter(orDiscard(stdout), &tail)
-	cmd.Stderr = io.MultiWriter(orDiscard(stderr), &tail)
+	cmd.Stdout = io.MultiWriter(orDiscard(stdout), tail)
+	cmd.Stderr = io.MultiWriter(orDiscard(stderr), tail)
 	err := cmd.Run()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

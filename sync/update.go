@@ -54,6 +54,12 @@ type Config struct {
 	Parallel int
 	// Now is the clock of the step timestamps; nil means time.Now.
 	Now func() time.Time
+	// Session keeps a shell open in each container updated and sends the
+	// files of later updates through it, without a new exec each (see
+	// session.go): about 100 ms less per update. It needs sh, base64 and
+	// tar in the image; without them, or when the session fails, updates
+	// use their own execs. Close the Updater to end the sessions.
+	Session bool
 }
 
 // DefaultParallel is 4 containers at a time: each holds one exec stream to
@@ -68,9 +74,11 @@ const maxArgBytes = 6 << 10
 
 // Updater applies plans to containers through an Execer.
 type Updater struct {
-	ex       Execer
-	parallel int
-	now      func() time.Time
+	ex         Execer
+	parallel   int
+	now        func() time.Time
+	useSession bool
+	sess       sessions
 }
 
 // New returns an Updater that runs its commands through ex.
@@ -81,7 +89,7 @@ func New(cfg Config, ex Execer) (*Updater, error) {
 	if cfg.Parallel < 0 {
 		return nil, fmt.Errorf("sync.New: Parallel %d is negative", cfg.Parallel)
 	}
-	u := &Updater{ex: ex, parallel: cfg.Parallel, now: cfg.Now}
+	u := &Updater{ex: ex, parallel: cfg.Parallel, now: cfg.Now, useSession: cfg.Session}
 	if u.parallel == 0 {
 		u.parallel = DefaultParallel
 	}
@@ -138,6 +146,19 @@ func (u *Updater) one(ctx context.Context, p Plan, c Container, out io.Writer) (
 		steps = append(steps, Step{Name: name, Start: start, End: u.now()})
 	}
 
+	if u.useSession && len(p.Delete)+len(p.Copy) > 0 {
+		start := u.now()
+		if err := u.viaSession(ctx, p, c); err == nil {
+			name := "copy files"
+			if len(p.Copy) == 0 {
+				name = "remove files"
+			}
+			step(name, start)
+			p.Delete, p.Copy = nil, nil
+		} else if ctx.Err() != nil {
+			return steps, fmt.Errorf("live update of %s: %w", c, ctx.Err())
+		}
+	}
 	if len(p.Delete) > 0 {
 		start := u.now()
 		for _, batch := range batches(p.Delete, maxArgBytes) {

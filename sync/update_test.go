@@ -154,10 +154,18 @@ func TestUpdate(t *testing.T) {
 			t.Errorf("Update(%s) tar = %v, want %v", c, got, wantTar)
 		}
 	}
+	// Containers run in parallel: their lines interleave, each whole and
+	// in order.
 	for _, c := range pods {
-		want := "[" + c.String() + "] run: npm install\n[" + c.String() + "] added 3 packages\n"
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("Update output = %q, want it to contain %q", out.String(), want)
+		prefix := "[" + c.String() + "] "
+		var got []string
+		for line := range strings.Lines(out.String()) {
+			if strings.HasPrefix(line, prefix) {
+				got = append(got, line)
+			}
+		}
+		if want := []string{prefix + "run: npm install\n", prefix + "added 3 packages\n"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("Update output = %q, want the lines %q", out.String(), want)
 		}
 	}
 	if strings.Contains(out.String(), "touch") {

@@ -189,12 +189,13 @@ func withKube(ctx context.Context, model *devfile.Model, ko kubeOptions, out io.
 	fmt.Fprintln(out)
 	ecfg.Builder, ecfg.Cluster = ks.builder, ks.client
 	// Live update copies changed files into running containers through
-	// the pod exec subresource (docs/live-update.md).
-	u, err := livesync.New(livesync.Config{}, ks.client)
+	// the pod exec subresource, over a shell kept open in each container
+	// (docs/live-update.md).
+	u, err := livesync.New(livesync.Config{Session: true}, ks.client)
 	if err != nil {
 		ks.Close()
 		return nil, err
 	}
 	ecfg.Syncer = u
-	return ks.Close, nil
+	return func() { u.Close(); ks.Close() }, nil
 }

@@ -1,0 +1,180 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	stdsync "sync"
+	"testing"
+	"time"
+
+	"github.com/devloop-dev/devloop/kube"
+)
+
+// countingExec counts the execs of an Execer by argv[0].
+type countingExec struct {
+	Execer
+	mu stdsync.Mutex
+	n  map[string]int
+}
+
+func (c *countingExec) Exec(ctx context.Context, pod kube.PodRef, container string, argv []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	c.mu.Lock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[argv[0]]++
+	c.mu.Unlock()
+	return c.Execer.Exec(ctx, pod, container, argv, stdin, stdout, stderr)
+}
+
+func (c *countingExec) counts() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range c.n {
+		out[k] = v
+	}
+	return out
+}
+
+func stepNamesOf(rs []Result) []string {
+	var out []string
+	for _, r := range rs {
+		for _, s := range r.Steps {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
+// TestSessionUpdates runs updates through a session in a chroot standing in
+// for a busybox container: files arrive, removed paths go, and every update
+// after the first costs no exec at all (one sh, no tar or rm execs).
+func TestSessionUpdates(t *testing.T) {
+	croot := containerRoot(t, "sh", "tar", "rm", "base64")
+	src, _ := srcTree(t)
+	write(t, filepath.Join(croot, "app", "old.js"), "old", 0o644)
+	write(t, filepath.Join(croot, "app", "it's.txt"), "quoted", 0o644)
+	ex := &countingExec{Execer: localExec{croot}}
+	u := newUpdater(t, Config{Session: true}, ex)
+	defer u.Close()
+	c := []Container{container("web-1")}
+
+	rs, err := u.Update(t.Context(), Plan{
+		Copy:   []Copy{{Local: filepath.Join(src, "main.js"), Remote: "/app/main.js", Root: src}, {Local: filepath.Join(src, "lib"), Remote: "/app/lib", Root: src}},
+		Delete: []string{"/app/old.js", "/app/it's.txt"},
+	}, c, nil)
+	if err != nil {
+		t.Fatalf("Update = %v", err)
+	}
+	if got, want := stepNamesOf(rs), []string{"copy files"}; !slices.Equal(got, want) {
+		t.Errorf("steps = %q, want %q", got, want)
+	}
+	for p, want := range map[string]string{"app/main.js": "console.log(1)\n", "app/lib/deep/x.js": "x"} {
+		if got := readFile(t, filepath.Join(croot, p)); got != want {
+			t.Errorf("after the first update, %s = %q, want %q", p, got, want)
+		}
+	}
+	for _, p := range []string{"app/old.js", "app/it's.txt"} {
+		if _, err := os.Lstat(filepath.Join(croot, p)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("after the first update, %s: %v, want it removed", p, err)
+		}
+	}
+
+	write(t, filepath.Join(src, "main.js"), "console.log(2)\n", 0o644)
+	for i := range 3 {
+		if _, err := u.Update(t.Context(), Plan{Copy: []Copy{{Local: filepath.Join(src, "main.js"), Remote: "/app/main.js", Root: src}}}, c, nil); err != nil {
+			t.Fatalf("update %d = %v", i+2, err)
+		}
+	}
+	rs, err = u.Update(t.Context(), Plan{Delete: []string{"/app/lib"}}, c, nil)
+	if err != nil {
+		t.Fatalf("delete-only update = %v", err)
+	}
+	if got, want := stepNamesOf(rs), []string{"remove files"}; !slices.Equal(got, want) {
+		t.Errorf("delete-only steps = %q, want %q", got, want)
+	}
+	if got := readFile(t, filepath.Join(croot, "app", "main.js")); got != "console.log(2)\n" {
+		t.Errorf("after the later updates, main.js = %q, want the new content", got)
+	}
+	if _, err := os.Lstat(filepath.Join(croot, "app", "lib")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("after the delete-only update, app/lib: %v, want it removed", err)
+	}
+	if got, want := ex.counts(), map[string]int{"sh": 1}; !mapsEqual(got, want) {
+		t.Errorf("execs over five updates = %v, want %v (one session)", got, want)
+	}
+
+	done := make(chan struct{})
+	go func() { u.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not end the session in 10 s")
+	}
+}
+
+// TestSessionFallsBack: an image without base64 cannot hold a session, so
+// updates use their own execs (and do not try a session again); a command
+// failing in a session is redone through execs, which name the failure.
+func TestSessionFallsBack(t *testing.T) {
+	src, _ := srcTree(t)
+	copyMain := Plan{Copy: []Copy{{Local: filepath.Join(src, "main.js"), Remote: "/app/main.js", Root: src}}}
+	t.Run("no base64", func(t *testing.T) {
+		croot := containerRoot(t, "sh", "tar", "rm")
+		ex := &countingExec{Execer: localExec{croot}}
+		u := newUpdater(t, Config{Session: true}, ex)
+		defer u.Close()
+		for i := range 2 {
+			if _, err := u.Update(t.Context(), copyMain, []Container{container("web-1")}, nil); err != nil {
+				t.Fatalf("update %d = %v", i+1, err)
+			}
+		}
+		if got := readFile(t, filepath.Join(croot, "app", "main.js")); got != "console.log(1)\n" {
+			t.Errorf("main.js = %q, want it copied through execs", got)
+		}
+		if got, want := ex.counts(), map[string]int{"sh": 1, "tar": 2}; !mapsEqual(got, want) {
+			t.Errorf("execs = %v, want %v (one failed session, then a tar per update)", got, want)
+		}
+	})
+	t.Run("tar cannot write", func(t *testing.T) {
+		croot := containerRoot(t, "sh", "tar", "rm", "base64")
+		write(t, filepath.Join(croot, "app"), "not a directory", 0o644)
+		u := newUpdater(t, Config{Session: true}, localExec{croot})
+		defer u.Close()
+		_, err := u.Update(t.Context(), copyMain, []Container{container("web-1")}, nil)
+		if why := fallBack("tar exited with code 1")(err); why != "" {
+			t.Errorf("Update(unwritable) = %v, want %s", err, why)
+		}
+	})
+	t.Run("too big for a session", func(t *testing.T) {
+		croot := containerRoot(t, "sh", "tar", "rm", "base64")
+		big := filepath.Join(src, "big.bin")
+		write(t, big, strings.Repeat("x", sessionMaxBytes+1), 0o644)
+		ex := &countingExec{Execer: localExec{croot}}
+		u := newUpdater(t, Config{Session: true}, ex)
+		defer u.Close()
+		if _, err := u.Update(t.Context(), Plan{Copy: []Copy{{Local: big, Remote: "/app/big.bin", Root: src}}}, []Container{container("web-1")}, nil); err != nil {
+			t.Fatalf("Update = %v", err)
+		}
+		if got, want := ex.counts(), map[string]int{"tar": 1}; !mapsEqual(got, want) {
+			t.Errorf("execs = %v, want %v (no session for a big archive)", got, want)
+		}
+	})
+}
+
+func mapsEqual(a, b map[string]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
