@@ -611,3 +611,27 @@ func TestK8sDockerfileWatchedWithOnly(t *testing.T) {
 		k.want("build app", "apply deployment/api app=reg/app@sha256:3")
 	})
 }
+
+// TestK8sBuildWaitsForIndirectLocalDependency: web depends on api, api on
+// the local resource that compiles what both images copy; web's build waits
+// for it too.
+func TestK8sBuildWaitsForIndirectLocalDependency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		api, web := k8s("api", "app"), k8s("web", "front")
+		api.ResourceDeps, web.ResourceDeps = []string{"bin"}, []string{"api"}
+		k := startK8s(t, k8sModel([]devfile.Image{image("app", "FROM scratch\n"), image("front", "FROM scratch\n")},
+			api, web, local("bin", "go build", "")), nil)
+		defer k.stop()
+		k.wantEvents("start go build")
+		k.want()
+		if r := k.res("web"); !strings.Contains(r.Waiting, "resource_deps: bin") {
+			t.Errorf("web before bin is ready: waiting %q, want resource_deps: bin", r.Waiting)
+		}
+		k.run.exit(t, "go build", nil)
+		synctest.Wait()
+		// Both build; web deploys only once api is ready.
+		k.wantSet("build app", "build front", "apply deployment/api app=reg/app@sha256:1")
+		k.cluster.report(t, "api", ready)
+		k.want("apply deployment/web front=reg/front@sha256:1")
+	})
+}

@@ -488,22 +488,35 @@ func (l *loop) schedule() {
 	}
 }
 
-// blockers names the resource_deps of r that are not ready, "" when none;
-// with localOnly, only those that are local resources.
+// blockers names the resource_deps of r that are not ready, "" when none.
+// With localOnly it names only local resources, also those reached through
+// Kubernetes resource_deps (web → api → the local_resource compiling what
+// every image copies): what a build may need is made by local resources.
 func (l *loop) blockers(r *resource, localOnly bool) string {
 	var not []string
-	for _, d := range r.spec.ResourceDeps {
-		dep := l.res[d]
-		switch {
-		case localOnly && (dep == nil || dep.spec.Local == nil):
-		case dep == nil:
-			not = append(not, d+" (not in the Devfile)")
-		case !dep.enabled:
-			not = append(not, d+" (disabled)")
-		case dep.phase != PhaseReady:
-			not = append(not, d)
+	seen := map[string]bool{}
+	var walk func(deps []string)
+	walk = func(deps []string) {
+		for _, d := range deps {
+			if seen[d] {
+				continue
+			}
+			seen[d] = true
+			dep := l.res[d]
+			switch {
+			case localOnly && dep == nil:
+			case localOnly && dep.spec.Local == nil:
+				walk(dep.spec.ResourceDeps)
+			case dep == nil:
+				not = append(not, d+" (not in the Devfile)")
+			case !dep.enabled:
+				not = append(not, d+" (disabled)")
+			case dep.phase != PhaseReady:
+				not = append(not, d)
+			}
 		}
 	}
+	walk(r.spec.ResourceDeps)
 	if len(not) == 0 {
 		return ""
 	}
