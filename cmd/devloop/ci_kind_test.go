@@ -33,14 +33,8 @@ func TestCIEphemeralKind(t *testing.T) {
 	docker := testenv.LookPath(t, "docker", "docker.io")
 	bin := buildDevloop(t)
 	dir := copyDir(t, filepath.Join("..", "..", "examples", "hello"))
-	// The image copies the binary that hello-bin builds; the engine builds
-	// images without waiting for resource_deps, and ci does not watch for
-	// the binary to appear, so it is built first (see the report of issue 9).
-	gobuild := exec.Command(goTool(t), "build", "-o", "build/hello", ".")
-	gobuild.Dir, gobuild.Env = dir, append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := gobuild.CombinedOutput(); err != nil {
-		t.Fatalf("go build of examples/hello = %v\n%s", err, out)
-	}
+	// No binary is built first: hello's image waits for hello-bin, the
+	// local resource_dep that builds what it copies.
 
 	tests := []struct {
 		name string
