@@ -291,6 +291,11 @@ func (l *loop) openGates() {
 
 // k8sState is what the loop keeps of a Kubernetes resource.
 type k8sState struct {
+	// unavailable is why it cannot deploy ("" if it can).
+	unavailable string
+	// failed is set when the last update's build or apply failed: the
+	// pods of the deploy before keep serving, but the error stands.
+	failed bool
 	// gate, while set, holds a worker that built its images until its
 	// resource_deps are ready; follow follows its deployed pods.
 	gate   chan struct{}
@@ -461,7 +466,7 @@ func (l *loop) onStatus(m statusMsg) {
 	}
 	r.k8s.status = m.status
 	r.liveStatus(m.status)
-	if r.worker.gen != 0 || r.failed || (r.k8s.live != nil && r.k8s.live.runErr != "") {
+	if r.worker.gen != 0 || r.k8s.failed || (r.k8s.live != nil && r.k8s.live.runErr != "") {
 		// An update is running, or the last one (or its live update's
 		// run() step) failed: its phase stands while the last good pods
 		// serve.

@@ -119,7 +119,7 @@ func (l *loop) newFilters(name string, roots []watch.Root) []*watch.Filter {
 // events, or a resource that does not live update now.
 func (l *loop) track(r *resource, b watch.Batch) bool {
 	ls := r.k8s.live
-	if ls == nil || b.Overflow || !r.enabled || r.noK8s != "" || r.spec.TriggerMode == devfile.TriggerManual {
+	if ls == nil || b.Overflow || !r.enabled || r.k8s.unavailable != "" || r.spec.TriggerMode == devfile.TriggerManual {
 		return false
 	}
 	other := func(p string, removed bool) bool {
@@ -197,11 +197,11 @@ type syncDoneMsg struct {
 // a build; after a failed build, changes rebuild.
 func (l *loop) liveUpdate(r *resource) {
 	ls := r.k8s.live
-	if ls == nil || !ls.dirty || r.worker.gen != 0 || r.want != nil || !r.enabled || r.noK8s != "" {
+	if ls == nil || !ls.dirty || r.worker.gen != 0 || r.want != nil || !r.enabled || r.k8s.unavailable != "" {
 		return
 	}
 	ls.dirty = false
-	if r.failed {
+	if r.k8s.failed {
 		// The running containers are not of the files' image: changes
 		// since the failed build started go into the next build.
 		for _, li := range ls.images {

@@ -51,8 +51,6 @@ type want struct {
 type resource struct {
 	spec    devfile.Resource
 	filters []*watch.Filter
-	// noK8s is why this Kubernetes resource cannot deploy ("" if it can).
-	noK8s   string
 	enabled bool
 	phase   Phase
 	err     string
@@ -61,10 +59,12 @@ type resource struct {
 	want    *want
 	current *Update
 	history []Update
-	version uint64
-	// shown is the last view built, valid while its Version is version:
-	// Views are immutable, so an unchanged resource shares it.
-	shown ResourceView
+	// cache holds the last view built, valid while its Version is
+	// version: Views are immutable, so an unchanged resource shares it.
+	cache struct {
+		version uint64
+		shown   ResourceView
+	}
 	// worker is the running update's worker: gen 0 when none runs; live is
 	// false once stop() disowned it (its results are then ignored, but no
 	// new worker starts before it ended).
@@ -82,15 +82,12 @@ type resource struct {
 	}
 	// k8s is the state of a Kubernetes resource.
 	k8s k8sState
-	// failed is set when the last update's build or apply failed: the
-	// pods of the deploy before keep serving, but the error stands.
-	failed bool
 }
 
 func newResource(spec devfile.Resource, filters []*watch.Filter, noK8s string) *resource {
 	r := &resource{spec: spec, filters: filters, enabled: spec.Enabled}
 	if spec.Local == nil {
-		r.noK8s = noK8s
+		r.k8s.unavailable = noK8s
 	}
 	return r
 }
@@ -102,8 +99,8 @@ func (r *resource) init(reason string, now time.Time) {
 	switch {
 	case !r.enabled:
 		r.phase = PhaseDisabled
-	case r.spec.Local == nil && r.noK8s != "":
-		r.phase, r.err = PhaseError, r.noK8s
+	case r.spec.Local == nil && r.k8s.unavailable != "":
+		r.phase, r.err = PhaseError, r.k8s.unavailable
 	case !r.spec.AutoInit:
 		r.phase, r.waiting = PhasePending, "auto_init=False: waiting for a trigger (devloop trigger "+r.spec.Name+")"
 	default:
@@ -134,7 +131,7 @@ func (r *resource) under(dir string) bool {
 
 // changed records files that changed under r's deps.
 func (r *resource) changed(files []string, b watch.Batch) {
-	if !r.enabled || (r.spec.Local == nil && r.noK8s != "") {
+	if !r.enabled || (r.spec.Local == nil && r.k8s.unavailable != "") {
 		return
 	}
 	if r.spec.TriggerMode == devfile.TriggerManual {
@@ -217,7 +214,7 @@ func (l *loop) start(r *resource) {
 	}
 	r.current = u
 	l.e.log.Debug("update start", "resource", r.spec.Name, "id", u.ID, "reason", u.Reason, "files", len(w.files))
-	r.phase, r.waiting, r.err, r.failed = PhaseBuilding, "", "", false
+	r.phase, r.waiting, r.err, r.k8s.failed = PhaseBuilding, "", "", false
 	if (r.spec.Local != nil && r.spec.Local.Cmd.Empty()) || (r.spec.Local == nil && len(r.spec.Images) == 0) {
 		r.phase = PhaseDeploying
 	}
@@ -472,7 +469,7 @@ func (l *loop) onWorkerDone(m workerDoneMsg) {
 	case m.err != nil:
 		// A serve_cmd from before (or the pods of the last good deploy)
 		// keeps serving the last good build.
-		r.phase, r.err, r.waiting, r.failed = PhaseError, m.err.Error(), "", true
+		r.phase, r.err, r.waiting, r.k8s.failed = PhaseError, m.err.Error(), "", true
 		l.finish(r, "error", r.err)
 	case m.k8s:
 		r.liveDeployed(m.images)
@@ -571,11 +568,11 @@ func (l *loop) onProbe(m probeMsg) {
 
 // view returns r for a View, rebuilt only when r changed since the last.
 func (r *resource) view() ResourceView {
-	if r.shown.Version == r.version && r.shown.Name != "" {
-		return r.shown
+	if r.cache.shown.Version == r.cache.version && r.cache.shown.Name != "" {
+		return r.cache.shown
 	}
-	r.shown = r.build()
-	return r.shown
+	r.cache.shown = r.build()
+	return r.cache.shown
 }
 
 // build copies r into a new ResourceView.
@@ -592,7 +589,7 @@ func (r *resource) build() ResourceView {
 		Error:        r.err,
 		Waiting:      r.waiting,
 		Queued:       boundFiles(r.queued),
-		Version:      r.version,
+		Version:      r.cache.version,
 	}
 	if r.want != nil && len(r.want.files) > 0 {
 		// Changes waiting for resource_deps, a slot, or the running update.

@@ -434,8 +434,8 @@ func (l *loop) onRequest(m requestMsg) error {
 	if !r.enabled {
 		return fmt.Errorf("resource %q is disabled: enable it first", m.name)
 	}
-	if r.spec.Local == nil && r.noK8s != "" {
-		return fmt.Errorf("resource %q: %s", m.name, r.noK8s)
+	if r.spec.Local == nil && r.k8s.unavailable != "" {
+		return fmt.Errorf("resource %q: %s", m.name, r.k8s.unavailable)
 	}
 	r.trigger(l.e.cfg.Now())
 	l.touch(r)
@@ -455,7 +455,7 @@ func (l *loop) schedule() {
 	}
 	for _, name := range l.order {
 		r := l.res[name]
-		if r.want == nil || !r.enabled || r.worker.gen != 0 || (r.spec.Local == nil && r.noK8s != "") {
+		if r.want == nil || !r.enabled || r.worker.gen != 0 || (r.spec.Local == nil && r.k8s.unavailable != "") {
 			continue
 		}
 		// A Kubernetes resource waits only for its local resource_deps
@@ -526,7 +526,7 @@ func (l *loop) blockers(r *resource, localOnly bool) string {
 // touch marks r changed: every change to what r's view shows must touch it,
 // or the View keeps showing the cached one.
 func (l *loop) touch(r *resource) {
-	r.version++
+	r.cache.version++
 	l.dirty = true
 }
 
