@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command live measures live update through devloop on a kind cluster: the
 // time from a file's edit to the running container serving the new content
 // through devloop's port-forward, for one file and for 100 files, over -n

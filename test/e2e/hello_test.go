@@ -9,17 +9,14 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/devloop-dev/devloop/internal/testenv"
-	"github.com/devloop-dev/devloop/kindcluster"
 )
 
 // Deadlines of the hello test, measured on the 2-core machine: cluster
@@ -43,91 +40,18 @@ func TestHello(t *testing.T) {
 	goBin := testenv.LookPath(t, "go", "golang (or Go from go.dev)")
 	ctx := t.Context()
 
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "devloop")
-	run(ctx, t, goBin, "build", "-o", bin, "../../cmd/devloop")
-
-	// A copy of the example under a unique cluster name and registry port,
-	// so that it starts from no cluster and meets no other run.
-	dir := filepath.Join(tmp, "hello")
-	run(ctx, t, "cp", "-r", "../../examples/hello", dir)
-	name := "devloop-hello-" + randHex(t)
-	regPort := freePort(t)
-	devfile := filepath.Join(dir, "Devfile")
-	src, err := os.ReadFile(devfile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	decl := `kind_cluster(name = "devloop-hello")`
-	if !strings.Contains(string(src), decl) {
-		t.Fatalf("examples/hello/Devfile has no %s: update this test", decl)
-	}
-	src = []byte(strings.Replace(string(src), decl, fmt.Sprintf("kind_cluster(name = %q, registry_port = %d)", name, regPort), 1))
-	if err := os.WriteFile(devfile, src, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	kubeconfig := filepath.Join(tmp, "kubeconfig")
-	t.Cleanup(func() {
-		if os.Getenv("DEVLOOP_E2E_KEEP") == "1" {
-			t.Logf("DEVLOOP_E2E_KEEP=1: keeping kind cluster %s (kubeconfig %s)", name, kubeconfig)
-			return
-		}
-		m, err := kindcluster.New(kindcluster.Config{Kubeconfig: kubeconfig})
-		if err != nil {
-			t.Errorf("deleting kind cluster %s: %v", name, err)
-			return
-		}
-		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		if err := m.Delete(dctx, name); err != nil {
-			t.Errorf("deleting kind cluster %s: %v", name, err)
-		}
-	})
-
-	webPort, appPort := freePort(t), freePort(t)
-	cmd := exec.Command(bin, "up", "-f", devfile, "--port", strconv.Itoa(webPort), "--", "--port", strconv.Itoa(appPort))
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "XDG_STATE_HOME="+filepath.Join(tmp, "state"),
-		"XDG_CACHE_HOME="+filepath.Join(tmp, "cache"), "PATH="+filepath.Dir(goBin)+string(os.PathListSeparator)+os.Getenv("PATH"))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	out := &lines{}
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go out.read(pr)
-	exited := make(chan error, 1)
-	go func() {
-		exited <- cmd.Wait()
-		pw.Close()
-	}()
-	// Registered after the cluster's deletion, so it runs first: devloop
-	// stops (Ctrl-C) before its cluster goes.
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("devloop up after Ctrl-C: %v", err)
-			}
-		case <-time.After(helloStopTimeout):
-			_ = cmd.Process.Kill()
-			t.Errorf("devloop up still running %v after Ctrl-C", helloStopTimeout)
-		}
-		if t.Failed() {
-			t.Logf("devloop up output:\n%s", out.String())
-		}
-	})
+	x := newExample(ctx, t, goBin, "hello")
+	appPort := freePort(t)
+	up, _ := x.up(ctx, t, "--port", strconv.Itoa(appPort))
 
 	url := fmt.Sprintf("http://127.0.0.1:%d/", appPort)
-	waitFor(ctx, t, "the first answer through the port-forward", helloUpTimeout, answers(url, "hello from devloop\n", exited))
+	waitFor(ctx, t, "the first answer through the port-forward", helloUpTimeout, answers(url, "hello from devloop\n", up.exited))
 
-	msg := filepath.Join(dir, "message.go")
+	msg := filepath.Join(x.dir, "message.go")
 	if err := os.WriteFile(msg, []byte("package main\n\nconst message = \"hello after an edit\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(ctx, t, "the edited answer", helloEditTimeout, answers(url, "hello after an edit\n", exited))
+	waitFor(ctx, t, "the edited answer", helloEditTimeout, answers(url, "hello after an edit\n", up.exited))
 }
 
 // answers polls url until it returns want; a devloop that exited is an error.

@@ -427,3 +427,47 @@ func apiClient(ctx context.Context, t *testing.T, stateDir string, port int, exi
 	}
 	return c
 }
+
+// example is a copy of examples/NAME whose kind cluster has a unique name
+// and a free registry port, so that it starts from no cluster and meets no
+// other run; the cluster is deleted when the test ends.
+type example struct {
+	tmp, dir, devfile string
+	// cluster is the kind cluster's name; kubeconfig the file devloop
+	// adds its context to; env the environment to run devloop in.
+	cluster, kubeconfig string
+	regPort             int
+	env                 []string
+	bin                 string
+}
+
+func newExample(ctx context.Context, t *testing.T, goBin, name string) *example {
+	t.Helper()
+	x := &example{tmp: t.TempDir()}
+	x.bin = devloopBin(ctx, t, goBin, x.tmp)
+	x.cluster = "devloop-" + name + "-" + randHex(t)
+	x.regPort = freePort(t)
+	x.dir = filepath.Join(x.tmp, name)
+	x.devfile = copyExample(ctx, t, "../../examples/"+name, x.dir, fmt.Sprintf("kind_cluster(name = %q)", "devloop-"+name),
+		fmt.Sprintf("kind_cluster(name = %q, registry_port = %d)", x.cluster, x.regPort))
+	x.kubeconfig = filepath.Join(x.tmp, "kubeconfig")
+	x.env = devloopEnv(x.tmp, x.kubeconfig, goBin)
+	deleteClusterAtEnd(t, x.cluster, x.kubeconfig)
+	return x
+}
+
+// kubectl returns a runner of kubectl against the example's cluster.
+func (x *example) kubectl(kubectl string) func(context.Context, ...string) (string, error) {
+	return func(ctx context.Context, args ...string) (string, error) {
+		return try(ctx, kubectl, append([]string{"--kubeconfig", x.kubeconfig, "--context", "kind-" + x.cluster}, args...)...)
+	}
+}
+
+// up starts `devloop up` on the example with its dashboard on a free port
+// and the Devfile's args, and returns it with a client of its API.
+func (x *example) up(ctx context.Context, t *testing.T, args ...string) (*devloopProc, *web.Client) {
+	t.Helper()
+	port := freePort(t)
+	p := startDevloop(t, x.bin, x.dir, x.env, append([]string{"up", "-f", x.devfile, "--port", strconv.Itoa(port), "--"}, args...)...)
+	return p, apiClient(ctx, t, filepath.Join(x.tmp, "state"), port, p.exited)
+}

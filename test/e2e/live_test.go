@@ -44,24 +44,10 @@ func TestLive(t *testing.T) {
 	goBin := testenv.LookPath(t, "go", "golang (or Go from go.dev)")
 	ctx := t.Context()
 
-	tmp := t.TempDir()
-	bin := devloopBin(ctx, t, goBin, tmp)
-	name := "devloop-live-" + randHex(t)
-	regPort := freePort(t)
-	dir := filepath.Join(tmp, "live")
-	devfile := copyExample(ctx, t, "../../examples/live", dir, `kind_cluster(name = "devloop-live")`,
-		fmt.Sprintf("kind_cluster(name = %q, registry_port = %d)", name, regPort))
-	kubeconfig := filepath.Join(tmp, "kubeconfig")
-	env := devloopEnv(tmp, kubeconfig, goBin)
-	deleteClusterAtEnd(t, name, kubeconfig)
-	kc := func(ctx context.Context, args ...string) (string, error) {
-		return try(ctx, kubectl, append([]string{"--kubeconfig", kubeconfig, "--context", "kind-" + name}, args...)...)
-	}
-
-	dashPort, webPort, apiPort := freePort(t), freePort(t), freePort(t)
-	up := startDevloop(t, bin, dir, env, "up", "-f", devfile, "--port", strconv.Itoa(dashPort),
-		"--", "--web_port", strconv.Itoa(webPort), "--api_port", strconv.Itoa(apiPort))
-	api := apiClient(ctx, t, filepath.Join(tmp, "state"), dashPort, up.exited)
+	x := newExample(ctx, t, goBin, "live")
+	dir, name, kc := x.dir, x.cluster, x.kubectl(kubectl)
+	webPort, apiPort := freePort(t), freePort(t)
+	up, api := x.up(ctx, t, "--web_port", strconv.Itoa(webPort), "--api_port", strconv.Itoa(apiPort))
 	site := fmt.Sprintf("http://127.0.0.1:%d/", webPort)
 	waitFor(ctx, t, "every resource ready", liveUpTimeout, allReady(api, "web", "api-bin", "api"))
 	waitFor(ctx, t, "the site through the port-forward", liveStepTimeout, serves(site, "Hello from devloop live update", up.exited))

@@ -55,26 +55,12 @@ func TestMulti(t *testing.T) {
 	goBin := testenv.LookPath(t, "go", "golang (or Go from go.dev)")
 	ctx := t.Context()
 
-	tmp := t.TempDir()
-	bin := devloopBin(ctx, t, goBin, tmp)
-	// A copy of the example under a unique cluster name and registry port,
-	// so that it starts from no cluster and meets no other run.
-	name := "devloop-multi-" + randHex(t)
-	regPort := freePort(t)
-	dir := filepath.Join(tmp, "multi")
-	devfile := copyExample(ctx, t, "../../examples/multi", dir, `kind_cluster(name = "devloop-multi")`,
-		fmt.Sprintf("kind_cluster(name = %q, registry_port = %d)", name, regPort))
-	kubeconfig := filepath.Join(tmp, "kubeconfig")
-	env := devloopEnv(tmp, kubeconfig, goBin)
-	deleteClusterAtEnd(t, name, kubeconfig)
-	kc := func(ctx context.Context, args ...string) (string, error) {
-		return try(ctx, kubectl, append([]string{"--kubeconfig", kubeconfig, "--context", "kind-" + name}, args...)...)
-	}
-
-	webPort, appPort := freePort(t), freePort(t)
+	x := newExample(ctx, t, goBin, "multi")
+	tmp, bin, dir, devfile, name, kubeconfig, env, regPort := x.tmp, x.bin, x.dir, x.devfile, x.cluster, x.kubeconfig, x.env, x.regPort
+	kc := x.kubectl(kubectl)
+	appPort := freePort(t)
 	appArgs := []string{"--", "--port", strconv.Itoa(appPort)}
-	up := startDevloop(t, bin, dir, env, append([]string{"up", "-f", devfile, "--port", strconv.Itoa(webPort)}, appArgs...)...)
-	api := apiClient(ctx, t, filepath.Join(tmp, "state"), webPort, up.exited)
+	up, api := x.up(ctx, t, appArgs[1:]...)
 	url := fmt.Sprintf("http://127.0.0.1:%d/", appPort)
 
 	ok := t.Run("up in dependency order", func(t *testing.T) {
