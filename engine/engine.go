@@ -132,6 +132,12 @@ type Config struct {
 	// KubeError is why the cluster cannot be used (kind cluster creation
 	// failed, a context devloop must not deploy to, ...).
 	KubeError error
+	// KubePending, when set, says what is being done to prepare the cluster
+	// ("creating kind cluster dev"): Kubernetes resources wait, showing it,
+	// until SetKube gives the Builder, Cluster and Syncer or the error.
+	// The Builder, Cluster, Forwarder, Syncer and KubeError above are then
+	// ignored. Local resources start at once.
+	KubePending string
 	// WatchIgnore are global watch ignore patterns (.devloopignore lines),
 	// relative to the Devfile's directory, on top of the Devfile's own.
 	WatchIgnore []string
@@ -230,6 +236,34 @@ func (e *Engine) Subscribe(ctx context.Context) <-chan View {
 // oldest first.
 func (e *Engine) Logs(resource string, after uint64, limit int) []LogLine {
 	return e.logs.get(resource, after, limit)
+}
+
+// Kube is what SetKube gives an engine started with Config.KubePending:
+// the fields of Config of the same names.
+type Kube struct {
+	Builder   Builder
+	Cluster   Cluster
+	Forwarder Forwarder
+	Syncer    Syncer
+	// Err is why the cluster cannot be used: Kubernetes resources show it.
+	Err error
+}
+
+// SetKube ends the wait of an engine started with Config.KubePending:
+// Kubernetes resources start with k, or show k.Err. It may be called once,
+// from any goroutine, before or after Run started.
+func (e *Engine) SetKube(ctx context.Context, k Kube) error {
+	if f, ok := k.Cluster.(Forwarder); ok && k.Forwarder == nil {
+		k.Forwarder = f
+	}
+	select {
+	case e.msgs <- kubeMsg{k: k}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-e.stopped:
+		return errEngineStopped
+	}
 }
 
 // Trigger runs an update of the resource now, applying queued changes. The

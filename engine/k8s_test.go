@@ -635,3 +635,49 @@ func TestK8sBuildWaitsForIndirectLocalDependency(t *testing.T) {
 		k.want("apply deployment/web front=reg/front@sha256:1")
 	})
 }
+
+// TestK8sWaitsForCluster: with KubePending, local resources start at once
+// and Kubernetes ones wait, saying why, until SetKube gives the cluster (or
+// the error they then show).
+func TestK8sWaitsForCluster(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{{name: "cluster ready"}, {name: "cluster failed", err: errors.New("creating kind cluster dev: docker is not running")}} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				k := &k8sHarness{harness: start(t, nil)}
+				k.build = &fakeBuilder{rec: &k.rec, n: map[string]int{}, fail: map[string]error{}}
+				k.cluster = newFakeCluster(&k.rec)
+				k.conf = func(c *Config) { c.KubePending = "creating kind cluster dev" }
+				k.with(k8sModel([]devfile.Image{image("app", "FROM scratch\n")}, k8s("api", "app"), local("gen", "make", "")))
+				defer k.stop()
+				k.wantEvents("start make")
+				k.want()
+				if r := k.res("api"); r.Phase != PhasePending || r.Waiting != "waiting for the cluster: creating kind cluster dev" {
+					t.Fatalf("api while the cluster is prepared: %s %q, want pending, waiting for the cluster", r.Phase, r.Waiting)
+				}
+				if err := k.e.Trigger(t.Context(), "api"); err == nil || !strings.Contains(err.Error(), "waits for the cluster") {
+					t.Errorf("Trigger(api) while waiting = %v, want an error saying it waits for the cluster", err)
+				}
+				if err := k.e.SetKube(t.Context(), Kube{Builder: k.build, Cluster: k.cluster, Err: tc.err}); err != nil {
+					t.Fatal(err)
+				}
+				synctest.Wait()
+				if tc.err != nil {
+					k.want()
+					if r := k.res("api"); r.Phase != PhaseError || !strings.Contains(r.Error, "docker is not running") {
+						t.Errorf("api after a failed cluster: %s %q, want error with the cause", r.Phase, r.Error)
+					}
+					return
+				}
+				k.want() // make runs alone (allow_parallel=False)
+				k.run.exit(t, "make", nil)
+				synctest.Wait()
+				k.want("build app", "apply deployment/api app=reg/app@sha256:1")
+				k.cluster.report(t, "api", ready)
+				k.wantPhase("api", PhaseReady)
+			})
+		})
+	}
+}

@@ -62,6 +62,8 @@ type (
 		ready bool
 		err   error
 	}
+	// kubeMsg is SetKube's.
+	kubeMsg    struct{ k Kube }
 	requestMsg struct {
 		name    string
 		trigger bool
@@ -78,8 +80,9 @@ type loop struct {
 	model   *devfile.Model
 	imgs    imageSet
 	devfile DevfileStatus
-	// noK8s is why Kubernetes resources cannot deploy, "" when they can.
-	noK8s string
+	// noK8s is why Kubernetes resources cannot deploy, "" when they can;
+	// kubeWait, while set, what they wait for (Config.KubePending).
+	noK8s, kubeWait string
 	// order is the resources' Devfile order; res holds them by name.
 	order  []string
 	res    map[string]*resource
@@ -104,20 +107,54 @@ type loop struct {
 }
 
 func newLoop(e *Engine) *loop {
-	noK8s := ""
-	switch {
-	case e.cfg.KubeError != nil:
-		noK8s = "Kubernetes is not available: " + e.cfg.KubeError.Error()
-	case e.cfg.Cluster == nil:
-		noK8s = errNoK8s
+	noK8s := noK8sReason(e.cfg.KubeError, e.cfg.Cluster)
+	if e.cfg.KubePending != "" {
+		noK8s = ""
 	}
 	return &loop{
-		e:       e,
-		noK8s:   noK8s,
-		slots:   map[int]bool{},
-		res:     map[string]*resource{},
-		batches: make(chan watch.Batch),
-		devfile: DevfileStatus{Path: e.cfg.Model.Path},
+		e:        e,
+		noK8s:    noK8s,
+		kubeWait: e.cfg.KubePending,
+		slots:    map[int]bool{},
+		res:      map[string]*resource{},
+		batches:  make(chan watch.Batch),
+		devfile:  DevfileStatus{Path: e.cfg.Model.Path},
+	}
+}
+
+// noK8sReason is why Kubernetes resources cannot deploy, "" when they can.
+func noK8sReason(kubeErr error, c Cluster) string {
+	switch {
+	case kubeErr != nil:
+		return "Kubernetes is not available: " + kubeErr.Error()
+	case c == nil:
+		return errNoK8s
+	}
+	return ""
+}
+
+// onKube ends the wait for the cluster. The Kubernetes seams are written
+// into the engine's Config here, in the loop, before any worker that uses
+// them starts.
+func (l *loop) onKube(m kubeMsg) {
+	if l.kubeWait == "" {
+		return // not waiting, or given already
+	}
+	c := &l.e.cfg
+	c.Builder, c.Cluster, c.Forwarder, c.Syncer, c.KubeError = m.k.Builder, m.k.Cluster, m.k.Forwarder, m.k.Syncer, m.k.Err
+	l.kubeWait, l.noK8s = "", noK8sReason(m.k.Err, m.k.Cluster)
+	if l.noK8s != "" {
+		l.logf("", "%s", l.noK8s)
+	}
+	for _, name := range l.order {
+		r := l.res[name]
+		if r.spec.Local != nil {
+			continue
+		}
+		r.k8s.unavailable = l.noK8s
+		r.k8s.live = l.newLive(r.spec)
+		r.init("initial", l.e.cfg.Now())
+		l.touch(r)
 	}
 }
 
@@ -175,6 +212,8 @@ func (l *loop) handle(m msg) {
 		l.onFollowErr(m)
 	case syncDoneMsg:
 		l.onSyncDone(m)
+	case kubeMsg:
+		l.onKube(m)
 	default:
 		panic(fmt.Sprintf("engine: unknown message %T", m))
 	}
@@ -437,6 +476,9 @@ func (l *loop) onRequest(m requestMsg) error {
 	if r.spec.Local == nil && r.k8s.unavailable != "" {
 		return fmt.Errorf("resource %q: %s", m.name, r.k8s.unavailable)
 	}
+	if r.spec.Local == nil && l.kubeWait != "" {
+		return fmt.Errorf("resource %q waits for the cluster (%s): it updates once the cluster is ready", m.name, l.kubeWait)
+	}
 	r.trigger(l.e.cfg.Now())
 	l.touch(r)
 	return nil
@@ -455,6 +497,13 @@ func (l *loop) schedule() {
 	}
 	for _, name := range l.order {
 		r := l.res[name]
+		if r.spec.Local == nil && l.kubeWait != "" && r.enabled {
+			if w := "waiting for the cluster: " + l.kubeWait; r.waiting != w {
+				r.waiting = w
+				l.touch(r)
+			}
+			continue
+		}
 		if r.want == nil || !r.enabled || r.worker.gen != 0 || (r.spec.Local == nil && r.k8s.unavailable != "") {
 			continue
 		}

@@ -71,7 +71,7 @@ func (b *batcher) run(ctx context.Context, in <-chan []change, out chan<- Batch)
 			}
 		case <-timerc:
 			if due == nil {
-				due, cur = cur.batch(), nil
+				due, cur = nonEmpty(cur.batch()), nil
 			} else {
 				ripe = true
 			}
@@ -79,10 +79,19 @@ func (b *batcher) run(ctx context.Context, in <-chan []change, out chan<- Batch)
 			b.emitted.Add(1)
 			due = nil
 			if ripe {
-				due, cur, ripe = cur.batch(), nil, false
+				due, cur, ripe = nonEmpty(cur.batch()), nil, false
 			}
 		}
 	}
+}
+
+// nonEmpty returns b, or nil when nothing is left in it (every path came and
+// went within it): such a batch is not sent.
+func nonEmpty(b *Batch) *Batch {
+	if len(b.Changed)+len(b.Removed) == 0 && !b.Overflow {
+		return nil
+	}
+	return b
 }
 
 // pending is a batch being collected: the last state of each path wins.

@@ -232,3 +232,26 @@ func TestBatcherStopsOnCancel(t *testing.T) {
 		}
 	})
 }
+
+// TestBatcherDropsEmptyBatch: a batch whose paths all came and went is not
+// sent; the next change makes a batch of its own.
+func TestBatcherDropsEmptyBatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		in, out, n := startBatcher(t, 50*time.Millisecond, time.Second)
+		in <- []change{{Path: "/r/x.tmp", Created: true, At: time.Now()}, {Path: "/r/x.tmp", Removed: true, At: time.Now()}}
+		time.Sleep(time.Second)
+		if b, ok := tryRecv(out); ok {
+			t.Fatalf("batch %+v sent for a file that came and went, want none", b)
+		}
+		in <- changed("/r/a")
+		time.Sleep(50 * time.Millisecond)
+		b, ok := tryRecv(out)
+		if !ok || !slices.Equal(b.Changed, []string{"/r/a"}) {
+			t.Fatalf("next batch = %+v, %v; want /r/a changed", b, ok)
+		}
+		synctest.Wait()
+		if got := n.Load(); got != 1 {
+			t.Errorf("batches emitted = %d, want 1", got)
+		}
+	})
+}

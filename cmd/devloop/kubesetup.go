@@ -148,24 +148,18 @@ func hasLocal(m *devfile.Model) bool {
 	return false
 }
 
-// withKube prepares model's Kubernetes resources, when it has any, and sets
-// ecfg's Builder and Cluster, or its KubeError when the cluster cannot be
-// used and local resources can still run; it returns the error when
-// nothing could run. Progress and the outcome go to out; build progress
-// goes to the resources' logs of the engine in eng once it is stored
-// there. The returned func releases the cluster client and the builder.
-func withKube(ctx context.Context, model *devfile.Model, ko kubeOptions, out io.Writer, ecfg *engine.Config, eng *atomic.Pointer[engine.Engine]) (func(), error) {
-	if !needsCluster(model) {
-		return func() {}, nil
-	}
+// prepareKube prepares model's Kubernetes resources: the cluster, a client
+// of it, a builder and a live updater. When the cluster cannot be used but
+// local resources can still run, the error is in Kube.Err; it is returned
+// only when nothing could run (or ctx ended). Progress and the outcome go to
+// out; build progress goes to the resources' logs of the engine in eng once
+// it is stored there. The returned func releases what was made.
+func prepareKube(ctx context.Context, model *devfile.Model, ko kubeOptions, out io.Writer, eng *atomic.Pointer[engine.Engine]) (engine.Kube, func(), error) {
 	if ko.getenv == nil {
 		ko.getenv = os.Getenv
 	}
 	if ko.progress == nil {
 		ko.progress = prefixWriter{w: out, prefix: "devloop │ "}
-	}
-	if ko.logger == nil {
-		ko.logger = ecfg.Logger
 	}
 	ko.onProgress = func(ref string, ev builder.Progress) {
 		if e := eng.Load(); e != nil {
@@ -176,26 +170,32 @@ func withKube(ctx context.Context, model *devfile.Model, ko kubeOptions, out io.
 	ks, err := setupKube(ctx, model, ko)
 	switch {
 	case err != nil && (ctx.Err() != nil || !hasLocal(model)):
-		return nil, err // interrupted, or nothing else could run
+		return engine.Kube{}, nil, err // interrupted, or nothing else could run
 	case err != nil:
 		fmt.Fprintf(out, "devloop: the Kubernetes resources cannot deploy, the local ones run: %v\n", err)
-		ecfg.KubeError = err
-		return func() {}, nil
+		return engine.Kube{Err: err}, func() {}, nil
 	}
 	fmt.Fprintf(out, "devloop: deploying to kube context %s", ks.client.Context())
 	if ks.registry.Host != "" {
 		fmt.Fprintf(out, ", images pushed to %s", ks.registry.Host)
 	}
 	fmt.Fprintln(out)
-	ecfg.Builder, ecfg.Cluster = ks.builder, ks.client
 	// Live update copies changed files into running containers through
 	// the pod exec subresource, over a shell kept open in each container
 	// (docs/live-update.md).
 	u, err := livesync.New(livesync.Config{Session: true}, ks.client)
 	if err != nil {
 		ks.Close()
-		return nil, err
+		return engine.Kube{}, nil, err
 	}
-	ecfg.Syncer = u
-	return func() { u.Close(); ks.Close() }, nil
+	k := engine.Kube{Builder: ks.builder, Cluster: ks.client, Syncer: u}
+	return k, func() { u.Close(); ks.Close() }, nil
+}
+
+// kubePending is what Kubernetes resources wait for while prepareKube runs.
+func kubePending(m *devfile.Model) string {
+	if m.Cluster != nil {
+		return fmt.Sprintf("creating or starting kind cluster %s (progress in the terminal)", m.Cluster.Name)
+	}
+	return "connecting to the kube context"
 }

@@ -152,12 +152,14 @@ func runUp(ctx context.Context, cfg upConfig, s Streams) error {
 		Runner:      engine.ProcRunner{Supervisor: cfg.supervisor},
 		Logger:      cfg.logger,
 	}
-	var engRef atomic.Pointer[engine.Engine]
-	release, err := withKube(ctx, model, cfg.kube, s.Out, &ecfg, &engRef)
-	if err != nil {
-		return err
+	// The dashboard and the local resources start at once; Kubernetes
+	// resources wait, saying so, while the cluster is prepared (a kind
+	// cluster takes a minute to create).
+	withK8s := needsCluster(model)
+	if withK8s {
+		ecfg.KubePending = kubePending(model)
 	}
-	defer release()
+	var engRef atomic.Pointer[engine.Engine]
 	eng, err := engine.New(ecfg)
 	if err != nil {
 		return err
@@ -180,6 +182,27 @@ func runUp(ctx context.Context, cfg upConfig, s Streams) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return eng.Run(gctx) })
 	g.Go(func() error { return srv.Serve(gctx) })
+	release := func() {}
+	if withK8s {
+		g.Go(func() error {
+			ko := cfg.kube
+			if ko.logger == nil {
+				ko.logger = cfg.logger
+			}
+			k, rel, err := prepareKube(gctx, model, ko, s.Out, &engRef)
+			switch {
+			case err != nil && gctx.Err() != nil:
+				return nil // stopped while preparing: not an error of its own
+			case err != nil:
+				return err // nothing could run: devloop up ends with it
+			}
+			release = rel // read after g.Wait
+			if err := eng.SetKube(gctx, k); err != nil && gctx.Err() == nil {
+				return err
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
 		printStream(gctx, eng, s.Out, cfg.stream)
 		return nil
@@ -187,6 +210,7 @@ func runUp(ctx context.Context, cfg upConfig, s Streams) error {
 	forced := forceOnSecondSignal(s.Err)
 	defer forced()
 	err = g.Wait()
+	release()
 	fmt.Fprintln(s.Out, "devloop: stopped")
 	return err
 }
