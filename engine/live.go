@@ -27,7 +27,7 @@ type liveState struct {
 	images map[string]*liveImage
 	// other filters the roots of its other images (and of base images): a
 	// change there always rebuilds.
-	other []*watch.Filter
+	other filterSet
 	// files and batch are the changes since the last update, for the next
 	// Update's Files and file timing.
 	files []string
@@ -46,31 +46,13 @@ type liveState struct {
 // liveImage is one live-updated image of a resource.
 type liveImage struct {
 	img     devfile.Image
-	filters []*watch.Filter
+	filters filterSet
 	tracker *livesync.Tracker
 	// deployed is the reference its containers were deployed with, ""
 	// before the first deploy; mark is the tracker's point when the
 	// running (or last) build started.
 	deployed string
 	mark     uint64
-}
-
-func (li *liveImage) matches(path string) bool {
-	for _, f := range li.filters {
-		if f.Match(path) {
-			return true
-		}
-	}
-	return false
-}
-
-func (li *liveImage) under(dir string) bool {
-	for _, f := range li.filters {
-		if within(dir, f.Root()) {
-			return true
-		}
-	}
-	return false
 }
 
 // newLive returns the live update state of spec, nil when none of its
@@ -100,19 +82,6 @@ func (l *loop) newLive(spec devfile.Resource) *liveState {
 	return ls
 }
 
-func (l *loop) newFilters(name string, roots []watch.Root) []*watch.Filter {
-	var out []*watch.Filter
-	for _, root := range roots {
-		f, err := watch.NewFilter(root)
-		if err != nil {
-			l.logf(name, "ignoring dep %s: %v", root.Path, err)
-			continue
-		}
-		out = append(out, f)
-	}
-	return out
-}
-
 // track records b's changes to r's live-updated images in their trackers.
 // It returns false, recording nothing, when the batch needs a build anyway:
 // a change under an image without a live_update (or a base image), lost
@@ -123,36 +92,31 @@ func (l *loop) track(r *resource, b watch.Batch) bool {
 		return false
 	}
 	other := func(p string, removed bool) bool {
-		for _, f := range ls.other {
-			if f.Match(p) || (removed && within(p, f.Root())) {
-				return true
-			}
-		}
-		return false
+		return ls.other.matches(p) || (removed && ls.other.under(p))
 	}
 	changed, removed := map[string][]string{}, map[string][]string{}
 	for _, p := range b.Changed {
-		if !r.matches(p) {
+		if !r.filters.matches(p) {
 			continue
 		}
 		if other(p, false) {
 			return false
 		}
 		for ref, li := range ls.images {
-			if li.matches(p) {
+			if li.filters.matches(p) {
 				changed[ref] = append(changed[ref], p)
 			}
 		}
 	}
 	for _, p := range b.Removed {
-		if !r.matches(p) && !r.under(p) {
+		if !r.filters.matches(p) && !r.filters.under(p) {
 			continue
 		}
 		if other(p, true) {
 			return false
 		}
 		for ref, li := range ls.images {
-			if li.matches(p) || li.under(p) {
+			if li.filters.matches(p) || li.filters.under(p) {
 				removed[ref] = append(removed[ref], p)
 			}
 		}

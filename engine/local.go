@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -50,7 +49,7 @@ type want struct {
 // resource is one resource's state, owned by the loop.
 type resource struct {
 	spec    devfile.Resource
-	filters []*watch.Filter
+	filters filterSet
 	enabled bool
 	phase   Phase
 	err     string
@@ -84,7 +83,7 @@ type resource struct {
 	k8s k8sState
 }
 
-func newResource(spec devfile.Resource, filters []*watch.Filter, noK8s string) *resource {
+func newResource(spec devfile.Resource, filters filterSet, noK8s string) *resource {
 	r := &resource{spec: spec, filters: filters, enabled: spec.Enabled}
 	if spec.Local == nil {
 		r.k8s.unavailable = noK8s
@@ -109,8 +108,12 @@ func (r *resource) init(reason string, now time.Time) {
 	}
 }
 
-func (r *resource) matches(path string) bool {
-	for _, f := range r.filters {
+// filterSet is the watch filters of a resource's (or an image's) roots.
+type filterSet []*watch.Filter
+
+// matches reports whether path is under one of the roots and not ignored.
+func (fs filterSet) matches(path string) bool {
+	for _, f := range fs {
 		if f.Match(path) {
 			return true
 		}
@@ -118,11 +121,11 @@ func (r *resource) matches(path string) bool {
 	return false
 }
 
-// under reports whether a dep of r lies below dir (a removed directory
-// stands for everything below it).
-func (r *resource) under(dir string) bool {
-	for _, f := range r.filters {
-		if strings.HasPrefix(f.Root(), dir+string(filepath.Separator)) {
+// under reports whether one of the roots lies at or below dir (a removed
+// directory stands for everything below it).
+func (fs filterSet) under(dir string) bool {
+	for _, f := range fs {
+		if within(dir, f.Root()) {
 			return true
 		}
 	}

@@ -277,12 +277,18 @@ func sameSpec(a, b devfile.Resource) bool {
 // filters are the watch filters of a resource's deps. Ignore patterns are
 // relative to the Devfile's directory, as in Tilt; each is rebased onto the
 // dep it falls under.
-func (l *loop) filters(spec devfile.Resource) []*watch.Filter {
-	var out []*watch.Filter
-	for _, root := range l.roots(spec) {
+func (l *loop) filters(spec devfile.Resource) filterSet {
+	return l.newFilters(spec.Name, l.roots(spec))
+}
+
+// newFilters makes the filters of roots; a root that cannot be one is
+// logged to resource name's log and left out.
+func (l *loop) newFilters(name string, roots []watch.Root) filterSet {
+	var out filterSet
+	for _, root := range roots {
 		f, err := watch.NewFilter(root)
 		if err != nil {
-			l.logf(spec.Name, "ignoring dep %s: %v", root.Path, err)
+			l.logf(name, "ignoring dep %s: %v", root.Path, err)
 			continue
 		}
 		out = append(out, f)
@@ -378,12 +384,12 @@ func (l *loop) onBatch(b watch.Batch) {
 		r := l.res[name]
 		var files []string
 		for _, p := range b.Changed {
-			if r.matches(p) {
+			if r.filters.matches(p) {
 				files = append(files, l.relative(p))
 			}
 		}
 		for _, p := range b.Removed {
-			if r.matches(p) || r.under(p) {
+			if r.filters.matches(p) || r.filters.under(p) {
 				files = append(files, l.relative(p))
 			}
 		}
