@@ -118,7 +118,8 @@ func phaseText(r engine.ResourceView) string {
 	return p
 }
 
-// lastUpdateText reads "2m ago, 1.4s, ok".
+// lastUpdateText reads "2m ago, 1.4s, ok" ("2s ago, live 65ms, ok" for a
+// live update).
 func lastUpdateText(r engine.ResourceView, now time.Time) string {
 	u := r.LastUpdate
 	if u == nil {
@@ -130,7 +131,11 @@ func lastUpdateText(r engine.ResourceView, now time.Time) string {
 	}
 	text := shortDuration(ago) + " ago"
 	if !u.End.IsZero() {
-		text += ", " + u.End.Sub(u.Start).Round(time.Millisecond).String()
+		text += ", "
+		if u.LiveUpdate {
+			text += "live "
+		}
+		text += u.End.Sub(u.Start).Round(time.Millisecond).String()
 	}
 	return text + ", " + u.Result
 }

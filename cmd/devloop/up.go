@@ -354,7 +354,11 @@ func statusText(r engine.ResourceView) string {
 	switch r.Phase {
 	case engine.PhaseReady:
 		if u := r.LastUpdate; u != nil && !u.End.IsZero() {
-			return fmt.Sprintf("● ready (update %d, %s, %s)", u.ID, u.Reason, u.End.Sub(u.Start).Round(time.Millisecond))
+			how := ""
+			if u.LiveUpdate {
+				how = "live update in "
+			}
+			return fmt.Sprintf("● ready (update %d, %s, %s%s)", u.ID, u.Reason, how, u.End.Sub(u.Start).Round(time.Millisecond))
 		}
 		return "● ready"
 	case engine.PhaseError:

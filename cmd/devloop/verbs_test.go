@@ -21,7 +21,7 @@ var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 func verbResources() []engine.ResourceView {
 	return []engine.ResourceView{
 		{Name: "db", Kind: "k8s", Enabled: true, Phase: engine.PhaseReady,
-			LastUpdate: &engine.Update{Reason: "initial", Start: t0.Add(-3*time.Minute - 1500*time.Millisecond), End: t0.Add(-3 * time.Minute), Result: "ok"}},
+			LastUpdate: &engine.Update{Reason: "files", Start: t0.Add(-3*time.Minute - 65*time.Millisecond), End: t0.Add(-3 * time.Minute), Result: "ok", LiveUpdate: true}},
 		{Name: "api", Kind: "k8s", Enabled: true, Phase: engine.PhaseError, Error: "build failed: exit 1\nmore detail",
 			LastUpdate: &engine.Update{Reason: "files", Start: t0.Add(-10 * time.Second), End: t0.Add(-8 * time.Second), Result: "error"}},
 		{Name: "web", Kind: "local", Enabled: true, Phase: engine.PhasePending, Waiting: "resource_deps: api", Queued: []string{"main.go"}},
@@ -59,9 +59,9 @@ func TestGetTable(t *testing.T) {
 	if err := runGet(context.Background(), getConfig{now: func() time.Time { return t0 }}, c, Streams{Out: &out}); err != nil {
 		t.Fatalf("runGet() = %v", err)
 	}
-	want := `NAME  PHASE                                    LAST UPDATE        ERROR
-db    ready                                    3m ago, 1.5s, ok
-api   error                                    8s ago, 2s, error  build failed: exit 1 …
+	want := `NAME  PHASE                                    LAST UPDATE            ERROR
+db    ready                                    3m ago, live 65ms, ok
+api   error                                    8s ago, 2s, error      build failed: exit 1 …
 web   pending (resource_deps: api) [1 queued]  -
 
 Devfile error (the last good Devfile keeps running): Devfile:4:1: undefined: foo
