@@ -99,6 +99,24 @@ type Forwarder interface {
 
 var _ Forwarder = (*kube.Client)(nil)
 
+// Pinger tells whether the cluster answers (*kube.Client). When the
+// Cluster is one, the engine pings it every pingEvery and shows a cluster
+// that stops answering (View.Cluster), and when it answers again.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+var _ Pinger = (*kube.Client)(nil)
+
+// pingEvery is how often the cluster is pinged: a stopped cluster (docker
+// stop, a laptop waking up) shows within seconds, and a GET /readyz every
+// few seconds costs the API server nothing. pingTimeout bounds one ping:
+// a local API server answers in milliseconds.
+const (
+	pingEvery   = 5 * time.Second
+	pingTimeout = 3 * time.Second
+)
+
 // Syncer applies a live update plan to running containers (*sync.Updater):
 // one Result per container; run steps' output goes to out.
 type Syncer interface {
@@ -211,6 +229,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		return errors.New("engine already running: create a new one with New")
 	}
 	l := newLoop(e)
+	l.startPing()
 	l.apply(e.cfg.Model, readImages(e.cfg.Model), "initial")
 	l.schedule()
 	l.publish()
@@ -378,3 +397,34 @@ func (w FSWatcher) Watch(ctx context.Context, cfg watch.Config, out chan<- watch
 // defaultDir is the Devfile's directory: where commands run when the
 // Devfile gives no directory, and what paths are shown relative to.
 func defaultDir(m *devfile.Model) string { return filepath.Dir(m.Path) }
+
+// ping pings p every pingEvery until ctx ends, and tells the loop when the
+// answer changes (the error's text, "" when it answers).
+func (e *Engine) ping(ctx context.Context, p Pinger) {
+	t := time.NewTicker(pingEvery)
+	defer t.Stop()
+	last := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+		err := p.Ping(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		now := ""
+		if err != nil {
+			now = err.Error()
+		}
+		if now != last {
+			last = now
+			if !e.send(pingMsg{err: now}) {
+				return
+			}
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -680,4 +681,65 @@ func TestK8sWaitsForCluster(t *testing.T) {
 			})
 		})
 	}
+}
+
+// pingingCluster is a fakeCluster that answers Ping with err.
+type pingingCluster struct {
+	*fakeCluster
+	mu  sync.Mutex
+	err error
+}
+
+func (c *pingingCluster) Ping(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+func (c *pingingCluster) set(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.err = err
+}
+
+// TestClusterPing: a cluster that stops answering shows in the View (and
+// the global log) within a ping period, and clears when it answers again.
+func TestClusterPing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var pc *pingingCluster
+		k := startK8s(t, k8sModel([]devfile.Image{image("app", "FROM scratch\n")}, k8s("api", "app")), func(k *k8sHarness) {
+			pc = &pingingCluster{fakeCluster: k.cluster}
+			k.conf = func(c *Config) { c.Builder, c.Cluster = k.build, pc }
+		})
+		defer k.stop()
+		k.want("build app", "apply deployment/api app=reg/app@sha256:1")
+		time.Sleep(2 * pingEvery)
+		synctest.Wait()
+		if c := k.e.Snapshot().Cluster; c != nil {
+			t.Fatalf("View.Cluster while the cluster answers = %+v, want nil", c)
+		}
+		pc.set(errors.New("the API server of kube context kind-dev (https://127.0.0.1:1) does not answer: connection refused"))
+		time.Sleep(pingEvery)
+		synctest.Wait()
+		c := k.e.Snapshot().Cluster
+		if c == nil || !strings.Contains(c.Error, "connection refused") {
+			t.Fatalf("View.Cluster after the cluster stopped = %+v, want its error", c)
+		}
+		pc.set(nil)
+		time.Sleep(pingEvery)
+		synctest.Wait()
+		if c := k.e.Snapshot().Cluster; c != nil {
+			t.Errorf("View.Cluster once it answers again = %+v, want nil", c)
+		}
+		var global []string
+		for _, l := range k.e.Logs("", 0, 100) {
+			if l.Resource == "" {
+				global = append(global, l.Text)
+			}
+		}
+		if !slices.ContainsFunc(global, func(s string) bool { return strings.HasPrefix(s, "cannot reach the cluster: ") }) ||
+			!slices.Contains(global, "the cluster answers again") {
+			t.Errorf("global log = %q, want the loss and the return of the cluster", global)
+		}
+	})
 }

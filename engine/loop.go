@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/kube"
@@ -63,7 +64,9 @@ type (
 		err   error
 	}
 	// kubeMsg is SetKube's.
-	kubeMsg    struct{ k Kube }
+	kubeMsg struct{ k Kube }
+	// pingMsg says the cluster's answer changed: err is "" when it answers.
+	pingMsg    struct{ err string }
 	requestMsg struct {
 		name    string
 		trigger bool
@@ -96,6 +99,13 @@ type loop struct {
 		cancel context.CancelFunc
 	}
 	batches chan watch.Batch
+	// cluster is the pinger's state: the error while the cluster does not
+	// answer, since when, and the pinger's cancel.
+	cluster struct {
+		err    string
+		since  time.Time
+		cancel context.CancelFunc
+	}
 	// running counts updates holding a slot (max_parallel_updates); serial
 	// counts those of them without allow_parallel. slots holds the workers
 	// holding one (gen → parallel).
@@ -146,6 +156,7 @@ func (l *loop) onKube(m kubeMsg) {
 	if l.noK8s != "" {
 		l.logf("", "%s", l.noK8s)
 	}
+	l.startPing()
 	for _, name := range l.order {
 		r := l.res[name]
 		if r.spec.Local != nil {
@@ -156,6 +167,27 @@ func (l *loop) onKube(m kubeMsg) {
 		r.init("initial", l.e.cfg.Now())
 		l.touch(r)
 	}
+}
+
+// startPing pings the cluster when it can be.
+func (l *loop) startPing() {
+	p, ok := l.e.cfg.Cluster.(Pinger)
+	if !ok || l.noK8s != "" || l.kubeWait != "" || l.cluster.cancel != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	l.cluster.cancel = cancel
+	l.e.goWorker(func() { l.e.ping(ctx, p) })
+}
+
+func (l *loop) onPing(m pingMsg) {
+	l.cluster.err, l.cluster.since = m.err, l.e.cfg.Now()
+	if m.err != "" {
+		l.logf("", "cannot reach the cluster: %s", m.err)
+	} else {
+		l.logf("", "the cluster answers again")
+	}
+	l.dirty = true
 }
 
 func (l *loop) run(ctx context.Context) {
@@ -214,6 +246,8 @@ func (l *loop) handle(m msg) {
 		l.onSyncDone(m)
 	case kubeMsg:
 		l.onKube(m)
+	case pingMsg:
+		l.onPing(m)
 	default:
 		panic(fmt.Sprintf("engine: unknown message %T", m))
 	}
@@ -601,6 +635,9 @@ func (l *loop) publish() {
 		LogSeq:    l.e.logs.lastSeq(),
 	}
 	v.Devfile.Warnings = slices.Clone(l.devfile.Warnings)
+	if l.cluster.err != "" {
+		v.Cluster = &ClusterStatus{Error: l.cluster.err, Since: l.cluster.since}
+	}
 	for _, name := range l.order {
 		v.Resources = append(v.Resources, l.res[name].view())
 	}
@@ -618,6 +655,9 @@ func (l *loop) shutdown() {
 	}
 	if l.reload.cancel != nil {
 		l.reload.cancel()
+	}
+	if l.cluster.cancel != nil {
+		l.cluster.cancel()
 	}
 	l.publish()
 }

@@ -27,6 +27,14 @@ type View struct {
 	// LogSeq is the sequence number of the newest log line; a reader holding
 	// an older cursor has lines to fetch with Logs.
 	LogSeq uint64 `json:"log_seq"`
+	// Cluster is set while the cluster does not answer.
+	Cluster *ClusterStatus `json:"cluster,omitempty"`
+}
+
+// ClusterStatus says that the cluster does not answer, why, and since when.
+type ClusterStatus struct {
+	Error string    `json:"error"`
+	Since time.Time `json:"since"`
 }
 
 // DevfileStatus is the Devfile's own status: the last load and its error.

@@ -166,6 +166,13 @@ func TestDashboard(t *testing.T) {
 		b.waitFor(t, ctx, "the banner goes away", `document.getElementById("devfile-error").hidden`)
 	})
 
+	t.Run("a cluster that does not answer shows", func(t *testing.T) {
+		eng.SetCluster(&engine.ClusterStatus{Error: "the API server of kube context kind-shop does not answer: connection refused", Since: time.Now()})
+		b.waitFor(t, ctx, "the cluster banner shows", `!document.getElementById("cluster-error").hidden && document.getElementById("cluster-error").textContent.includes("connection refused")`)
+		eng.SetCluster(nil)
+		b.waitFor(t, ctx, "the cluster banner goes away", `document.getElementById("cluster-error").hidden`)
+	})
+
 	t.Run("100k log lines keep the DOM small", func(t *testing.T) {
 		b.mustEval(t, ctx, `document.getElementById("all").click()`, nil)
 		const n = 100_000

@@ -51,6 +51,9 @@ type Message struct {
 	Names []string `json:"names,omitempty"`
 	// Devfile is the Devfile status when it changed (delta only).
 	Devfile *engine.DevfileStatus `json:"devfile,omitempty"`
+	// Cluster is the cluster's status when it changed (delta only): an
+	// empty Error means it answers again.
+	Cluster *engine.ClusterStatus `json:"cluster,omitempty"`
 	// Logs are log lines after the client's cursor, oldest first.
 	Logs []engine.LogLine `json:"logs,omitempty"`
 	// LogCursor is the Seq to pass as log_after when reconnecting.
@@ -70,6 +73,7 @@ type client struct {
 	versions map[string]uint64
 	names    []string
 	devfile  engine.DevfileStatus
+	cluster  engine.ClusterStatus
 	cursor   uint64
 }
 
@@ -185,6 +189,7 @@ func (h *hub) snapshot(c *client, v engine.View) (*Message, bool) {
 		c.names = append(c.names, r.Name)
 	}
 	c.devfile = v.Devfile
+	c.cluster = clusterOf(v)
 	c.cursor = c.logAfter
 	if c.cursor > v.LogSeq {
 		c.cursor = 0
@@ -220,11 +225,23 @@ func (h *hub) delta(c *client, v engine.View) (*Message, bool) {
 		m.Devfile = &d
 		c.devfile = d
 	}
+	if cl := clusterOf(v); cl != c.cluster {
+		m.Cluster = &cl
+		c.cluster = cl
+	}
 	more := h.logs(c, v, m)
-	if m.Resources == nil && m.Names == nil && m.Devfile == nil && m.Logs == nil {
+	if m.Resources == nil && m.Names == nil && m.Devfile == nil && m.Cluster == nil && m.Logs == nil {
 		return nil, more
 	}
 	return m, more
+}
+
+// clusterOf is v's cluster status, the zero value when it answers.
+func clusterOf(v engine.View) engine.ClusterStatus {
+	if v.Cluster == nil {
+		return engine.ClusterStatus{}
+	}
+	return *v.Cluster
 }
 
 // logs adds the lines after c's cursor to m and advances the cursor.

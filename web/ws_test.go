@@ -83,6 +83,17 @@ func TestWebsocketSnapshotThenDeltas(t *testing.T) {
 		t.Errorf("deltas = devfile %+v logs %+v, want the Devfile error and [new line]", d.Devfile, d.Logs)
 	}
 
+	eng.SetCluster(&engine.ClusterStatus{Error: "connection refused"})
+	d = readMessage(t, conn)
+	if d.Cluster == nil || d.Cluster.Error != "connection refused" || d.Resources != nil || d.Devfile != nil {
+		t.Errorf("delta after the cluster stopped answering = %+v, want only the cluster's error", d)
+	}
+	eng.SetCluster(nil)
+	d = readMessage(t, conn)
+	if d.Cluster == nil || d.Cluster.Error != "" {
+		t.Errorf("delta after the cluster answers again = %+v, want a cluster status without error", d)
+	}
+
 	eng.SetResources(testResources()[:1]...)
 	d = readMessage(t, conn)
 	if got := strings.Join(d.Names, ","); got != "db" {

@@ -104,6 +104,9 @@ func runGet(ctx context.Context, cfg getConfig, c *web.Client, s Streams) error 
 	if v.Devfile.Error != "" {
 		fmt.Fprintf(s.Out, "\nDevfile error (the last good Devfile keeps running): %s\n", v.Devfile.Error)
 	}
+	if v.Cluster != nil {
+		fmt.Fprintf(s.Out, "\nThe cluster does not answer (since %s): %s\n", v.Cluster.Since.Format(time.TimeOnly), v.Cluster.Error)
+	}
 	return nil
 }
 

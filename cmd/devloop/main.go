@@ -2,10 +2,13 @@
 package main
 
 import (
+	"log/slog"
+
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"k8s.io/klog/v2"
 	"os"
 	"os/signal"
 	"syscall"
@@ -39,6 +42,10 @@ func main() {
 // Main runs the devloop CLI with args and returns the process exit code. The
 // error, if any, is printed once, here.
 func Main(ctx context.Context, args []string, s Streams) int {
+	// client-go logs its retries through klog to stderr (every failed
+	// watch while the cluster is down); devloop says what matters itself:
+	// the cluster does not answer, a pod's error.
+	klog.SetSlogLogger(slog.New(slog.DiscardHandler))
 	root := newRootCmd(s)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

@@ -33,6 +33,7 @@
     resources: new Map(),
     order: [],
     devfile: {},
+    cluster: null,
     seq: 0,
     logs: [],
     cursor: 0,
@@ -380,6 +381,7 @@
       state.resources = new Map((v.resources || []).map((r) => [r.name, r]));
       state.order = (v.resources || []).map((r) => r.name);
       state.devfile = v.devfile || {};
+      state.cluster = v.cluster || null;
     } else {
       for (const r of m.resources || []) {
         if (!state.resources.has(r.name) && !m.names) state.order.push(r.name);
@@ -390,6 +392,7 @@
         for (const n of [...state.resources.keys()]) if (!m.names.includes(n)) state.resources.delete(n);
       }
       if (m.devfile) state.devfile = m.devfile;
+      if (m.cluster) state.cluster = m.cluster.error ? m.cluster : null;
     }
     state.seq = m.seq;
     if (m.logs) appendLogs(m.logs);
@@ -408,6 +411,9 @@
     const w = d.warnings || [];
     $('devfile-warnings').hidden = !w.length;
     $('devfile-warnings').textContent = w.map((x) => 'warning: ' + x).join('\n');
+    const c = state.cluster;
+    $('cluster-error').hidden = !c;
+    $('cluster-error').textContent = c ? 'The cluster does not answer (since ' + ago(time(c.since)) + '): ' + c.error : '';
   }
 
   async function connect() {

@@ -213,6 +213,14 @@ func (e *Engine) SetDevfile(d engine.DevfileStatus) {
 	e.publish()
 }
 
+// SetCluster sets the cluster's status (nil: it answers) and publishes.
+func (e *Engine) SetCluster(c *engine.ClusterStatus) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.view.Cluster = c
+	e.publish()
+}
+
 // AddLogs appends one line per text to resource's log and publishes once.
 func (e *Engine) AddLogs(resource string, texts ...string) {
 	e.mu.Lock()
