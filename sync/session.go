@@ -12,6 +12,8 @@ import (
 	"strings"
 	stdsync "sync"
 	"time"
+
+	"github.com/devloop-dev/devloop/kube"
 )
 
 // A session is one long-running `sh` in a container, through which live
@@ -91,7 +93,7 @@ func (u *Updater) viaSession(ctx context.Context, p Plan, c Container) error {
 		}
 		script.WriteString(enc + "\n__DEVLOOP_EOF__\ns=$?; fi\n")
 	}
-	code, err := s.do(ctx, script.String(), "$s")
+	code, _, err := s.do(ctx, script.String(), "$s", sessionTimeout, nil)
 	if err != nil {
 		u.sess.drop(c.ID, s)
 		return err
@@ -161,7 +163,7 @@ func (u *Updater) session(c Container) (*session, error) {
 	ss.byID[c.ID] = s
 	ss.mu.Unlock()
 
-	code, err := s.do(context.Background(), sessionCheck+"; s=$?\n", "$s")
+	code, _, err := s.do(context.Background(), sessionCheck+"; s=$?\n", "$s", sessionTimeout, nil)
 	if err != nil || code != 0 {
 		ss.mu.Lock()
 		ss.failed[c.ID] = true
@@ -173,41 +175,96 @@ func (u *Updater) session(c Container) (*session, error) {
 }
 
 // do runs script, which leaves its status in the shell variable named by
-// status, and returns that status.
-func (s *session) do(ctx context.Context, script, status string) (int, error) {
+// status, and returns that status. Lines the script prints go to onLine
+// (nil drops them). timeout 0 means only ctx bounds it. sent reports
+// whether the whole script reached the shell: after that, a failure leaves
+// unknown how far it ran.
+func (s *session) do(ctx context.Context, script, status string, timeout time.Duration, onLine func(string)) (code int, sent bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.n++
-	marker := "__DEVLOOP_DONE_" + strconv.Itoa(s.n)
-	ctx, cancel := context.WithTimeout(ctx, sessionTimeout)
-	defer cancel()
+	marker := "__DEVLOOP_DONE_" + strconv.Itoa(s.n) + " "
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
 	written := make(chan error, 1)
 	go func() {
-		_, err := io.WriteString(s.in, script+"echo "+marker+" "+status+"\n")
+		_, err := io.WriteString(s.in, script+"echo "+marker+status+"\n")
 		written <- err
 	}()
 	for {
 		select {
 		case err := <-written:
 			if err != nil {
-				return 0, fmt.Errorf("%w: writing to the session: %v", errNoSession, err)
+				return 0, false, fmt.Errorf("%w: writing to the session: %v", errNoSession, err)
 			}
-			written = nil
+			written, sent = nil, true
 		case line, ok := <-s.lines:
 			if !ok {
-				return 0, fmt.Errorf("%w: the session ended: %s", errNoSession, s.stderr.String())
+				return 0, sent, fmt.Errorf("%w: the session ended: %s", errNoSession, s.stderr.String())
 			}
-			if rest, found := strings.CutPrefix(line, marker+" "); found {
-				code, err := strconv.Atoi(strings.TrimSpace(rest))
-				if err != nil {
-					return 0, fmt.Errorf("%w: unexpected answer %q", errNoSession, line)
+			// Output without a final newline runs into the marker's line.
+			i := strings.Index(line, marker)
+			if i < 0 {
+				if onLine != nil {
+					onLine(line)
 				}
-				return code, nil
+				continue
 			}
+			if i > 0 && onLine != nil {
+				onLine(line[:i])
+			}
+			code, err := strconv.Atoi(strings.TrimSpace(line[i+len(marker):]))
+			if err != nil {
+				return 0, true, fmt.Errorf("%w: unexpected answer %q", errNoSession, line)
+			}
+			return code, true, nil
 		case <-ctx.Done():
-			return 0, fmt.Errorf("%w: %v", errNoSession, ctx.Err())
+			return 0, sent, fmt.Errorf("%w: %v", errNoSession, ctx.Err())
 		}
 	}
+}
+
+// runViaSession runs argv in c's session, with an empty stdin and stderr
+// merged into stdout, whose lines go to out. handled is false when the
+// session could not take it (nothing ran): run it through an exec.
+func (u *Updater) runViaSession(ctx context.Context, c Container, argv []string, out io.Writer) (handled bool, err error) {
+	s, err := u.session(c)
+	if err != nil {
+		return false, nil
+	}
+	// Its stdin is an empty pipe (": |"), at EOF at once, as an exec's
+	// without stdin is: the session's own stdin is the script.
+	var script strings.Builder
+	script.WriteString(": | (")
+	for i, a := range argv {
+		if i > 0 {
+			script.WriteString(" ")
+		}
+		script.WriteString(shellSingleQuote(a))
+	}
+	script.WriteString(") 2>&1; s=$?\n")
+	tail := &lockedTail{max: 4096}
+	code, sent, err := s.do(ctx, script.String(), "$s", 0, func(line string) {
+		_, _ = io.WriteString(out, line+"\n")
+		_, _ = io.WriteString(tail, line+"\n")
+	})
+	switch {
+	case err != nil && !sent:
+		u.sess.drop(c.ID, s)
+		return false, nil
+	case err != nil:
+		u.sess.drop(c.ID, s)
+		if ctx.Err() != nil {
+			return true, ctx.Err()
+		}
+		return true, &FallBackError{Pod: c.Pod, Container: c.Name, Reason: "the live update session ended while a run() step ran", Err: err}
+	case code != 0:
+		return true, &kube.ExecError{Argv: argv, ExitCode: code, Output: tail.String()}
+	}
+	return true, nil
 }
 
 // drop ends s, the session of container id, if it still is.

@@ -178,3 +178,46 @@ func mapsEqual(a, b map[string]int) bool {
 	}
 	return true
 }
+
+// TestSessionRunSteps: run() steps go through the session too: their output
+// (stderr merged, a last line without a newline included) reaches the
+// writer, a failing step is a *RunError with its output, a step that reads
+// stdin does not eat the session's script, and no step costs an exec.
+func TestSessionRunSteps(t *testing.T) {
+	croot := containerRoot(t, "sh", "tar", "rm", "base64", "cat")
+	src, _ := srcTree(t)
+	ex := &countingExec{Execer: localExec{croot}}
+	u := newUpdater(t, Config{Session: true}, ex)
+	defer u.Close()
+	c := []Container{container("web-1")}
+	var out strings.Builder
+	rs, err := u.Update(t.Context(), Plan{
+		Copy: []Copy{{Local: filepath.Join(src, "main.js"), Remote: "/app/main.js", Root: src}},
+		Run: []Run{
+			{Argv: []string{"sh", "-c", "cat /app/main.js; echo to-stderr >&2; printf 'no newline'"}},
+			{Argv: []string{"cat"}, EchoOff: true}, // stdin is empty: it ends at once
+			{Argv: []string{"echo", "it's", "quoted"}},
+		},
+	}, c, &out)
+	if err != nil {
+		t.Fatalf("Update = %v (output %q)", err, out.String())
+	}
+	want := "[dev/web-1 app] run: cat /app/main.js; echo to-stderr >&2; printf 'no newline'\n" +
+		"[dev/web-1 app] console.log(1)\n[dev/web-1 app] to-stderr\n[dev/web-1 app] no newline\n" +
+		"[dev/web-1 app] run: echo \"it's\" quoted\n[dev/web-1 app] it's quoted\n"
+	if out.String() != want {
+		t.Errorf("output = %q, want %q", out.String(), want)
+	}
+	if got, want := stepNamesOf(rs), []string{"copy files", "run: cat /app/main.js; echo to-stderr >&2; printf 'no newline'", "run: cat", `run: echo "it's" quoted`}; !slices.Equal(got, want) {
+		t.Errorf("steps = %q, want %q", got, want)
+	}
+
+	_, err = u.Update(t.Context(), Plan{Run: []Run{{Argv: []string{"sh", "-c", "echo broken; exit 4"}}}}, c, nil)
+	var re *RunError
+	if !errors.As(err, &re) || re.ExitCode != 4 || !strings.Contains(re.Output, "broken") {
+		t.Errorf("Update(exit 4) = %v, want a *RunError with code 4 and its output", err)
+	}
+	if got, want := ex.counts(), map[string]int{"sh": 1}; !mapsEqual(got, want) {
+		t.Errorf("execs = %v, want %v (everything through the session)", got, want)
+	}
+}

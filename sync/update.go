@@ -181,8 +181,18 @@ func (u *Updater) one(ctx context.Context, p Plan, c Container, out io.Writer) (
 		if !r.EchoOff {
 			fmt.Fprintf(out, "run: %s\n", shellQuote(r.Argv))
 		}
-		err := u.ex.Exec(ctx, c.Pod, c.Name, r.Argv, nil, out, out)
+		handled, err := false, error(nil)
+		if u.useSession {
+			handled, err = u.runViaSession(ctx, c, r.Argv, out)
+		}
+		if !handled {
+			err = u.ex.Exec(ctx, c.Pod, c.Name, r.Argv, nil, out, out)
+		}
 		step("run: "+shellQuote(r.Argv), start)
+		var fb *FallBackError
+		if errors.As(err, &fb) {
+			return steps, err
+		}
 		var ee *kube.ExecError
 		switch {
 		case err == nil:
