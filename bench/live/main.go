@@ -153,20 +153,31 @@ func run(ctx context.Context, n int, cluster string, regPort int) error {
 	fmt.Printf("Live update through `devloop up` on kind (examples/live, busybox httpd), %d edits per case.\n\n", n)
 	fmt.Println("| case | p50 | p95 | max | median steps (devloop's trace) |")
 	fmt.Println("| --- | --- | --- | --- | --- |")
-	for _, files := range []int{1, 100} {
+	cases := []struct {
+		name  string
+		files int
+		run   bool // data.txt: a run() step remakes table.html
+	}{{"1 file", 1, false}, {"100 files", 100, false}, {"1 file + run() step", 1, true}}
+	for _, c := range cases {
 		var lat []time.Duration
 		steps := map[string][]time.Duration{}
 		var order []string
 		for i := range n {
-			token := fmt.Sprintf("edit-%d-%d-%d", files, i, time.Now().UnixNano())
-			d, err := edit(ctx, www, site, files, token)
+			token := fmt.Sprintf("edit-%d-%d-%d", c.files, i, time.Now().UnixNano())
+			var d time.Duration
+			var err error
+			if c.run {
+				d, err = editData(ctx, www, site, token)
+			} else {
+				d, err = edit(ctx, www, site, c.files, token)
+			}
 			if err != nil {
-				return fmt.Errorf("%d files, edit %d: %w", files, i, err)
+				return fmt.Errorf("%s, edit %d: %w", c.name, i, err)
 			}
 			lat = append(lat, d)
-			u, err := waitRecorded(ctx, api, "web", files)
+			u, err := waitRecorded(ctx, api, "web", c.files)
 			if err != nil {
-				return fmt.Errorf("%d files, edit %d: %w", files, i, err)
+				return fmt.Errorf("%s, edit %d: %w", c.name, i, err)
 			}
 			for _, s := range u.Steps {
 				if !slices.Contains(order, s.Name) {
@@ -180,7 +191,7 @@ func run(ctx context.Context, n int, cluster string, regPort int) error {
 		for _, name := range order {
 			parts = append(parts, fmt.Sprintf("%s %s", name, ms(pct(steps[name], 50))))
 		}
-		fmt.Printf("| %d file(s) | %s | %s | %s | %s |\n", files, ms(pct(lat, 50)), ms(pct(lat, 95)), ms(pct(lat, 100)), strings.Join(parts, ", "))
+		fmt.Printf("| %s | %s | %s | %s | %s |\n", c.name, ms(pct(lat, 50)), ms(pct(lat, 95)), ms(pct(lat, 100)), strings.Join(parts, ", "))
 	}
 	return nil
 }
@@ -213,6 +224,24 @@ func edit(ctx context.Context, www, site string, files int, token string) (time.
 		time.Sleep(pollEvery)
 	}
 	return 0, fmt.Errorf("%s not served with %s after 30 s", url, token)
+}
+
+// editData writes a row named token into data.txt, whose run() step
+// remakes table.html, and returns the time until table.html has it.
+func editData(ctx context.Context, www, site, token string) (time.Duration, error) {
+	start := time.Now()
+	if err := os.WriteFile(filepath.Join(www, "data.txt"), []byte("alpha 1\n"+token+" 2\n"), 0o644); err != nil {
+		return 0, err
+	}
+	want := "<td>" + token + "</td>"
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if body, err := get(ctx, site+"table.html"); err == nil && strings.Contains(body, want) {
+			return time.Since(start), nil
+		}
+		time.Sleep(pollEvery)
+	}
+	return 0, fmt.Errorf("table.html without %s after 30 s", want)
 }
 
 var client = &http.Client{Timeout: 5 * time.Second}
