@@ -12,12 +12,7 @@ import (
 func strList(ss ...string) *starlark.List { return toStarlarkList(ss) }
 
 func TestLabelsFromValue(t *testing.T) {
-	tests := []struct {
-		name    string
-		in      starlark.Value
-		want    []string
-		wantErr string
-	}{
+	testConv(t, "labelsFromValue", func(in starlark.Value) ([]string, error) { return labelsFromValue(in) }, []convCase[[]string]{
 		{"none", starlark.None, nil, ""},
 		{"string", starlark.String("backend"), []string{"backend"}, ""},
 		{"list sorted unique", strList("web", "api", "web"), []string{"api", "web"}, ""},
@@ -28,30 +23,11 @@ func TestLabelsFromValue(t *testing.T) {
 		{"too long", starlark.String(strings.Repeat("a", 64)), nil, "not a valid label"},
 		{"not string", starlark.Tuple{starlark.MakeInt(1)}, nil, "want a string"},
 		{"dict", starlark.NewDict(0), nil, "got dict"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := labelsFromValue(tt.in)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("labelsFromValue(%v) = %v, %v, want error containing %q", tt.in, got, err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("labelsFromValue(%v) = %q, %v, want %q", tt.in, got, err, tt.want)
-			}
-		})
-	}
+	})
 }
 
 func TestPathsFromValue(t *testing.T) {
-	tests := []struct {
-		name    string
-		in      starlark.Value
-		want    []string
-		wantErr string
-	}{
+	testConv(t, "pathsFromValue", func(in starlark.Value) ([]string, error) { return pathsFromValue("/base", in) }, []convCase[[]string]{
 		{"none", starlark.None, nil, ""},
 		{"relative", starlark.String("src"), []string{"/base/src"}, ""},
 		{"list", strList("a/../b", "/abs/x/"), []string{"/base/b", "/abs/x"}, ""},
@@ -59,91 +35,37 @@ func TestPathsFromValue(t *testing.T) {
 		{"empty list", strList(), nil, ""},
 		{"empty path", starlark.String(""), nil, "empty path"},
 		{"int", starlark.MakeInt(3), nil, "want a string or a list"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := pathsFromValue("/base", tt.in)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("pathsFromValue(/base, %v) = %v, %v, want error containing %q", tt.in, got, err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("pathsFromValue(/base, %v) = %q, %v, want %q", tt.in, got, err, tt.want)
-			}
-		})
-	}
+	})
 }
 
 func TestLinksFromValue(t *testing.T) {
 	l := linkValue{Link{URL: "http://x", Name: "x"}}
-	tests := []struct {
-		name    string
-		in      starlark.Value
-		want    []Link
-		wantErr string
-	}{
+	testConv(t, "linksFromValue", func(in starlark.Value) ([]Link, error) { return linksFromValue(in) }, []convCase[[]Link]{
 		{"none", starlark.None, nil, ""},
 		{"string", starlark.String("http://a"), []Link{{URL: "http://a"}}, ""},
 		{"link", l, []Link{{URL: "http://x", Name: "x"}}, ""},
 		{"mixed list", starlark.NewList([]starlark.Value{starlark.String("http://a"), l}), []Link{{URL: "http://a"}, {URL: "http://x", Name: "x"}}, ""},
 		{"empty url", starlark.String(""), nil, "empty URL"},
 		{"int", starlark.NewList([]starlark.Value{starlark.MakeInt(1)}), nil, "want a URL string"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := linksFromValue(tt.in)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("linksFromValue(%v) = %v, %v, want error containing %q", tt.in, got, err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("linksFromValue(%v) = %v, %v, want %v", tt.in, got, err, tt.want)
-			}
-		})
-	}
+	})
 }
 
 func TestCmdFromValue(t *testing.T) {
-	tests := []struct {
-		name    string
-		in      starlark.Value
-		want    []string
-		wantErr string
-	}{
+	testConv(t, "cmdFromValue", func(in starlark.Value) ([]string, error) {
+		c, err := cmdFromValue("cmd", in)
+		return c.Argv, err
+	}, []convCase[[]string]{
 		{"none", starlark.None, nil, ""},
 		{"blank string", starlark.String("  "), nil, ""},
 		{"string", starlark.String("make all"), []string{"sh", "-c", "make all"}, ""},
 		{"list", strList("make", "all"), []string{"make", "all"}, ""},
 		{"empty program", strList("", "x"), nil, "program"},
 		{"dict", starlark.NewDict(0), nil, "got dict"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := cmdFromValue("cmd", tt.in)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("cmdFromValue(%v) = %v, %v, want error containing %q", tt.in, got, err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || !reflect.DeepEqual(got.Argv, tt.want) {
-				t.Errorf("cmdFromValue(%v) = %q, %v, want %q", tt.in, got.Argv, err, tt.want)
-			}
-		})
-	}
+	})
 }
 
 func TestDurationFromValue(t *testing.T) {
-	tests := []struct {
-		name    string
-		in      starlark.Value
-		want    time.Duration
-		wantErr string
-	}{
+	testConv(t, "durationFromValue", func(in starlark.Value) (time.Duration, error) { return durationFromValue("timeout", in) }, []convCase[time.Duration]{
 		{"string", starlark.String("1m30s"), 90 * time.Second, ""},
 		{"seconds", starlark.MakeInt(5), 5 * time.Second, ""},
 		{"float seconds", starlark.Float(0.5), 500 * time.Millisecond, ""},
@@ -151,21 +73,7 @@ func TestDurationFromValue(t *testing.T) {
 		{"bad", starlark.String("5 minutes"), 0, "not a duration"},
 		{"negative", starlark.String("-1s"), 0, "negative"},
 		{"huge int", starlark.MakeInt64(1 << 62), 0, "out of range"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := durationFromValue("timeout", tt.in)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("durationFromValue(%v) = %v, %v, want error containing %q", tt.in, got, err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || got != tt.want {
-				t.Errorf("durationFromValue(%v) = %v, %v, want %v", tt.in, got, err, tt.want)
-			}
-		})
-	}
+	})
 }
 
 func TestShellQuote(t *testing.T) {
@@ -231,6 +139,34 @@ func TestCheckRef(t *testing.T) {
 		t.Run(tt.ref, func(t *testing.T) {
 			if err := checkRef(tt.ref); (err == nil) != tt.ok {
 				t.Errorf("checkRef(%q) = %v, want ok %v", tt.ref, err, tt.ok)
+			}
+		})
+	}
+}
+
+// convCase is a case of a conversion from a Starlark value: the value
+// wanted, or an error containing wantErr.
+type convCase[T any] struct {
+	name    string
+	in      starlark.Value
+	want    T
+	wantErr string
+}
+
+// testConv runs the cases of the conversion fn, named fname in failures.
+func testConv[T any](t *testing.T, fname string, fn func(starlark.Value) (T, error), tests []convCase[T]) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := fn(tt.in)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("%s(%v) = %v, %v, want error containing %q", fname, tt.in, got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("%s(%v) = %v, %v, want %v", fname, tt.in, got, err, tt.want)
 			}
 		})
 	}
