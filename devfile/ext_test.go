@@ -15,20 +15,7 @@ import (
 // and loads it with a fixed environment (PATH from this process).
 func loadK8s(t *testing.T, src string, files map[string]string) (*Model, error) {
 	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p := filepath.Join(dir, "Devfile")
-	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	p := writeDevfile(t, src, files)
 	return Load(context.Background(), p, Options{Subcommand: "up", Environ: []string{"PATH=" + os.Getenv("PATH"), "HOME=/home/dev"}})
 }
 

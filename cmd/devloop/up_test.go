@@ -87,15 +87,21 @@ func goTool(t *testing.T) string {
 // copyExample copies examples/local into a temporary directory.
 func copyExample(t *testing.T) string {
 	t.Helper()
+	return copyDir(t, filepath.Join("..", "..", "examples", "local"))
+}
+
+// copyDir copies the regular files of src (not build outputs) into a new
+// temporary directory.
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
 	dst := t.TempDir()
-	src := filepath.Join("..", "..", "examples", "local")
 	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(src, p)
 		if d.IsDir() {
-			if d.Name() == ".bin" {
+			if d.Name() == "build" || d.Name() == ".bin" {
 				return filepath.SkipDir
 			}
 			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
