@@ -45,9 +45,6 @@ type Options struct {
 // fails fast enough for a user to notice.
 const DefaultMaxSteps = 100_000_000
 
-// ErrNotImplemented marks scaffolding that a later change fills in.
-var ErrNotImplemented = errors.New("not implemented")
-
 // fileOptions is the Starlark dialect of Devfiles: Tilt's (sets, global
 // reassignment, recursion, top-level control flow, while loops).
 var fileOptions = &syntax.FileOptions{

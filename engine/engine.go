@@ -20,8 +20,8 @@ import (
 	"github.com/devloop-dev/devloop/builder"
 	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/kube"
+	"github.com/devloop-dev/devloop/liveupdate"
 	"github.com/devloop-dev/devloop/proc"
-	livesync "github.com/devloop-dev/devloop/sync"
 	"github.com/devloop-dev/devloop/watch"
 )
 
@@ -68,8 +68,8 @@ type Checker interface {
 	Check(p *devfile.Probe, dir string, env []string) proc.Check
 }
 
-// Builder, Cluster and Forwarder are the seams Kubernetes resources use
-// (DESIGN §4): the engine decides, they do the work.
+// Builder, Cluster and Forwarder are the seams Kubernetes resources use:
+// the engine decides, they do the work.
 
 // Builder builds the Devfile's images (*builder.Builder): with refs, those,
 // what they build from and what builds from them, in dependency order; an
@@ -120,10 +120,10 @@ const (
 // Syncer applies a live update plan to running containers (*sync.Updater):
 // one Result per container; run steps' output goes to out.
 type Syncer interface {
-	Update(ctx context.Context, plan livesync.Plan, containers []livesync.Container, out io.Writer) ([]livesync.Result, error)
+	Update(ctx context.Context, plan liveupdate.Plan, containers []liveupdate.Container, out io.Writer) ([]liveupdate.Result, error)
 }
 
-var _ Syncer = (*livesync.Updater)(nil)
+var _ Syncer = (*liveupdate.Updater)(nil)
 
 // Config configures an Engine. Model is required; the zero value of every
 // other field means its default.

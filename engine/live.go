@@ -11,11 +11,11 @@ import (
 
 	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/kube"
-	livesync "github.com/devloop-dev/devloop/sync"
+	"github.com/devloop-dev/devloop/liveupdate"
 	"github.com/devloop-dev/devloop/watch"
 )
 
-// Live update (DESIGN §7, docs/live-update.md). The loop owns the policy:
+// Live update (docs/live-update.md). The loop owns the policy:
 // a change under an image with a live_update goes into that image's
 // Tracker; liveUpdate then asks sync.Decide, per running container of the
 // image, whether to copy it in, hold it, or rebuild. A sync runs as the
@@ -47,7 +47,7 @@ type liveState struct {
 type liveImage struct {
 	img     devfile.Image
 	filters filterSet
-	tracker *livesync.Tracker
+	tracker *liveupdate.Tracker
 	// deployed is the reference its containers were deployed with, ""
 	// before the first deploy; mark is the tracker's point when the
 	// running (or last) build started.
@@ -67,7 +67,7 @@ func (l *loop) newLive(spec devfile.Resource) *liveState {
 		if len(img.LiveUpdate) == 0 {
 			continue
 		}
-		li := &liveImage{img: img, tracker: livesync.NewTracker()}
+		li := &liveImage{img: img, tracker: liveupdate.NewTracker()}
 		li.filters = l.newFilters(spec.Name, l.imgs.roots[ref])
 		ls.images[ref] = li
 	}
@@ -144,8 +144,8 @@ func (r *resource) liveChanged(files []string, b watch.Batch) {
 type syncGroup struct {
 	ref        string
 	seq        uint64
-	plan       livesync.Plan
-	containers []livesync.Container
+	plan       liveupdate.Plan
+	containers []liveupdate.Container
 }
 
 // syncDoneMsg ends the live update worker gen: results[i] are groups[i]'s.
@@ -153,7 +153,7 @@ type syncDoneMsg struct {
 	name    string
 	gen     int
 	groups  []syncGroup
-	results [][]livesync.Result
+	results [][]liveupdate.Result
 }
 
 // liveUpdate decides what r's tracked changes need, when it may act: no
@@ -201,21 +201,21 @@ func (l *loop) liveUpdate(r *resource) {
 				if seq, ok := ls.runFailed[c.ID]; ok && seq == pd.Seq {
 					continue // its run() failed at this point: wait for a change
 				}
-				d := livesync.Decide(livesync.Input{Image: &li.img, Changed: pd.Changed, Removed: pd.Removed,
+				d := liveupdate.Decide(liveupdate.Input{Image: &li.img, Changed: pd.Changed, Removed: pd.Removed,
 					Running: c.Running, FirstSight: pd.First, Dir: dir})
 				switch d.Action {
-				case livesync.None:
+				case liveupdate.None:
 					li.tracker.Applied(c.ID, pd.Seq)
-				case livesync.Rebuild:
+				case liveupdate.Rebuild:
 					l.rebuild(r, "live update not possible, rebuilding "+ref+": "+d.Reason)
 					return
-				case livesync.Hold:
+				case liveupdate.Hold:
 					if c.Reason == "CrashLoopBackOff" || c.Reason == "Error" {
 						l.rebuild(r, fmt.Sprintf("live update: pod %s container %s is not running (%s): rebuilding with the changes", pod.Name, c.Name, c.Reason))
 						return
 					}
-				case livesync.Update:
-					ct := livesync.Container{Pod: kube.PodRef{Namespace: pod.Namespace, Name: pod.Name}, Name: c.Name, ID: c.ID}
+				case liveupdate.Update:
+					ct := liveupdate.Container{Pod: kube.PodRef{Namespace: pod.Namespace, Name: pod.Name}, Name: c.Name, ID: c.ID}
 					groups = addToGroup(groups, ref, pd, d.Plan, ct)
 				}
 			}
@@ -228,19 +228,19 @@ func (l *loop) liveUpdate(r *resource) {
 
 // addToGroup adds c to the group of ref at pd's point and First-ness (the
 // same plan), or starts one.
-func addToGroup(groups []syncGroup, ref string, pd livesync.Pending, plan livesync.Plan, c livesync.Container) []syncGroup {
+func addToGroup(groups []syncGroup, ref string, pd liveupdate.Pending, plan liveupdate.Plan, c liveupdate.Container) []syncGroup {
 	for i, g := range groups {
 		if g.ref == ref && g.seq == pd.Seq && samePlan(g.plan, plan) {
 			groups[i].containers = append(groups[i].containers, c)
 			return groups
 		}
 	}
-	return append(groups, syncGroup{ref: ref, seq: pd.Seq, plan: plan, containers: []livesync.Container{c}})
+	return append(groups, syncGroup{ref: ref, seq: pd.Seq, plan: plan, containers: []liveupdate.Container{c}})
 }
 
-func samePlan(a, b livesync.Plan) bool {
+func samePlan(a, b liveupdate.Plan) bool {
 	return slices.Equal(a.Delete, b.Delete) && slices.Equal(a.Copy, b.Copy) &&
-		slices.EqualFunc(a.Run, b.Run, func(x, y livesync.Run) bool {
+		slices.EqualFunc(a.Run, b.Run, func(x, y liveupdate.Run) bool {
 			return x.EchoOff == y.EchoOff && slices.Equal(x.Argv, y.Argv)
 		})
 }
@@ -369,7 +369,7 @@ type syncGroupsJob struct {
 // runSync is a live update's worker.
 func (e *Engine) runSync(ctx context.Context, j syncGroupsJob) {
 	out := &logWriter{e: e, name: j.name}
-	results := make([][]livesync.Result, len(j.groups))
+	results := make([][]liveupdate.Result, len(j.groups))
 	for i, g := range j.groups {
 		// The error joins the results' errors, which the loop reads.
 		results[i], _ = e.cfg.Syncer.Update(ctx, g.plan, g.containers, out)
@@ -409,7 +409,7 @@ func (l *loop) onSyncDone(m syncDoneMsg) {
 	}
 	ls.dirty = true
 	var fallBack, runErrs, other []string
-	var slowest []livesync.Step
+	var slowest []liveupdate.Step
 	for i, g := range m.groups {
 		li := ls.images[g.ref]
 		if li == nil {
@@ -419,8 +419,8 @@ func (l *loop) onSyncDone(m syncDoneMsg) {
 			if n := len(res.Steps); n > 0 && (slowest == nil || res.Steps[n-1].End.After(slowest[len(slowest)-1].End)) {
 				slowest = res.Steps
 			}
-			var fb *livesync.FallBackError
-			var re *livesync.RunError
+			var fb *liveupdate.FallBackError
+			var re *liveupdate.RunError
 			switch {
 			case res.Err == nil:
 				li.tracker.Applied(res.Container.ID, g.seq)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/kube"
-	livesync "github.com/devloop-dev/devloop/sync"
+	"github.com/devloop-dev/devloop/liveupdate"
 )
 
 // fakeSyncer records live updates ("sync c1 copy=/srv/a rm=/srv/b run=make")
@@ -25,7 +25,7 @@ type fakeSyncer struct {
 	errs []error
 }
 
-func (s *fakeSyncer) Update(ctx context.Context, plan livesync.Plan, containers []livesync.Container, out io.Writer) ([]livesync.Result, error) {
+func (s *fakeSyncer) Update(ctx context.Context, plan liveupdate.Plan, containers []liveupdate.Container, out io.Writer) ([]liveupdate.Result, error) {
 	var ids, copies, rms, runs []string
 	for _, c := range containers {
 		ids = append(ids, c.ID)
@@ -55,10 +55,10 @@ func (s *fakeSyncer) Update(ctx context.Context, plan livesync.Plan, containers 
 	}
 	s.mu.Unlock()
 	now := time.Now()
-	var out2 []livesync.Result
+	var out2 []liveupdate.Result
 	for _, c := range containers {
-		out2 = append(out2, livesync.Result{Container: c, Err: err,
-			Steps: []livesync.Step{{Name: "copy files", Start: now, End: now}}})
+		out2 = append(out2, liveupdate.Result{Container: c, Err: err,
+			Steps: []liveupdate.Step{{Name: "copy files", Start: now, End: now}}})
 	}
 	if len(runs) > 0 {
 		fmt.Fprintf(out, "[%s] run: %s\n", containers[0], runs[0])
@@ -204,7 +204,7 @@ func TestLiveUpdateFailures(t *testing.T) {
 		k.want("build app", "apply deployment/api app=reg/app@sha256:1")
 		k.cluster.report(t, "api", podStatus("c1", "reg/app@sha256:1", true))
 
-		s.errs = []error{&livesync.RunError{Pod: kube.PodRef{Namespace: "dev", Name: "api-1"}, Container: "app",
+		s.errs = []error{&liveupdate.RunError{Pod: kube.PodRef{Namespace: "dev", Name: "api-1"}, Container: "app",
 			Argv: []string{"make", "deps"}, ExitCode: 2, Output: "make: *** no rule"}}
 		k.batch(proj + "/app/static/deps.txt")
 		k.want("sync c1 copy=/srv/deps.txt run=make deps")
@@ -220,7 +220,7 @@ func TestLiveUpdateFailures(t *testing.T) {
 		k.want("sync c1 copy=/srv/deps.txt run=make deps")
 		k.wantPhase("api", PhaseReady)
 
-		s.errs = []error{&livesync.FallBackError{Pod: kube.PodRef{Namespace: "dev", Name: "api-1"}, Container: "app",
+		s.errs = []error{&liveupdate.FallBackError{Pod: kube.PodRef{Namespace: "dev", Name: "api-1"}, Container: "app",
 			Reason: "the image has no usable tar (exit 127): add tar to the image (busybox has it) to live update"}}
 		k.batch(proj + "/app/static/x.html")
 		k.want("sync c1 copy=/srv/x.html", "build app", "apply deployment/api app=reg/app@sha256:2")

@@ -13,7 +13,7 @@ import (
 	"github.com/devloop-dev/devloop/engine"
 	"github.com/devloop-dev/devloop/kindcluster"
 	"github.com/devloop-dev/devloop/kube"
-	livesync "github.com/devloop-dev/devloop/sync"
+	"github.com/devloop-dev/devloop/liveupdate"
 )
 
 // kubeSetup is what Kubernetes resources need: a client of the cluster and
@@ -183,7 +183,7 @@ func prepareKube(ctx context.Context, model *devfile.Model, ko kubeOptions, out 
 	// Live update copies changed files into running containers through
 	// the pod exec subresource, over a shell kept open in each container
 	// (docs/live-update.md).
-	u, err := livesync.New(livesync.Config{Session: true}, ks.client)
+	u, err := liveupdate.New(liveupdate.Config{Session: true}, ks.client)
 	if err != nil {
 		ks.Close()
 		return engine.Kube{}, nil, err

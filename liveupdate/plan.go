@@ -1,4 +1,4 @@
-// Package sync live-updates running containers (DESIGN §7): Decide turns an
+// Package liveupdate live-updates running containers: Decide turns an
 // image's live_update steps and the files changed since its last update into
 // a Plan or a reason to rebuild, Tracker remembers what each container has
 // received since the image was built, and an Updater applies a Plan to
@@ -9,7 +9,7 @@
 // answers Hold) and retried once it runs, a new container ID catches up on
 // everything since the image was built (Tracker.Since), and a *FallBackError
 // from the Updater means rebuild the image.
-package sync
+package liveupdate
 
 import (
 	"fmt"

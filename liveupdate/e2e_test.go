@@ -1,6 +1,6 @@
 //go:build e2e
 
-package sync_test
+package liveupdate_test
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ import (
 	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/internal/e2ekit"
 	"github.com/devloop-dev/devloop/kube"
-	"github.com/devloop-dev/devloop/sync"
+	"github.com/devloop-dev/devloop/liveupdate"
 )
 
 // Deadlines: e2ekit says what they were measured on.
@@ -81,19 +81,19 @@ func TestLiveUpdateE2E(t *testing.T) {
 		{Type: devfile.StepSync, Local: src, Remote: "/app"},
 		{Type: devfile.StepRun, Cmd: devfile.Cmd{Argv: []string{"sh", "-c", "cat /app/msg /app/lib/x.txt > /app/ran"}}},
 	}}
-	d := sync.Decide(sync.Input{Image: img, Running: true,
+	d := liveupdate.Decide(liveupdate.Input{Image: img, Running: true,
 		Changed: []string{filepath.Join(src, "msg"), filepath.Join(src, "lib")},
 		Removed: []string{filepath.Join(src, "old")}})
-	if d.Action != sync.Update {
+	if d.Action != liveupdate.Update {
 		t.Fatalf("Decide = %+v, want an update", d)
 	}
-	u, err := sync.New(sync.Config{}, c)
+	u, err := liveupdate.New(liveupdate.Config{}, c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	target := sync.Container{Pod: kube.PodRef{Namespace: before.Namespace, Name: before.Name}, Name: "app", ID: before.Containers[0].ID}
+	target := liveupdate.Container{Pod: kube.PodRef{Namespace: before.Namespace, Name: before.Name}, Name: "app", ID: before.Containers[0].ID}
 	start := time.Now()
-	results, err := u.Update(ctx, d.Plan, []sync.Container{target}, e2ekit.LogWriter{T: t})
+	results, err := u.Update(ctx, d.Plan, []liveupdate.Container{target}, e2ekit.LogWriter{T: t})
 	if err != nil {
 		t.Fatalf("Update = %v", err)
 	}
@@ -123,9 +123,9 @@ func TestLiveUpdateE2E(t *testing.T) {
 	}
 
 	t.Run("a failing run step is a RunError", func(t *testing.T) {
-		bad := sync.Plan{Run: []sync.Run{{Argv: []string{"sh", "-c", "echo broken >&2; exit 4"}}}}
-		_, err := u.Update(ctx, bad, []sync.Container{target}, nil)
-		var re *sync.RunError
+		bad := liveupdate.Plan{Run: []liveupdate.Run{{Argv: []string{"sh", "-c", "echo broken >&2; exit 4"}}}}
+		_, err := u.Update(ctx, bad, []liveupdate.Container{target}, nil)
+		var re *liveupdate.RunError
 		if !errors.As(err, &re) || re.ExitCode != 4 || !strings.Contains(re.Output, "broken") {
 			t.Errorf("Update(exit 4) = %v, want a *RunError with code 4 and its output", err)
 		}
@@ -146,8 +146,8 @@ func TestLiveUpdateE2E(t *testing.T) {
 					write(t, f, fmt.Sprintf("round %d\n", round)+strings.Repeat("x", 4<<10))
 				}
 				start := time.Now()
-				d := sync.Decide(sync.Input{Image: plain, Running: true, Changed: files})
-				if _, err := u.Update(ctx, d.Plan, []sync.Container{target}, nil); err != nil {
+				d := liveupdate.Decide(liveupdate.Input{Image: plain, Running: true, Changed: files})
+				if _, err := u.Update(ctx, d.Plan, []liveupdate.Container{target}, nil); err != nil {
 					t.Fatalf("Update(%d files) = %v", n, err)
 				}
 				took = append(took, time.Since(start))
