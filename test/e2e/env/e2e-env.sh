@@ -46,4 +46,6 @@ if [ "$new" != "$(cat "$REPO_ROOT/.e2e/env" 2>/dev/null)" ]; then
 	printf '%s\n' "$new" >"$REPO_ROOT/.e2e/env"
 fi
 cat "$REPO_ROOT/.e2e/env" >&2
+step "7. checking what .e2e/env names"
+"$E2E_DIR/check-env.sh" "$REPO_ROOT/.e2e/env"
 log "test environment ready in $((SECONDS - t0)) s; caches: $(du -sh "$CACHE" 2>/dev/null | cut -f1) in $CACHE"

@@ -55,8 +55,7 @@ stop_dockerd() {
 
 # busybox_image makes $BUSYBOX_IMAGE from Debian's busybox-static (nothing can
 # be pulled): one static binary and its applet links, FROM scratch.
-BUSYBOX_VERSION="$(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null | sed 's/^[0-9]*://' | tr -c 'a-zA-Z0-9.\n' '-' || true)"
-BUSYBOX_IMAGE="devloop-e2e/busybox:${BUSYBOX_VERSION:-unknown}"
+# (Its name comes from image_names, after install_packages.)
 busybox_image() {
 	if docker image inspect "$BUSYBOX_IMAGE" >/dev/null 2>&1; then return; fi
 	log "building $BUSYBOX_IMAGE from /bin/busybox (busybox-static)"
@@ -91,6 +90,7 @@ install_runc_wrapper() {
 }
 
 install_packages
+image_names
 mkdir -p "$CACHE"
 # A wrapper installed by an earlier run follows this checkout's version.
 if [ -f "$WRAPPER" ] && ! cmp -s "$E2E_DIR/runc-wrapper.sh" "$WRAPPER"; then

@@ -6,16 +6,7 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-REGISTRY_PORT="${DEVLOOP_E2E_REGISTRY_PORT:-5055}"
-BUILDKIT_VERSION="$(cd "$REPO_ROOT" && "$GO" list -m -f '{{.Version}}' github.com/moby/buildkit)" ||
-	die "reading moby/buildkit's version from $REPO_ROOT/go.mod"
-REGISTRY_VERSION="$(dpkg-query -W -f='${Version}' docker-registry | sed 's/^[0-9]*://; s/[^a-zA-Z0-9.]/-/g')"
-RUNC_VERSION="$(dpkg-query -W -f='${Version}' runc | sed 's/^[0-9]*://; s/[^a-zA-Z0-9.]/-/g')"
-BUSYBOX_VERSION="$(dpkg-query -W -f='${Version}' busybox-static | sed 's/^[0-9]*://; s/[^a-zA-Z0-9.]/-/g')"
-BUSYBOX_IMAGE="devloop-e2e/busybox:$BUSYBOX_VERSION"
-REGISTRY_IMAGE="devloop-e2e/registry:$REGISTRY_VERSION"
-# r2: buildctl in the image (devloop reaches a managed buildkitd through `buildctl dial-stdio`).
-BUILDKIT_IMAGE="devloop-e2e/buildkit:$BUILDKIT_VERSION-runc$RUNC_VERSION-r2"
+image_names
 work="$CACHE/work/images"
 trap 'rm -rf "$work"' EXIT
 
@@ -120,9 +111,9 @@ YAML
 		sleep 0.2
 	done
 fi
-BASE_IMAGE="127.0.0.1:$REGISTRY_PORT/devloop-e2e/busybox:$BUSYBOX_VERSION"
 if ! curl -fs -m 5 -o /dev/null -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
 	"http://127.0.0.1:$REGISTRY_PORT/v2/devloop-e2e/busybox/manifests/$BUSYBOX_VERSION"; then
+	image_exists "$BUSYBOX_IMAGE" || die "$BUSYBOX_IMAGE is missing: host.sh (step 1-2) builds it from busybox-static"
 	log "pushing $BASE_IMAGE"
 	docker tag "$BUSYBOX_IMAGE" "$BASE_IMAGE"
 	docker push -q "$BASE_IMAGE" >/dev/null || die "docker push $BASE_IMAGE"

@@ -17,6 +17,38 @@ export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
 log() { printf '[e2e-env %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { printf '[e2e-env] FAILED: %s\n' "$*" >&2; exit 1; }
 
+# pkg_tag NAME prints the installed version of the Debian package NAME as an
+# image tag (epoch dropped, characters a tag cannot hold as -). It fails, naming
+# the package, when NAME is not installed: call it only after host.sh has
+# installed the packages, never when a script is read.
+pkg_tag() {
+	local v
+	v="$(dpkg-query -W -f='${Status} ${Version}' "$1" 2>/dev/null || true)"
+	case "$v" in
+	"install ok installed "*) v="${v#install ok installed }" ;;
+	*) die "the Debian package $1 is not installed: make e2e-env installs it in step 1 (test/e2e/env/host.sh)" ;;
+	esac
+	printf '%s' "$v" | sed 's/^[0-9]*://; s/[^a-zA-Z0-9.]/-/g'
+}
+
+# image_names sets the names of the images made from this host's Debian
+# packages and the main module's BuildKit, and the busybox copy in the host
+# registry. The one place those names are computed; host.sh calls it after its
+# install step, images.sh and check-env.sh at their start.
+image_names() {
+	BUSYBOX_VERSION="$(pkg_tag busybox-static)" || exit 1
+	REGISTRY_VERSION="$(pkg_tag docker-registry)" || exit 1
+	RUNC_VERSION="$(pkg_tag runc)" || exit 1
+	BUILDKIT_VERSION="$(cd "$REPO_ROOT" && "$GO" list -m -f '{{.Version}}' github.com/moby/buildkit)" ||
+		die "reading moby/buildkit's version from $REPO_ROOT/go.mod"
+	BUSYBOX_IMAGE="devloop-e2e/busybox:$BUSYBOX_VERSION"
+	REGISTRY_IMAGE="devloop-e2e/registry:$REGISTRY_VERSION"
+	# r2: buildctl in the image (devloop reaches a managed buildkitd through `buildctl dial-stdio`).
+	BUILDKIT_IMAGE="devloop-e2e/buildkit:$BUILDKIT_VERSION-runc$RUNC_VERSION-r2"
+	REGISTRY_PORT="${DEVLOOP_E2E_REGISTRY_PORT:-5055}"
+	BASE_IMAGE="127.0.0.1:$REGISTRY_PORT/devloop-e2e/busybox:$BUSYBOX_VERSION"
+}
+
 # stamp_ok DIR KEY reports whether DIR holds a finished build whose key is KEY.
 stamp_ok() { [ -f "$1/.stamp" ] && [ "$(cat "$1/.stamp")" = "$2" ]; }
 stamp_set() { printf '%s' "$2" > "$1/.stamp"; }
