@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/devloop-dev/devloop/builder/internal/registrytest"
-	"github.com/devloop-dev/devloop/internal/testenv"
+	"github.com/devloop-dev/devloop/internal/testkit/testenv"
 )
 
 // The benchmarks build a small Go service: a static HTTP server binary

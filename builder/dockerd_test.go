@@ -9,7 +9,7 @@ import (
 
 	"github.com/devloop-dev/devloop/builder/internal/registrytest"
 	"github.com/devloop-dev/devloop/devfile"
-	"github.com/devloop-dev/devloop/internal/testenv"
+	"github.com/devloop-dev/devloop/internal/testkit/testenv"
 )
 
 // TestDockerEmbeddedBuildKit builds with no BUILDKIT_HOST and a managed

@@ -17,7 +17,7 @@ import (
 
 	"github.com/devloop-dev/devloop/builder/internal/registrytest"
 	"github.com/devloop-dev/devloop/devfile"
-	"github.com/devloop-dev/devloop/internal/testenv"
+	"github.com/devloop-dev/devloop/internal/testkit/testenv"
 )
 
 // countingSolver counts the solves that reach BuildKit.

@@ -17,8 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 
 	"github.com/devloop-dev/devloop/builder/internal/registrytest"
-	"github.com/devloop-dev/devloop/internal/e2ekit"
-	"github.com/devloop-dev/devloop/internal/testenv"
+	"github.com/devloop-dev/devloop/internal/testkit/e2ekit"
+	"github.com/devloop-dev/devloop/internal/testkit/testenv"
 )
 
 // TestKubePodBuildKitHost builds through BUILDKIT_HOST=kube-pod://: a

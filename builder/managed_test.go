@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/devloop-dev/devloop/builder/internal/registrytest"
-	"github.com/devloop-dev/devloop/internal/testenv"
+	"github.com/devloop-dev/devloop/internal/testkit/testenv"
 )
 
 // TestManagedContainer starts buildkitd as a docker container from

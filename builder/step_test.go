@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/devloop-dev/devloop/devfile"
-	"github.com/devloop-dev/devloop/internal/testenv"
+	"github.com/devloop-dev/devloop/internal/testkit/testenv"
 )
 
 // fakeStep is the inner step of a noopCache: it records the plans it

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/devloop-dev/devloop/internal/testenv"
+	"github.com/devloop-dev/devloop/internal/testkit/testenv"
 )
 
 // TestDockerCLI runs the real docker seam: output, a failing

@@ -18,7 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/devloop-dev/devloop/internal/e2ekit"
+	"github.com/devloop-dev/devloop/internal/testkit/e2ekit"
 	"github.com/devloop-dev/devloop/kube"
 )
 

@@ -18,7 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/devloop-dev/devloop/devfile"
-	"github.com/devloop-dev/devloop/internal/e2ekit"
+	"github.com/devloop-dev/devloop/internal/testkit/e2ekit"
 	"github.com/devloop-dev/devloop/kube"
 	"github.com/devloop-dev/devloop/liveupdate"
 )

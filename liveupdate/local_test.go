@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/devloop-dev/devloop/devfile"
-	"github.com/devloop-dev/devloop/internal/testenv"
+	"github.com/devloop-dev/devloop/internal/testkit/testenv"
 	"github.com/devloop-dev/devloop/kube"
 )
 

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/devloop-dev/devloop/internal/testenv"
+	"github.com/devloop-dev/devloop/internal/testkit/testenv"
 )
 
 // daemonTimeout bounds the test against the real daemon: building devloop

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/devloop-dev/devloop/internal/testenv"
+	"github.com/devloop-dev/devloop/internal/testkit/testenv"
 )
 
 // kindRunTimeout bounds `devloop ci --ephemeral` on examples/hello: kind

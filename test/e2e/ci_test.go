@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/devloop-dev/devloop/internal/testenv"
+	"github.com/devloop-dev/devloop/internal/testkit/testenv"
 )
 
 // ciEphemeralTimeout bounds `devloop ci --ephemeral` on examples/multi:

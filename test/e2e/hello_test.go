@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/devloop-dev/devloop/internal/testenv"
+	"github.com/devloop-dev/devloop/internal/testkit/testenv"
 )
 
 // Deadlines of the hello test, measured on the 2-core machine: cluster

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/devloop-dev/devloop/engine"
-	"github.com/devloop-dev/devloop/internal/testenv"
+	"github.com/devloop-dev/devloop/internal/testkit/testenv"
 )
 
 // Deadlines of the examples/multi tests, measured on the loaded 2-core

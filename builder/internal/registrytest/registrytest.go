@@ -17,7 +17,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/devloop-dev/devloop/internal/testenv"
+	"github.com/devloop-dev/devloop/internal/testkit/testenv"
 )
 
 // Registry is a running registry.
