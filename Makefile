@@ -4,7 +4,7 @@ BIN       ?= bin/devloop
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 
-.PHONY: all build test test-short lint fmt bench fuzz e2e-env e2e clean
+.PHONY: all build test test-short lint fmt bench fuzz e2e-env e2e-env-check e2e clean
 
 all: build
 
@@ -40,6 +40,13 @@ fuzz:
 # buildkitd images, host buildkitd and registry) and writes .e2e/env. Idempotent; see TESTING.md.
 e2e-env:
 	test/e2e/env/e2e-env.sh
+
+# e2e-env-check proves e2e-env on a bare state: it removes the small packages, the busybox
+# and registry images, the host registry's contents and .e2e/env, then runs e2e-env (which
+# ends by checking what .e2e/env names). COLD=1 also removes the caches, every devloop-e2e
+# image, the runc wrapper and stops dockerd. Root only: it changes the machine's packages.
+e2e-env-check:
+	test/e2e/env/fresh.sh $(if $(COLD),--cold)
 
 # e2e runs every test with the environment of .e2e/env: the e2e-tagged tests (test/e2e) and the
 # integration tests of the other packages, which fail instead of skipping under DEVLOOP_E2E=1.
