@@ -39,6 +39,17 @@ const sessionTimeout = 15 * time.Second
 // /dev/null needed).
 const sessionCheck = "command -v base64 && command -v tar && command -v rm"
 
+// sessionMaxLine and sessionLineTail bound one line of a session's output:
+// a longer line (a minified JSON dump, a progress bar without newlines)
+// keeps its first sessionMaxLine bytes and its last sessionLineTail and says
+// how many bytes were cut between. 64 KiB is more than any line a person
+// reads in a log; the tail keeps the marker that ends a command's output,
+// which follows output without a final newline on the same line.
+const (
+	sessionMaxLine  = 64 << 10
+	sessionLineTail = 1 << 10
+)
+
 // errNoSession means the session cannot carry this update: use execs.
 var errNoSession = errors.New("no session")
 
@@ -50,6 +61,8 @@ type session struct {
 	cancel context.CancelFunc
 	n      int
 	stderr lockedTail
+	// readErr is why the output ended; set before lines is closed.
+	readErr error
 }
 
 // sessions holds an Updater's sessions by container ID.
@@ -148,14 +161,14 @@ func (u *Updater) session(c Container) (*session, error) {
 	go func() {
 		defer ss.wg.Done()
 		defer close(s.lines)
-		sc := bufio.NewScanner(outR)
-		for sc.Scan() {
+		s.readErr = readLines(outR, func(line string) bool {
 			select {
-			case s.lines <- sc.Text():
+			case s.lines <- line:
+				return true
 			case <-ctx.Done():
-				return
+				return false
 			}
-		}
+		})
 	}()
 	if ss.byID == nil {
 		ss.byID, ss.failed = map[string]*session{}, map[string]bool{}
@@ -203,7 +216,11 @@ func (s *session) do(ctx context.Context, script, status string, timeout time.Du
 			written, sent = nil, true
 		case line, ok := <-s.lines:
 			if !ok {
-				return 0, sent, fmt.Errorf("%w: the session ended: %s", errNoSession, s.stderr.String())
+				why := s.stderr.String()
+				if s.readErr != nil {
+					why = strings.TrimSpace(s.readErr.Error() + " " + why)
+				}
+				return 0, sent, fmt.Errorf("%w: the session ended: %s", errNoSession, why)
 			}
 			// Output without a final newline runs into the marker's line.
 			i := strings.Index(line, marker)
@@ -265,6 +282,45 @@ func (u *Updater) runViaSession(ctx context.Context, c Container, argv []string,
 		return true, &kube.ExecError{Argv: argv, ExitCode: code, Output: tail.String()}
 	}
 	return true, nil
+}
+
+// readLines sends r's lines, without their line ends, to emit until r ends
+// (nil at EOF) or emit returns false. A line over sessionMaxLine is cut as
+// sessionMaxLine says, visibly, and memory stays bounded however long it is.
+func readLines(r io.Reader, emit func(string) bool) error {
+	br := bufio.NewReaderSize(r, sessionMaxLine)
+	for {
+		chunk, err := br.ReadSlice('\n')
+		line := string(chunk)
+		if errors.Is(err, bufio.ErrBufferFull) {
+			var tail []byte
+			cut := 0
+			for errors.Is(err, bufio.ErrBufferFull) {
+				chunk, err = br.ReadSlice('\n')
+				tail = append(tail, bytes.TrimSuffix(bytes.TrimSuffix(chunk, []byte("\n")), []byte("\r"))...)
+				if over := len(tail) - sessionLineTail; over > 0 {
+					cut += over
+					tail = append([]byte(nil), tail[over:]...)
+				}
+			}
+			if cut > 0 {
+				line += fmt.Sprintf(" [devloop: %d bytes of this line cut] ", cut)
+			}
+			line += string(tail)
+		}
+		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+		if line != "" || (err == nil && len(chunk) > 0) {
+			if !emit(line) {
+				return nil
+			}
+		}
+		switch {
+		case errors.Is(err, io.EOF):
+			return nil
+		case err != nil:
+			return err
+		}
+	}
 }
 
 // drop ends s, the session of container id, if it still is.

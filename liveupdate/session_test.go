@@ -3,10 +3,12 @@ package liveupdate
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	stdsync "sync"
 	"testing"
@@ -219,5 +221,93 @@ func TestSessionRunSteps(t *testing.T) {
 	}
 	if got, want := ex.counts(), map[string]int{"sh": 1}; !mapsEqual(got, want) {
 		t.Errorf("execs = %v, want %v (everything through the session)", got, want)
+	}
+}
+
+// TestSessionLongLines: a run() line over sessionMaxLine (70,000 bytes, and
+// 300,000 with no newline before the session's marker) neither ends the
+// session nor falls back: it arrives cut visibly, head and tail kept, the
+// step's status intact, and later steps still go through the same session.
+func TestSessionLongLines(t *testing.T) {
+	croot := containerRoot(t, "sh", "tar", "rm", "base64")
+	ex := &countingExec{Execer: localExec{croot}}
+	u := newUpdater(t, Config{Session: true}, ex)
+	defer u.Close()
+	c := []Container{container("web-1")}
+	var out strings.Builder
+	_, err := u.Update(t.Context(), Plan{Run: []Run{
+		{Argv: []string{"sh", "-c", "printf 'A%069998dZ\\n' 0; printf 'B%0299998dY' 0"}},
+		{Argv: []string{"echo", "after"}},
+	}}, c, &out)
+	if err != nil {
+		t.Fatalf("Update = %v", err)
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
+		if !strings.Contains(l, "run: ") {
+			lines = append(lines, strings.TrimPrefix(l, "[dev/web-1 app] "))
+		}
+	}
+	if len(lines) != 3 {
+		t.Fatalf("output has %d lines besides the run: headers, want 3 (two long ones, then after): %.300q", len(lines), out.String())
+	}
+	// Nothing is lost silently: head + the bytes the note says were cut +
+	// tail add up to the line printed. The second line's tail is shorter by
+	// the session's marker, which followed it on the same line.
+	for i, tt := range []struct {
+		first, last string
+		n           int
+	}{{"A", "Z", 70_000}, {"B", "Y", 300_000}} {
+		l := lines[i]
+		head, rest, ok := strings.Cut(l, " [devloop: ")
+		num, tail, ok2 := strings.Cut(rest, " bytes of this line cut] ")
+		cut, err := strconv.Atoi(num)
+		if !ok || !ok2 || err != nil {
+			t.Errorf("line %d (%d bytes, %.40q...) has no cut note", i+1, len(l), l)
+			continue
+		}
+		if len(head) != sessionMaxLine || len(tail) > sessionLineTail || len(tail) < sessionLineTail-64 {
+			t.Errorf("line %d keeps a head of %d bytes and a tail of %d, want %d and at most %d", i+1, len(head), len(tail), sessionMaxLine, sessionLineTail)
+		}
+		if !strings.HasPrefix(head, tt.first) || !strings.HasSuffix(tail, tt.last) || len(head)+cut+len(tail) != tt.n {
+			t.Errorf("line %d = %.10q... %d cut ...%.10q, want %s...%s adding up to %d bytes", i+1, head, cut, tail[max(0, len(tail)-10):], tt.first, tt.last, tt.n)
+		}
+	}
+	if lines[2] != "after" {
+		t.Errorf("third line = %q, want after", lines[2])
+	}
+	if _, err := u.Update(t.Context(), Plan{Run: []Run{{Argv: []string{"sh", "-c", "exit 3"}}}}, c, nil); !errors.As(err, new(*RunError)) {
+		t.Errorf("a later failing step = %v, want a *RunError through the same session", err)
+	}
+	if got, want := ex.counts(), map[string]int{"sh": 1}; !mapsEqual(got, want) {
+		t.Errorf("execs = %v, want %v (the long lines kept the session)", got, want)
+	}
+}
+
+// TestReadLines: lines up to sessionMaxLine pass whole, empty lines and a
+// last line without a newline included; longer ones keep head and tail.
+func TestReadLines(t *testing.T) {
+	long := strings.Repeat("x", sessionMaxLine)
+	tests := []struct {
+		name string
+		in   string
+		want []string
+	}{
+		{"plain", "a\n\nb\r\nc", []string{"a", "", "b", "c"}},
+		{"at the limit", long[:sessionMaxLine-1] + "\nnext\n", []string{long[:sessionMaxLine-1], "next"}},
+		{"just over, nothing cut", long + "tail\n", []string{long + "tail"}},
+		{"cut", "h" + long + long + "END", []string{"h" + long[1:] + fmt.Sprintf(" [devloop: %d bytes of this line cut] ", sessionMaxLine+1-sessionLineTail+3) + long[:sessionLineTail-3] + "END"}},
+		{"cut, crlf", long + long + "\r\n", []string{long + fmt.Sprintf(" [devloop: %d bytes of this line cut] ", sessionMaxLine-sessionLineTail) + long[:sessionLineTail]}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			if err := readLines(strings.NewReader(tt.in), func(l string) bool { got = append(got, l); return true }); err != nil {
+				t.Fatalf("readLines = %v", err)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("readLines(%.40q) = %d lines %.80q, want %d lines %.80q", tt.in, len(got), got, len(tt.want), tt.want)
+			}
+		})
 	}
 }
