@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -43,6 +44,30 @@ func BenchmarkPlanAndTar(b *testing.B) {
 				if err := writeTar(io.Discard, p.Copy); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkTrackerMassDelete: `rm -rf` of a tree of n tracked files arrives
+// as one batch removing all of them (and their directories); Add must not
+// compare every removed path with every tracked one.
+func BenchmarkTrackerMassDelete(b *testing.B) {
+	for _, n := range []int{1_000, 10_000, 30_000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			var files, removed []string
+			for i := range n {
+				dir := fmt.Sprintf("/src/app/d%03d", i%100)
+				files = append(files, fmt.Sprintf("%s/f%05d.txt", dir, i))
+			}
+			for i := range 100 {
+				removed = append(removed, fmt.Sprintf("/src/app/d%03d", i))
+			}
+			removed = append(removed, files...)
+			for b.Loop() {
+				t := NewTracker()
+				t.Add(files, nil)
+				t.Add(nil, removed)
 			}
 		})
 	}

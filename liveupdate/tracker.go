@@ -1,6 +1,7 @@
 package liveupdate
 
 import (
+	"path/filepath"
 	"sort"
 )
 
@@ -74,16 +75,27 @@ func (t *Tracker) Containers() []string {
 }
 
 // Add records a batch of changed and removed absolute local paths. A removed
-// directory supersedes earlier changes below it.
+// directory supersedes earlier changes below it, and removed paths below
+// another removed path of the batch (rm -rf of a tree reports every file)
+// are not kept: one removal of the top covers them. It costs one pass over
+// the tracked paths with a look-up per ancestor, not one per removed path.
 func (t *Tracker) Add(changed, removed []string) {
-	for _, r := range removed {
-		t.seq++
+	if len(removed) > 0 {
+		gone := make(map[string]bool, len(removed))
+		for _, r := range removed {
+			gone[filepath.Clean(r)] = true
+		}
 		for p := range t.paths {
-			if p != r && under(p, r) {
+			if underGone(p, gone) {
 				delete(t.paths, p)
 			}
 		}
-		t.paths[r] = entry{seq: t.seq, removed: true}
+		for _, r := range removed {
+			t.seq++
+			if !underGone(r, gone) {
+				t.paths[r] = entry{seq: t.seq, removed: true}
+			}
+		}
 	}
 	for _, c := range changed {
 		t.seq++
@@ -95,6 +107,18 @@ func (t *Tracker) Add(changed, removed []string) {
 			}
 		}
 		t.paths[c] = e
+	}
+}
+
+// underGone reports whether a proper ancestor of p is in gone.
+func underGone(p string, gone map[string]bool) bool {
+	for d := filepath.Dir(filepath.Clean(p)); ; d = filepath.Dir(d) {
+		if gone[d] {
+			return true
+		}
+		if d == filepath.Dir(d) {
+			return false
+		}
 	}
 }
 

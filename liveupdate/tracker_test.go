@@ -56,6 +56,14 @@ func TestTracker(t *testing.T) {
 			},
 		},
 		{
+			name: "rm -rf of a tree is one removal of its top, in any order",
+			steps: []any{
+				batch{changed: []string{"/s/d/e/x", "/s/d/y", "/s/dz"}},
+				batch{removed: []string{"/s/d/e/x", "/s/d", "/s/d/y", "/s/d/e"}},
+				since{id: "c1", changed: []string{"/s/dz"}, removed: []string{"/s/d"}, first: true},
+			},
+		},
+		{
 			name: "changes below a directory after its removal are kept",
 			steps: []any{
 				batch{removed: []string{"/s/d"}},
