@@ -12,8 +12,12 @@
 // after the grace period). Pdeathsig fires when the thread that forked exits,
 // which Go allows (a goroutine that ends while locked to its thread), so the
 // supervisor treats SIGUSR1 as "check the parent", not as "stop", and also
-// polls its parent PID. Without a supervisor the command still gets its own
-// group and Pdeathsig=SIGKILL, which covers the direct child only.
+// polls its parent PID. A descendant that leaves the group (setsid, a
+// daemon's double fork) is still stopped: the supervisor is a child
+// subreaper, so such orphans are reparented to it, and it signals its whole
+// process tree (read from /proc) along with the group. Without a supervisor
+// the command still gets its own group and Pdeathsig=SIGKILL, which covers
+// the direct child only.
 //
 // Pdeathsig is Linux only (sysproc_linux.go). On other Unix systems the
 // supervisor relies on its parent-PID poll alone, and an unsupervised command

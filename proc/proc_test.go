@@ -154,11 +154,17 @@ func TestStopGroup(t *testing.T) {
 		{"direct", false, "sleep 300 & echo $!; wait"},
 		{"supervised", true, "sleep 300 & echo $!; wait"},
 		{"supervised ignores TERM", true, "trap '' TERM; sleep 300 & echo $!; wait; wait"},
+		// A child in a session of its own has left the group: the
+		// supervisor finds it in its process tree.
+		{"supervised setsid child", true, "setsid sh -c 'echo $$; exec sleep 300' & wait"},
+		// The shell exits at once, its setsid child is reparented to the
+		// supervisor (a subreaper) and goes when the command ends.
+		{"supervised setsid orphan", true, "setsid sh -c 'echo $$ >pid; exec sleep 300' & until [ -s pid ]; do sleep 0.01; done; cat pid"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out := newLines()
-			spec := Spec{Argv: []string{"sh", "-c", tt.script}, Output: out.add, Grace: 200 * time.Millisecond}
+			spec := Spec{Argv: []string{"sh", "-c", tt.script}, Dir: t.TempDir(), Output: out.add, Grace: 200 * time.Millisecond}
 			if tt.supervised {
 				spec.Supervisor = supervisor(t)
 			}
@@ -184,34 +190,41 @@ func TestStopGroup(t *testing.T) {
 }
 
 // TestParentKilled: when the process that started a supervised command is
-// SIGKILLed, the command's whole group goes too.
+// SIGKILLed, the command's whole group goes too, and so does a child that
+// left the group with setsid (issue #20: a serve_cmd's setsid child outlived
+// devloop).
 func TestParentKilled(t *testing.T) {
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	parent := exec.Command(self, "parent", "sh", "-c", "sleep 300 & echo $!; wait")
-	stdout, err := parent.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	// The child prints its own PID once it is in its session.
+	for _, script := range []string{"sleep 300 & echo $!; wait", "setsid sh -c 'echo $$; exec sleep 300' & wait"} {
+		t.Run(script, func(t *testing.T) {
+			parent := exec.Command(self, "parent", "sh", "-c", script)
+			stdout, err := parent.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			parent.Stderr = os.Stderr
+			if err := parent.Start(); err != nil {
+				t.Fatal(err)
+			}
+			sc := bufio.NewScanner(stdout)
+			if !sc.Scan() {
+				t.Fatalf("parent printed nothing: %v", sc.Err())
+			}
+			child, err := strconv.Atoi(sc.Text())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := parent.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			_ = parent.Wait()
+			waitGone(t, child)
+		})
 	}
-	parent.Stderr = os.Stderr
-	if err := parent.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stdout)
-	if !sc.Scan() {
-		t.Fatalf("parent printed nothing: %v", sc.Err())
-	}
-	child, err := strconv.Atoi(sc.Text())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := parent.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = parent.Wait()
-	waitGone(t, child)
 }
 
 func TestChecks(t *testing.T) {

@@ -45,6 +45,11 @@ func Supervise(args []string, stderr io.Writer) int {
 		return 127
 	}
 
+	// Descendants that leave the command's group (setsid, a daemon's double
+	// fork) stay in the supervisor's tree: orphans are reparented to it.
+	// Without it (an old kernel) the group alone is stopped.
+	_ = becomeSubreaper()
+
 	// Subscribe before looking at the parent, so a Pdeathsig between the two
 	// is seen.
 	sigs := make(chan os.Signal, 4)
@@ -62,6 +67,12 @@ func Supervise(args []string, stderr io.Writer) int {
 		return 127
 	}
 	pgid := cmd.Process.Pid
+	// stop signals the command's group and every other descendant.
+	self := os.Getpid()
+	stop := func(sig syscall.Signal) {
+		_ = killGroup(pgid, sig)
+		killTree(self, sig)
+	}
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
 
@@ -72,7 +83,7 @@ func Supervise(args []string, stderr io.Writer) int {
 		if kill != nil {
 			return
 		}
-		_ = killGroup(pgid, syscall.SIGTERM)
+		stop(syscall.SIGTERM)
 		kill = time.After(*grace)
 	}
 	for {
@@ -86,10 +97,11 @@ func Supervise(args []string, stderr io.Writer) int {
 				terminate()
 			}
 		case <-kill:
-			_ = killGroup(pgid, syscall.SIGKILL)
+			stop(syscall.SIGKILL)
 		case err := <-waited:
-			// Whatever the command left behind in its group goes with it.
-			_ = killGroup(pgid, syscall.SIGKILL)
+			// Whatever the command left behind, in its group or not, goes with it.
+			stop(syscall.SIGKILL)
+			reapOrphans()
 			return exitCode(err)
 		}
 	}
