@@ -115,7 +115,7 @@ func TestDashboard(t *testing.T) {
 
 	t.Run("log lines appear and the filter works", func(t *testing.T) {
 		b.mustEval(t, ctx, `document.getElementById("all").click()`, nil)
-		eng.AddLogs("api", "listening on :8080", "GET /healthz 200 1.2ms", "GET /orders 500 3.4ms")
+		eng.AddLogs("api", "listening on :8080", "GET /healthz \x1b[32m200\x1b[0m 1.2ms", "GET /orders \x1b[1;31m500\x1b[0m 3.4ms")
 		eng.AddLogs("worker", "GET /healthz 200 0.4ms")
 		b.waitFor(t, ctx, "the new lines show", `[...document.querySelectorAll("#log .log-line")].some(l => l.textContent.includes("GET /orders 500"))`)
 		b.mustEval(t, ctx, `(() => { const f = document.getElementById("log-filter"); f.value = "healthz"; f.dispatchEvent(new Event("input")); })()`, nil)
@@ -131,6 +131,31 @@ func TestDashboard(t *testing.T) {
 		b.mustEval(t, ctx, `document.querySelector('.res[data-resource="worker"]').click()`, nil)
 		b.waitFor(t, ctx, "worker's matching line alone shows", `document.querySelectorAll("#log .log-line").length === 1 && document.querySelector("#log .log-line").textContent === "GET /healthz 200 0.4ms"`)
 		b.mustEval(t, ctx, `(() => { const f = document.getElementById("log-filter"); f.value = ""; f.dispatchEvent(new Event("input")); document.getElementById("all").click(); })()`, nil)
+	})
+
+	t.Run("ANSI colours render in logs and are stripped elsewhere", func(t *testing.T) {
+		eng.AddLogs("worker", "\x1b[31mFAIL\x1b[0m pkg \x1b[1;38;5;82mok\x1b[0m\x1b[2K\x1b]0;title\x07 done")
+		b.waitFor(t, ctx, "the coloured line shows", `[...document.querySelectorAll("#log .log-line")].some(l => l.textContent.includes("FAIL pkg ok done"))`)
+		var got struct {
+			Text, Red, Bold, BoldStyle string
+			Esc                        bool
+		}
+		b.mustEval(t, ctx, `(() => {
+			const l = [...document.querySelectorAll("#log .log-line")].find(l => l.textContent.includes("FAIL pkg"));
+			const red = l.querySelector("span.a-fg1"), bold = l.querySelector("span.a-b");
+			return {Text: l.textContent, Red: red ? red.textContent : "", Bold: bold ? bold.textContent : "",
+				BoldStyle: bold ? bold.style.color : "", Esc: l.textContent.includes("\x1b")};
+		})()`, &got)
+		if got.Red != "FAIL" || got.Bold != "ok" || got.BoldStyle != "rgb(95, 255, 0)" || got.Esc || !strings.HasSuffix(got.Text, "FAIL pkg ok done") {
+			t.Errorf("coloured line = %+v, want FAIL in red (a-fg1), ok bold in 256-colour 82 (rgb(95, 255, 0)), no escape left", got)
+		}
+		// The filter and the search see the text without escapes.
+		b.mustEval(t, ctx, `(() => { const f = document.getElementById("log-filter"); f.value = "fail pkg ok"; f.dispatchEvent(new Event("input")); })()`, nil)
+		b.waitFor(t, ctx, "the filter matches across colours", `document.querySelectorAll("#log .log-line").length === 1`)
+		b.mustEval(t, ctx, `(() => { const f = document.getElementById("log-filter"); f.value = ""; f.dispatchEvent(new Event("input")); })()`, nil)
+		// An error box shows plain text.
+		eng.SetPhase("worker", engine.PhaseError, "\x1b[31merror:\x1b[0m build failed")
+		b.waitFor(t, ctx, "the list shows the plain error", `document.querySelector('.res[data-resource="worker"] .err').textContent === "error: build failed"`)
 	})
 
 	t.Run("the trigger button triggers", func(t *testing.T) {

@@ -27,6 +27,89 @@
     return e;
   };
 
+  // ---- ANSI escapes ----
+  // Programs colour their output (compilers, test runners, loggers). Log
+  // lines render SGR colours and attributes (ESC[...m) as spans; every
+  // other escape (cursor moves, erase, OSC titles and links) is dropped, and
+  // text shown where colour cannot be (errors, the list, the toast) is
+  // stripped. Filter and search match the text without escapes.
+  const ESC_RE = /\x1b(?:\[([0-9;:?]*)([@-~])|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[()#][0-9A-Za-z]|[@-Z\\-_])/g;
+  const stripAnsi = (text) => (text && text.indexOf('\x1b') >= 0 ? text.replace(ESC_RE, '') : text);
+  // 256-colour index → CSS colour (16 basic ones are classes).
+  function color256(n) {
+    if (n < 16) return null;
+    if (n >= 232) { const v = 8 + (n - 232) * 10; return 'rgb(' + v + ',' + v + ',' + v + ')'; }
+    n -= 16;
+    const c = (x) => (x ? 55 + x * 40 : 0);
+    return 'rgb(' + c(Math.floor(n / 36)) + ',' + c(Math.floor(n / 6) % 6) + ',' + c(n % 6) + ')';
+  }
+  // parseAnsi splits text into segments {t, cls, style} and gives the plain text.
+  function parseAnsi(text) {
+    if (text.indexOf('\x1b') < 0) return { plain: text, segs: null };
+    const segs = [];
+    let plain = '';
+    let st = { fg: null, bg: null, bold: false, dim: false, italic: false, under: false };
+    const push = (t) => {
+      if (!t) return;
+      plain += t;
+      const cls = [];
+      let style = '';
+      if (typeof st.fg === 'number') cls.push('a-fg' + st.fg); else if (st.fg) style += 'color:' + st.fg + ';';
+      if (typeof st.bg === 'number') cls.push('a-bg' + st.bg); else if (st.bg) style += 'background:' + st.bg + ';';
+      if (st.bold) cls.push('a-b');
+      if (st.dim) cls.push('a-dim');
+      if (st.italic) cls.push('a-i');
+      if (st.under) cls.push('a-u');
+      segs.push({ t, cls: cls.join(' '), style });
+    };
+    let at = 0;
+    ESC_RE.lastIndex = 0;
+    for (let m; (m = ESC_RE.exec(text)); ) {
+      push(text.slice(at, m.index));
+      at = ESC_RE.lastIndex;
+      if (m[2] !== 'm') continue;
+      const codes = (m[1] || '0').split(/[;:]/).map((x) => parseInt(x || '0', 10));
+      for (let i = 0; i < codes.length; i++) {
+        const c = codes[i];
+        if (c === 0) st = { fg: null, bg: null, bold: false, dim: false, italic: false, under: false };
+        else if (c === 1) st.bold = true;
+        else if (c === 2) st.dim = true;
+        else if (c === 3) st.italic = true;
+        else if (c === 4) st.under = true;
+        else if (c === 22) { st.bold = false; st.dim = false; }
+        else if (c === 23) st.italic = false;
+        else if (c === 24) st.under = false;
+        else if (c >= 30 && c <= 37) st.fg = c - 30;
+        else if (c >= 90 && c <= 97) st.fg = c - 90 + 8;
+        else if (c === 39) st.fg = null;
+        else if (c >= 40 && c <= 47) st.bg = c - 40;
+        else if (c >= 100 && c <= 107) st.bg = c - 100 + 8;
+        else if (c === 49) st.bg = null;
+        else if ((c === 38 || c === 48) && codes[i + 1] === 5) {
+          const n = codes[i + 2] || 0;
+          const v = n < 16 ? n : color256(n);
+          if (c === 38) st.fg = v; else st.bg = v;
+          i += 2;
+        } else if ((c === 38 || c === 48) && codes[i + 1] === 2) {
+          const v = 'rgb(' + (codes[i + 2] || 0) + ',' + (codes[i + 3] || 0) + ',' + (codes[i + 4] || 0) + ')';
+          if (c === 38) st.fg = v; else st.bg = v;
+          i += 4;
+        }
+      }
+    }
+    push(text.slice(at));
+    return { plain, segs };
+  }
+  // withAnsi gives a log line its plain text and segments, once.
+  function withAnsi(l) {
+    if (l.plain === undefined) {
+      const p = parseAnsi(l.text || '');
+      l.plain = p.plain;
+      l.segs = p.segs;
+    }
+    return l;
+  }
+
   const params = new URLSearchParams(location.search);
   const state = {
     token: document.querySelector('meta[name="devloop-token"]').content || params.get('token') || '',
@@ -136,7 +219,7 @@
     if (r.queued && r.queued.length) meta.append(el('span', 'queued-n', r.queued.length + ' queued'));
     for (const l of r.links || []) meta.append(link(l));
     row.append(meta);
-    if (r.error) row.append(el('div', 'err', r.error.split('\n')[0]));
+    if (r.error) row.append(el('div', 'err', stripAnsi(r.error).split('\n')[0]));
     return row;
   }
 
@@ -163,7 +246,7 @@
     $('d-toggle').textContent = r.enabled ? 'Disable' : 'Enable';
     $('d-links').replaceChildren(...(r.links || []).map(link));
     $('d-error').hidden = !r.error;
-    $('d-error').textContent = r.error || '';
+    $('d-error').textContent = stripAnsi(r.error) || '';
     $('d-waiting').hidden = !r.waiting;
     $('d-waiting').textContent = r.waiting ? 'Waiting for ' + r.waiting : '';
     $('d-queued').hidden = !(r.queued && r.queued.length);
@@ -216,15 +299,15 @@
   // ---- logs ----
   function matches(l) {
     if (state.selected && l.resource !== state.selected) return false;
-    return !state.filter || l.text.toLowerCase().includes(state.filter);
+    return !state.filter || l.plain.toLowerCase().includes(state.filter);
   }
   function isHit(l) {
-    return state.search && l.text.toLowerCase().includes(state.search);
+    return state.search && l.plain.toLowerCase().includes(state.search);
   }
 
   function appendLogs(lines) {
     for (const l of lines) {
-      state.logs.push(l);
+      state.logs.push(withAnsi(l));
       if (matches(l)) {
         state.view.push(state.logs.length - 1);
         if (isHit(l)) state.hits.push(state.view.length - 1);
@@ -293,20 +376,41 @@
       return d;
     }
     if (!state.selected) d.append(el('span', 'src', l.resource || 'devloop'));
-    const text = l.text;
-    if (!state.search) {
-      d.append(text);
-      return d;
+    const text = l.plain;
+    // Search hits as [start, end) ranges of the plain text.
+    const hits = [];
+    if (state.search) {
+      const lower = text.toLowerCase();
+      for (let i = lower.indexOf(state.search); i >= 0; i = lower.indexOf(state.search, i + state.search.length)) {
+        hits.push([i, i + state.search.length]);
+      }
     }
-    const lower = text.toLowerCase();
-    let at = 0;
-    for (;;) {
-      const i = lower.indexOf(state.search, at);
-      if (i < 0) break;
-      d.append(text.slice(at, i), el('mark', '', text.slice(i, i + state.search.length)));
-      at = i + state.search.length;
+    const segs = l.segs || [{ t: text, cls: '', style: '' }];
+    let pos = 0;
+    let h = 0;
+    for (const sg of segs) {
+      // One segment: pieces inside and outside the hits that cross it.
+      const parts = [];
+      const end = pos + sg.t.length;
+      let at = pos;
+      while (at < end) {
+        while (h < hits.length && hits[h][1] <= at) h++;
+        const hit = h < hits.length && hits[h][0] <= at;
+        const stop = h < hits.length ? Math.min(end, hit ? hits[h][1] : hits[h][0]) : end;
+        const piece = sg.t.slice(at - pos, stop - pos);
+        parts.push(hit ? el('mark', '', piece) : piece);
+        at = stop;
+      }
+      if (!sg.cls && !sg.style) {
+        d.append(...parts);
+      } else {
+        const span = el('span', sg.cls);
+        if (sg.style) span.style.cssText = sg.style;
+        span.append(...parts);
+        d.append(span);
+      }
+      pos = end;
     }
-    d.append(text.slice(at));
     return d;
   }
 
@@ -324,7 +428,7 @@
   let toastTimer = 0;
   function toast(msg) {
     const t = $('toast');
-    t.textContent = msg;
+    t.textContent = stripAnsi(msg);
     t.hidden = false;
     clearTimeout(toastTimer);
     toastTimer = setTimeout(() => { t.hidden = true; }, 6000);
@@ -407,13 +511,13 @@
     const loaded = time(d.loaded_at);
     $('devfile').textContent = (d.path || '') + (loaded ? ' · loaded ' + ago(loaded) : '');
     $('devfile-error').hidden = !d.error;
-    $('devfile-error').textContent = d.error ? 'Devfile error (the last good Devfile keeps running): ' + d.error : '';
+    $('devfile-error').textContent = d.error ? 'Devfile error (the last good Devfile keeps running): ' + stripAnsi(d.error) : '';
     const w = d.warnings || [];
     $('devfile-warnings').hidden = !w.length;
     $('devfile-warnings').textContent = w.map((x) => 'warning: ' + x).join('\n');
     const c = state.cluster;
     $('cluster-error').hidden = !c;
-    $('cluster-error').textContent = c ? 'The cluster does not answer (since ' + ago(time(c.since)) + '): ' + c.error : '';
+    $('cluster-error').textContent = c ? 'The cluster does not answer (since ' + ago(time(c.since)) + '): ' + stripAnsi(c.error) : '';
   }
 
   async function connect() {
