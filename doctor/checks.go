@@ -291,7 +291,7 @@ func checkPort(port int, state func(port int) (web.State, error)) Result {
 			found += ", Devfile " + st.Devfile
 		}
 		return Result{Status: Warn, Check: "port", Found: found + ")",
-			Fix: fmt.Sprintf("`devloop down --port %d` stops it, or run this one with --port", port)}
+			Fix: fmt.Sprintf("stop it with Ctrl-C in its terminal (or `kill %d`), or run this one elsewhere: `devloop up --port N`", st.PID)}
 	}
 	return Result{Status: Fail, Check: "port", Found: fmt.Sprintf("%d is in use by another program (%v)", port, err),
 		Fix: fmt.Sprintf("stop that program (find it with `ss -ltnp 'sport = :%d'` or `lsof -i :%d`), or use another port: `devloop up --port N`", port, port)}

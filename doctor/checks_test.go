@@ -309,7 +309,7 @@ func TestCheckPort(t *testing.T) {
 		want  check
 	}{
 		{"free", freePort, none, check{OK, strconv.Itoa(freePort) + " is free", ""}},
-		{"held by devloop", heldPort, devloop, check{Warn, "held by a running devloop (pid 4242, Devfile /p/Devfile)", "devloop down --port " + strconv.Itoa(heldPort)}},
+		{"held by devloop", heldPort, devloop, check{Warn, "held by a running devloop (pid 4242, Devfile /p/Devfile)", "Ctrl-C in its terminal (or `kill 4242`)"}},
 		{"held by another", heldPort, none, check{Fail, "in use by another program", "ss -ltnp 'sport = :" + strconv.Itoa(heldPort)}},
 	}
 	for _, tt := range tests {

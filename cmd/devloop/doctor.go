@@ -42,7 +42,7 @@ func newDoctorCmd(s Streams) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVarP(&cfg.file, "file", "f", "", "path of the Devfile (default ./Devfile, then ./Tiltfile)")
-	f.IntVar(&cfg.port, "port", web.DefaultPort, "port of the dashboard and API that `devloop up` will use")
+	f.IntVar(&cfg.port, "port", web.DefaultPort, "port of the dashboard and API that devloop up will use")
 	return cmd
 }
 

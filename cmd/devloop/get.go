@@ -22,7 +22,7 @@ type daemonFlags struct {
 }
 
 func (f *daemonFlags) register(cmd *cobra.Command) {
-	cmd.Flags().IntVar(&f.port, "port", web.DefaultPort, "port of the running `devloop up` (its API and dashboard)")
+	cmd.Flags().IntVar(&f.port, "port", web.DefaultPort, "port of the running devloop up (its API and dashboard)")
 }
 
 func (f *daemonFlags) client() (*web.Client, error) {
