@@ -12,7 +12,7 @@
 // the outside comes in through Options (the kube context and namespace, the
 // environment, the args after "--"); the only commands it runs are the
 // user's local(), helm() and kustomize(kustomize_bin=), and Options.NoExec
-// refuses those. Every file it reads is listed in Model.Deps, so the caller
+// refuses those. Every file it reads is listed in Model.Dependencies, so the caller
 // can watch them and load again.
 //
 // Loading is bounded: ctx cancels a running evaluation (Thread.Cancel, and
