@@ -1,7 +1,6 @@
 package devfile
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -164,10 +163,10 @@ func decodeYAMLDocs(text string) ([]starlark.Value, error) {
 	var out []starlark.Value
 	for i, doc := range splitYAML(text) {
 		i++
-		if len(bytes.TrimSpace(doc)) == 0 {
+		if strings.TrimSpace(doc.Text) == "" {
 			continue
 		}
-		j, err := yaml.YAMLToJSON(doc)
+		j, err := yaml.YAMLToJSON([]byte(doc.Text))
 		if err != nil {
 			return nil, fmt.Errorf("invalid YAML in document %d: %w", i, err)
 		}
@@ -181,32 +180,6 @@ func decodeYAMLDocs(text string) ([]starlark.Value, error) {
 		out = append(out, v)
 	}
 	return out, nil
-}
-
-// splitYAML splits a YAML stream into documents at "---" lines (a line
-// starting with "---" followed by nothing, a space or a comment).
-func splitYAML(text string) [][]byte {
-	var docs [][]byte
-	var cur bytes.Buffer
-	sc := bufio.NewScanner(strings.NewReader(text))
-	sc.Buffer(make([]byte, 0, 4096), maxReadSize+1)
-	for sc.Scan() {
-		line := sc.Text()
-		if rest, ok := strings.CutPrefix(line, "---"); ok && (rest == "" || rest[0] == ' ' || rest[0] == '\t' || rest[0] == '#') {
-			docs = append(docs, append([]byte(nil), cur.Bytes()...))
-			cur.Reset()
-			if t := strings.TrimSpace(rest); t != "" && !strings.HasPrefix(t, "#") {
-				cur.WriteString(t + "\n")
-			}
-			continue
-		}
-		if line == "..." {
-			continue
-		}
-		cur.WriteString(line)
-		cur.WriteByte('\n')
-	}
-	return append(docs, cur.Bytes())
 }
 
 // decodeYAMLOne decodes a stream that must hold at most one document.

@@ -141,7 +141,7 @@ var helmTestSource = regexp.MustCompile(`(?m)^# Source: .*/tests/`)
 // dropHelmTests removes test hook documents from helm template output.
 func dropHelmTests(text string) string {
 	var keep []string
-	for _, d := range splitYAMLDocs(text) {
+	for _, d := range splitYAML(text) {
 		if helmTestSource.MatchString(d.Text) || strings.TrimSpace(d.Text) == "" {
 			continue
 		}

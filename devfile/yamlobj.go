@@ -74,34 +74,46 @@ type yamlDoc struct {
 	Line int
 }
 
-// splitYAMLDocs splits a YAML stream at "---" lines (and drops "..." end
-// markers), keeping each document's text and first line number.
-func splitYAMLDocs(text string) []yamlDoc {
+// splitYAML splits a YAML stream into documents, keeping each document's
+// text as written and the line it starts on. It is the one splitter of the
+// package: decode_yaml and read_yaml use it, and so do k8s_yaml and helm().
+// A line "---", or "---" followed by a space, a tab or a comment, starts a
+// document (text after "--- " belongs to the new document, as in YAML); a
+// line "..." ends one, and no empty document follows it.
+func splitYAML(text string) []yamlDoc {
 	var docs []yamlDoc
 	var cur strings.Builder
 	start := 1
+	// ended is set when "..." closed the last document.
+	ended := false
 	flush := func(next int) {
-		docs = append(docs, yamlDoc{Text: cur.String(), Line: start})
+		if !ended || strings.TrimSpace(cur.String()) != "" {
+			docs = append(docs, yamlDoc{Text: cur.String(), Line: start})
+		}
 		cur.Reset()
-		start = next
+		start, ended = next, false
 	}
 	lineNo := 0
 	for line := range strings.Lines(text) {
 		lineNo++
 		bare := strings.TrimRight(line, " \t\r\n")
-		switch {
-		case bare == "---":
-			flush(lineNo + 1)
-		case strings.HasPrefix(bare, "--- "):
+		if rest, ok := strings.CutPrefix(bare, "---"); ok && (rest == "" || rest[0] == ' ' || rest[0] == '\t' || rest[0] == '#') {
+			if rest == "" {
+				flush(lineNo + 1)
+				continue
+			}
 			flush(lineNo)
-			if rest := strings.TrimSpace(bare[4:]); rest != "" && !strings.HasPrefix(rest, "#") {
+			if rest = strings.TrimSpace(rest); rest != "" && !strings.HasPrefix(rest, "#") {
 				cur.WriteString(rest + "\n")
 			}
-		case bare == "...":
-			flush(lineNo + 1)
-		default:
-			cur.WriteString(line)
+			continue
 		}
+		if bare == "..." {
+			flush(lineNo + 1)
+			ended = true
+			continue
+		}
+		cur.WriteString(line)
 	}
 	flush(lineNo + 1)
 	return docs
@@ -112,7 +124,7 @@ func splitYAMLDocs(text string) []yamlDoc {
 // items. source names the text in errors ("deploy/app.yaml", "helm: ./chart").
 func parseK8sYAML(text, source string) ([]*k8sObject, error) {
 	var out []*k8sObject
-	for i, doc := range splitYAMLDocs(text) {
+	for i, doc := range splitYAML(text) {
 		content, err := decodeYAMLMap(doc.Text)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: YAML document %d: %w", source, doc.Line, i+1, err)
