@@ -141,6 +141,7 @@ func TestCheckRef(t *testing.T) {
 		{"app:", false},
 		{"-app", false},
 		{"a//b", false},
+		{strings.Repeat("a", 256), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.ref, func(t *testing.T) {
@@ -148,6 +149,10 @@ func TestCheckRef(t *testing.T) {
 				t.Errorf("checkRef(%q) = %v, want ok %v", tt.ref, err, tt.ok)
 			}
 		})
+	}
+	// The error names the ref and what is wrong with it.
+	if err := checkRef("example.com/App"); err == nil || !strings.Contains(err.Error(), `"example.com/App"`) || !strings.Contains(err.Error(), "must be lowercase") {
+		t.Errorf("checkRef(%q) = %v, want it to name the ref and say it must be lower case", "example.com/App", err)
 	}
 }
 

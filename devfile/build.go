@@ -6,9 +6,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strings"
 
+	"github.com/distribution/reference"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 )
@@ -207,24 +207,17 @@ func underAny(p string, roots []string) bool {
 	return false
 }
 
-// checkRef validates an image reference as Docker would parse it.
+// checkRef validates an image reference as Docker parses it
+// (distribution/reference): [registry[:port]/]path[:tag][@digest].
 func checkRef(ref string) error {
 	if ref == "" {
 		return errors.New("ref is empty: name the image, e.g. \"example.com/app\"")
 	}
-	if len(ref) > 255 || !refRE.MatchString(ref) {
-		return fmt.Errorf("ref %q is not a valid image name: use lower-case letters, digits and separators, e.g. \"example.com/team/app\" (a tag or digest is optional)", ref)
+	if _, err := reference.ParseNormalizedNamed(ref); err != nil {
+		return fmt.Errorf("ref %q is not a valid image name (%v): use lower-case letters, digits and separators, e.g. \"example.com/team/app\" (a tag or digest is optional)", ref, err)
 	}
 	return nil
 }
-
-// refRE is the grammar of a Docker image reference (distribution/reference):
-// [registry[:port]/]path-components[:tag][@digest].
-var refRE = regexp.MustCompile(`^` +
-	`(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?/)?` +
-	`[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*` +
-	`(?::[\w][\w.-]{0,127})?` +
-	`(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`)
 
 func (s *state) addImage(thread *starlark.Thread, img Image) error {
 	for _, other := range s.images {
