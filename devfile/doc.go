@@ -46,12 +46,14 @@
 //	k8s.go        k8s_yaml, k8s_resource, filter_yaml, k8s_kind,
 //	              k8s_image_json_path, workload_to_resource_function
 //	k8s_assemble.go  after evaluation: objects grouped into resources
-//	k8s_helm.go   helm, and running helm or kustomize binaries
-//	k8s_kustomize.go kustomize
+//	k8s_render.go helm, kustomize, and running their binaries
 //	k8s_ports.go  port_forward, port_forwards=
-//	yamlobj.go    Kubernetes objects parsed from YAML
 //	ext.go        load("ext://..."): restart_process, namespace, dotenv
 //	ext_configmap.go ext://configmap, ext://secret
 //	ext_uibutton.go  ext://uibutton: cmd_button, text_input, bool_input,
 //	              choice_input
+//
+// The Kubernetes machinery those builtins use (YAML objects, selectors,
+// naming, image matching, helm and kustomize rendering, port forward
+// strings) is in internal/manifest, which knows nothing of Starlark.
 package devfile

@@ -14,6 +14,8 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 	"sigs.k8s.io/yaml"
+
+	"github.com/devloop-dev/devloop/devfile/internal/manifest"
 )
 
 // maxDecodeDepth bounds nesting when converting values, so that a
@@ -161,7 +163,7 @@ func decodeJSONText(text string) (starlark.Value, error) {
 // decodeYAMLDocs decodes every document of a YAML stream, skipping empty ones.
 func decodeYAMLDocs(text string) ([]starlark.Value, error) {
 	var out []starlark.Value
-	for i, doc := range splitYAML(text) {
+	for i, doc := range manifest.Split(text) {
 		i++
 		if strings.TrimSpace(doc.Text) == "" {
 			continue
