@@ -19,8 +19,8 @@ type Doc struct {
 }
 
 // Split splits a YAML stream into documents, keeping each document's
-// text as written and the line it starts on. It is the one splitter of the
-// package: decode_yaml and read_yaml use it, and so do k8s_yaml and helm().
+// text as written and the line it starts on. It is devloop's one YAML
+// splitter: Parse uses it, and so do decode_yaml, read_yaml and helm().
 // A line "---", or "---" followed by a space, a tab or a comment, starts a
 // document (text after "--- " belongs to the new document, as in YAML); a
 // line "..." ends one, and no empty document follows it.
