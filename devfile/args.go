@@ -1,6 +1,7 @@
 package devfile
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -11,20 +12,25 @@ import (
 	"go.starlark.net/starlark"
 )
 
-// Helpers that convert builtin arguments; the Kubernetes half reuses them.
+// Argument conversions shared by the builtins. The types implement
+// starlark.Unpacker, so that a builtin unpacks into them directly with
+// starlark.UnpackArgs, which names the builtin and the parameter in errors.
 
-// stringsFromValue converts None, a string, or an iterable of strings (not
-// a dict) into a list of strings; what names the argument in errors.
-func stringsFromValue(what string, v starlark.Value) ([]string, error) {
+// stringList is an argument that is None, a string, or an iterable of
+// strings (not a dict).
+type stringList []string
+
+// Unpack implements starlark.Unpacker.
+func (l *stringList) Unpack(v starlark.Value) error {
 	switch v := v.(type) {
 	case nil, starlark.NoneType:
-		return nil, nil
+		*l = nil
 	case starlark.String:
-		return []string{string(v)}, nil
+		*l = []string{string(v)}
 	case *Blob:
-		return []string{v.Text}, nil
+		*l = []string{v.Text}
 	case *starlark.Dict:
-		return nil, fmt.Errorf("%s: got dict, want a string or a list of strings", what)
+		return errors.New("got dict, want a string or a list of strings")
 	case starlark.Iterable:
 		var out []string
 		it := v.Iterate()
@@ -33,13 +39,25 @@ func stringsFromValue(what string, v starlark.Value) ([]string, error) {
 		for it.Next(&x) {
 			s, ok := starlark.AsString(x)
 			if !ok {
-				return nil, fmt.Errorf("%s: list element %s is %s, want a string", what, x, x.Type())
+				return fmt.Errorf("list element %s is %s, want a string", x, x.Type())
 			}
 			out = append(out, s)
 		}
-		return out, nil
+		*l = out
+	default:
+		return fmt.Errorf("got %s, want a string or a list of strings", v.Type())
 	}
-	return nil, fmt.Errorf("%s: got %s, want a string or a list of strings", what, v.Type())
+	return nil
+}
+
+// stringsFromValue is stringList for a value that a builtin unpacked
+// itself; what names the argument in errors.
+func stringsFromValue(what string, v starlark.Value) ([]string, error) {
+	var l stringList
+	if err := l.Unpack(v); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return l, nil
 }
 
 // pathsFromValue converts None, a path, or a list of paths into absolute,
@@ -126,21 +144,25 @@ func cmdFromValue(what string, v starlark.Value) (Cmd, error) {
 	return Cmd{}, fmt.Errorf("%s: got %s, want a string (run with sh -c) or a list (argv)", what, v.Type())
 }
 
-// stringMapFromValue converts None or a dict of strings (values may also be
-// numbers or bools, converted as str() would) into a map.
-func stringMapFromValue(what string, v starlark.Value) (map[string]string, error) {
+// stringDict is an argument that is None or a dict of strings (values may
+// also be numbers or bools, converted as str() would); empty is nil.
+type stringDict map[string]string
+
+// Unpack implements starlark.Unpacker.
+func (m *stringDict) Unpack(v starlark.Value) error {
+	*m = nil
 	switch v := v.(type) {
 	case nil, starlark.NoneType:
-		return nil, nil
+		return nil
 	case *starlark.Dict:
 		if v.Len() == 0 {
-			return nil, nil
+			return nil
 		}
 		out := make(map[string]string, v.Len())
 		for _, kv := range v.Items() {
 			k, ok := starlark.AsString(kv[0])
 			if !ok {
-				return nil, fmt.Errorf("%s: key %s is %s, want a string", what, kv[0], kv[0].Type())
+				return fmt.Errorf("key %s is %s, want a string", kv[0], kv[0].Type())
 			}
 			switch x := kv[1].(type) {
 			case starlark.String:
@@ -148,12 +170,23 @@ func stringMapFromValue(what string, v starlark.Value) (map[string]string, error
 			case starlark.Int, starlark.Float, starlark.Bool:
 				out[k] = x.String()
 			default:
-				return nil, fmt.Errorf("%s: value of %q is %s, want a string", what, k, x.Type())
+				return fmt.Errorf("value of %q is %s, want a string", k, x.Type())
 			}
 		}
-		return out, nil
+		*m = out
+		return nil
 	}
-	return nil, fmt.Errorf("%s: got %s, want a dict of strings", what, v.Type())
+	return fmt.Errorf("got %s, want a dict of strings", v.Type())
+}
+
+// stringMapFromValue is stringDict for a value that a builtin unpacked
+// itself; what names the argument in errors.
+func stringMapFromValue(what string, v starlark.Value) (map[string]string, error) {
+	var m stringDict
+	if err := m.Unpack(v); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return m, nil
 }
 
 // durationFromValue converts a Go duration string ("30s", "1m30s") or a

@@ -93,32 +93,6 @@ func TestShellQuote(t *testing.T) {
 	}
 }
 
-func TestSplitYAML(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		want []string
-	}{
-		{"one", "a: 1\n", []string{"a: 1\n"}},
-		{"two", "a: 1\n---\nb: 2\n", []string{"a: 1\n", "b: 2\n"}},
-		{"leading separator and comment", "--- # first\na: 1\n", []string{"", "a: 1\n"}},
-		{"separator with content", "--- a: 1\n", []string{"", "a: 1\n"}},
-		{"not a separator", "a: ---x\n----\n", []string{"a: ---x\n----\n"}},
-		{"document end", "a: 1\n...\n", []string{"a: 1\n"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var got []string
-			for _, d := range splitYAML(tt.in) {
-				got = append(got, string(d))
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("splitYAML(%q) = %q, want %q", tt.in, got, tt.want)
-			}
-		})
-	}
-}
-
 func TestCheckRef(t *testing.T) {
 	tests := []struct {
 		ref string
@@ -134,6 +108,7 @@ func TestCheckRef(t *testing.T) {
 		{"app:", false},
 		{"-app", false},
 		{"a//b", false},
+		{strings.Repeat("a", 256), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.ref, func(t *testing.T) {
@@ -141,6 +116,10 @@ func TestCheckRef(t *testing.T) {
 				t.Errorf("checkRef(%q) = %v, want ok %v", tt.ref, err, tt.ok)
 			}
 		})
+	}
+	// The error names the ref and what is wrong with it.
+	if err := checkRef("example.com/App"); err == nil || !strings.Contains(err.Error(), `"example.com/App"`) || !strings.Contains(err.Error(), "must be lowercase") {
+		t.Errorf("checkRef(%q) = %v, want it to name the ref and say it must be lower case", "example.com/App", err)
 	}
 }
 

@@ -6,9 +6,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strings"
 
+	"github.com/distribution/reference"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 )
@@ -207,24 +207,17 @@ func underAny(p string, roots []string) bool {
 	return false
 }
 
-// checkRef validates an image reference as Docker would parse it.
+// checkRef validates an image reference as Docker parses it
+// (distribution/reference): [registry[:port]/]path[:tag][@digest].
 func checkRef(ref string) error {
 	if ref == "" {
 		return errors.New("ref is empty: name the image, e.g. \"example.com/app\"")
 	}
-	if len(ref) > 255 || !refRE.MatchString(ref) {
-		return fmt.Errorf("ref %q is not a valid image name: use lower-case letters, digits and separators, e.g. \"example.com/team/app\" (a tag or digest is optional)", ref)
+	if _, err := reference.ParseNormalizedNamed(ref); err != nil {
+		return fmt.Errorf("ref %q is not a valid image name (%v): use lower-case letters, digits and separators, e.g. \"example.com/team/app\" (a tag or digest is optional)", ref, err)
 	}
 	return nil
 }
-
-// refRE is the grammar of a Docker image reference (distribution/reference):
-// [registry[:port]/]path-components[:tag][@digest].
-var refRE = regexp.MustCompile(`^` +
-	`(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?/)?` +
-	`[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*` +
-	`(?::[\w][\w.-]{0,127})?` +
-	`(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`)
 
 func (s *state) addImage(thread *starlark.Thread, img Image) error {
 	for _, other := range s.images {
@@ -244,34 +237,31 @@ func (s *state) warnIgnored(thread *starlark.Thread, fn, arg, why string) {
 
 // dockerBuild implements docker_build.
 func (s *state) dockerBuild(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	img := Image{Kind: ImageDocker}
 	var (
-		ref, contextDir, dockerfile, target, platform, network string
-		dockerfileContents, buildArgs, liveUpdate, ignore      starlark.Value = starlark.None, starlark.None, starlark.None, starlark.None
-		only, entrypoint, ssh, secret, extraTag                starlark.Value = starlark.None, starlark.None, starlark.None, starlark.None, starlark.None
-		containerArgs, cacheFrom, extraHosts                   starlark.Value = starlark.None, starlark.None, starlark.None
-		matchInEnvVars, pull                                   bool
+		contextDir, dockerfile                     string
+		dockerfileContents, liveUpdate, entrypoint starlark.Value = starlark.None, starlark.None, starlark.None
 	)
 	if err := starlark.UnpackArgs(fn.Name(), args, kwargs,
-		"ref", &ref, "context", &contextDir,
-		"build_args?", &buildArgs, "dockerfile?", &dockerfile,
+		"ref", &img.Ref, "context", &contextDir,
+		"build_args?", (*stringDict)(&img.BuildArgs), "dockerfile?", &dockerfile,
 		"dockerfile_contents?", &dockerfileContents, "live_update?", &liveUpdate,
-		"match_in_env_vars?", &matchInEnvVars, "ignore?", &ignore, "only?", &only,
-		"entrypoint?", &entrypoint, "target?", &target, "ssh?", &ssh,
-		"network?", &network, "secret?", &secret, "extra_tag?", &extraTag,
-		"container_args?", &containerArgs, "cache_from?", &cacheFrom,
-		"pull?", &pull, "platform?", &platform, "extra_hosts?", &extraHosts,
+		"match_in_env_vars?", &img.MatchInEnvVars, "ignore?", (*stringList)(&img.Ignore), "only?", (*stringList)(&img.Only),
+		"entrypoint?", &entrypoint, "target?", &img.Target, "ssh?", (*stringList)(&img.SSH),
+		"network?", &img.Network, "secret?", (*stringList)(&img.Secret), "extra_tag?", (*stringList)(&img.ExtraTags),
+		"container_args?", (*stringList)(&img.ContainerArgs), "cache_from?", (*stringList)(&img.CacheFrom),
+		"pull?", &img.Pull, "platform?", &img.Platform, "extra_hosts?", (*stringList)(&img.ExtraHosts),
 	); err != nil {
 		return nil, err
 	}
-	if err := checkRef(ref); err != nil {
+	if err := checkRef(img.Ref); err != nil {
 		return nil, err
 	}
 	if contextDir == "" {
 		return nil, errors.New("context is empty: pass the build context directory (\".\" for this directory)")
 	}
 	base := filepath.Dir(callerFile(thread))
-	img := Image{Ref: ref, Kind: ImageDocker, Context: absFrom(base, contextDir), Target: target, Platform: platform,
-		Network: network, Pull: pull, MatchInEnvVars: matchInEnvVars}
+	img.Context = absFrom(base, contextDir)
 	var err error
 	if dockerfileContents != starlark.None {
 		switch v := dockerfileContents.(type) {
@@ -300,39 +290,12 @@ func (s *state) dockerBuild(thread *starlark.Thread, fn *starlark.Builtin, args 
 			return nil, fmt.Errorf("the Dockerfile %s does not exist: create it, or pass dockerfile= (relative to %s) or dockerfile_contents=", img.Dockerfile, base)
 		}
 	}
-	if img.BuildArgs, err = stringMapFromValue("build_args", buildArgs); err != nil {
-		return nil, err
-	}
-	if img.Ignore, err = stringsFromValue("ignore", ignore); err != nil {
-		return nil, err
-	}
-	if img.Only, err = stringsFromValue("only", only); err != nil {
-		return nil, err
-	}
 	for _, o := range img.Only {
 		if filepath.IsAbs(o) || o == ".." || strings.HasPrefix(filepath.Clean(o), "../") {
 			return nil, fmt.Errorf("only: %q is not inside the context: list paths relative to the context %s", o, img.Context)
 		}
 	}
 	if img.Entrypoint, err = entrypointFromValue(entrypoint); err != nil {
-		return nil, err
-	}
-	if img.SSH, err = stringsFromValue("ssh", ssh); err != nil {
-		return nil, err
-	}
-	if img.Secret, err = stringsFromValue("secret", secret); err != nil {
-		return nil, err
-	}
-	if img.ExtraTags, err = stringsFromValue("extra_tag", extraTag); err != nil {
-		return nil, err
-	}
-	if img.CacheFrom, err = stringsFromValue("cache_from", cacheFrom); err != nil {
-		return nil, err
-	}
-	if img.ExtraHosts, err = stringsFromValue("extra_hosts", extraHosts); err != nil {
-		return nil, err
-	}
-	if img.ContainerArgs, err = stringsFromValue("container_args", containerArgs); err != nil {
 		return nil, err
 	}
 	if img.LiveUpdate, err = s.liveUpdate(liveUpdate, []string{img.Context}, "build context"); err != nil {
@@ -355,28 +318,26 @@ func entrypointFromValue(v starlark.Value) ([]string, error) {
 
 // customBuild implements custom_build.
 func (s *state) customBuild(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	img := Image{Kind: ImageCustom}
 	var (
-		ref, tag, commandBat, outputsTo, dir                     string
-		command, deps, liveUpdate, ignore, entrypoint, imageDeps starlark.Value = nil, nil, starlark.None, starlark.None, starlark.None, starlark.None
-		containerArgs, env                                       starlark.Value = starlark.None, starlark.None
-		disablePush, skipsLocalDocker, matchInEnvVars            bool
+		commandBat, outputsTo, dir            string
+		command, deps, liveUpdate, entrypoint starlark.Value = nil, nil, starlark.None, starlark.None
 	)
 	if err := starlark.UnpackArgs(fn.Name(), args, kwargs,
-		"ref", &ref, "command", &command, "deps", &deps,
-		"tag?", &tag, "disable_push?", &disablePush, "skips_local_docker?", &skipsLocalDocker,
-		"live_update?", &liveUpdate, "match_in_env_vars?", &matchInEnvVars,
-		"ignore?", &ignore, "entrypoint?", &entrypoint, "command_bat?", &commandBat,
-		"outputs_image_ref_to?", &outputsTo, "container_args?", &containerArgs,
-		"image_deps?", &imageDeps, "env?", &env, "dir?", &dir,
+		"ref", &img.Ref, "command", &command, "deps", &deps,
+		"tag?", &img.Tag, "disable_push?", &img.DisablePush, "skips_local_docker?", &img.SkipsLocalDocker,
+		"live_update?", &liveUpdate, "match_in_env_vars?", &img.MatchInEnvVars,
+		"ignore?", (*stringList)(&img.Ignore), "entrypoint?", &entrypoint, "command_bat?", &commandBat,
+		"outputs_image_ref_to?", &outputsTo, "container_args?", (*stringList)(&img.ContainerArgs),
+		"image_deps?", (*stringList)(&img.ImageDeps), "env?", (*stringDict)(&img.Env), "dir?", &dir,
 	); err != nil {
 		return nil, err
 	}
-	if err := checkRef(ref); err != nil {
+	if err := checkRef(img.Ref); err != nil {
 		return nil, err
 	}
 	base := filepath.Dir(callerFile(thread))
-	img := Image{Ref: ref, Kind: ImageCustom, Tag: tag, DisablePush: disablePush,
-		SkipsLocalDocker: skipsLocalDocker, MatchInEnvVars: matchInEnvVars, Dir: base}
+	img.Dir = base
 	var err error
 	if img.Command, err = cmdFromValue("command", command); err != nil {
 		return nil, err
@@ -387,7 +348,7 @@ func (s *state) customBuild(thread *starlark.Thread, fn *starlark.Builtin, args 
 		}
 		return nil, errors.New("command is empty: pass the command that builds $EXPECTED_REF")
 	}
-	if tag != "" && outputsTo != "" {
+	if img.Tag != "" && outputsTo != "" {
 		return nil, errors.New("tag and outputs_image_ref_to are both set: pass one of them")
 	}
 	if img.Deps, err = pathsFromValue(base, deps); err != nil {
@@ -399,19 +360,7 @@ func (s *state) customBuild(thread *starlark.Thread, fn *starlark.Builtin, args 
 	if outputsTo != "" {
 		img.OutputsImageRefTo = absFrom(base, outputsTo)
 	}
-	if img.Env, err = stringMapFromValue("env", env); err != nil {
-		return nil, err
-	}
-	if img.Ignore, err = stringsFromValue("ignore", ignore); err != nil {
-		return nil, err
-	}
 	if img.Entrypoint, err = entrypointFromValue(entrypoint); err != nil {
-		return nil, err
-	}
-	if img.ContainerArgs, err = stringsFromValue("container_args", containerArgs); err != nil {
-		return nil, err
-	}
-	if img.ImageDeps, err = stringsFromValue("image_deps", imageDeps); err != nil {
 		return nil, err
 	}
 	if img.LiveUpdate, err = s.liveUpdate(liveUpdate, img.Deps, "deps"); err != nil {

@@ -1,7 +1,6 @@
 package devfile
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -15,6 +14,8 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 	"sigs.k8s.io/yaml"
+
+	"github.com/devloop-dev/devloop/devfile/internal/manifest"
 )
 
 // maxDecodeDepth bounds nesting when converting values, so that a
@@ -162,12 +163,12 @@ func decodeJSONText(text string) (starlark.Value, error) {
 // decodeYAMLDocs decodes every document of a YAML stream, skipping empty ones.
 func decodeYAMLDocs(text string) ([]starlark.Value, error) {
 	var out []starlark.Value
-	for i, doc := range splitYAML(text) {
+	for i, doc := range manifest.Split(text) {
 		i++
-		if len(bytes.TrimSpace(doc)) == 0 {
+		if strings.TrimSpace(doc.Text) == "" {
 			continue
 		}
-		j, err := yaml.YAMLToJSON(doc)
+		j, err := yaml.YAMLToJSON([]byte(doc.Text))
 		if err != nil {
 			return nil, fmt.Errorf("invalid YAML in document %d: %w", i, err)
 		}
@@ -181,32 +182,6 @@ func decodeYAMLDocs(text string) ([]starlark.Value, error) {
 		out = append(out, v)
 	}
 	return out, nil
-}
-
-// splitYAML splits a YAML stream into documents at "---" lines (a line
-// starting with "---" followed by nothing, a space or a comment).
-func splitYAML(text string) [][]byte {
-	var docs [][]byte
-	var cur bytes.Buffer
-	sc := bufio.NewScanner(strings.NewReader(text))
-	sc.Buffer(make([]byte, 0, 4096), maxReadSize+1)
-	for sc.Scan() {
-		line := sc.Text()
-		if rest, ok := strings.CutPrefix(line, "---"); ok && (rest == "" || rest[0] == ' ' || rest[0] == '\t' || rest[0] == '#') {
-			docs = append(docs, append([]byte(nil), cur.Bytes()...))
-			cur.Reset()
-			if t := strings.TrimSpace(rest); t != "" && !strings.HasPrefix(t, "#") {
-				cur.WriteString(t + "\n")
-			}
-			continue
-		}
-		if line == "..." {
-			continue
-		}
-		cur.WriteString(line)
-		cur.WriteByte('\n')
-	}
-	return append(docs, cur.Bytes())
 }
 
 // decodeYAMLOne decodes a stream that must hold at most one document.

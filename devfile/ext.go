@@ -9,6 +9,8 @@ import (
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
+
+	"github.com/devloop-dev/devloop/devfile/internal/manifest"
 )
 
 // extensions are the Tilt extensions devloop implements itself, so that
@@ -197,7 +199,7 @@ func (s *state) namespaceExt() starlark.StringDict {
 
 // namespaceObject returns a Namespace object; annotations and labels are
 // lists of "key: value" strings (as in Tilt's extension) or dicts.
-func namespaceObject(fnName, name string, annotations, labels starlark.Value) (*k8sObject, error) {
+func namespaceObject(fnName, name string, annotations, labels starlark.Value) (*manifest.Object, error) {
 	if err := checkDNSLabel(name); err != nil {
 		return nil, fmt.Errorf("%s: namespace %q: %w", fnName, name, err)
 	}
@@ -214,7 +216,7 @@ func namespaceObject(fnName, name string, annotations, labels starlark.Value) (*
 			meta[f.key] = m
 		}
 	}
-	return newK8sObject(map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": meta}, "")
+	return manifest.New(map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": meta}, "")
 }
 
 // keyValuesFromValue converts a dict, or a list of "key: value" (or
@@ -294,7 +296,7 @@ func (s *state) namespaceCreate(thread *starlark.Thread, fn *starlark.Builtin, a
 	if err != nil {
 		return nil, err
 	}
-	return starlark.None, s.registerObjects(thread, fn.Name(), []*k8sObject{o}, allowDuplicates)
+	return starlark.None, s.registerObjects(thread, fn.Name(), []*manifest.Object{o}, allowDuplicates)
 }
 
 // namespaceInject implements namespace_inject(x, ns): the objects of x (a
@@ -319,11 +321,11 @@ func (s *state) namespaceInject(thread *starlark.Thread, fn *starlark.Builtin, a
 		return nil, err
 	}
 	for _, o := range objs {
-		if err := o.setNamespace(ns, true); err != nil {
+		if err := o.SetNamespace(ns, true); err != nil {
 			return nil, fmt.Errorf("%s: %w", fn.Name(), err)
 		}
 	}
-	return &Blob{Text: joinYAML(objs), Source: fn.Name()}, nil
+	return &Blob{Text: manifest.Join(objs), Source: fn.Name()}, nil
 }
 
 // dotenvExt is ext://dotenv.
@@ -342,7 +344,7 @@ func (s *state) dotenv(thread *starlark.Thread, fn *starlark.Builtin, args starl
 	}
 	abs := s.absPath(thread, path)
 	s.addDep(abs)
-	data, err := readInput(abs)
+	data, err := manifest.ReadFile(abs)
 	if errors.Is(err, fs.ErrNotExist) {
 		s.warnings = append(s.warnings, fmt.Sprintf("%s: environment variables file not found: %s", callPos(thread), path))
 		return starlark.None, nil

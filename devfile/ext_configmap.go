@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"go.starlark.net/starlark"
+
+	"github.com/devloop-dev/devloop/devfile/internal/manifest"
 )
 
 // The configmap and secret extensions build the objects that
@@ -68,7 +70,7 @@ func (d *dataObject) add(key string, value []byte) error {
 
 // object returns the object; ConfigMap values that are not UTF-8 go to
 // binaryData, Secret values are base64 as always.
-func (d *dataObject) object() (*k8sObject, error) {
+func (d *dataObject) object() (*manifest.Object, error) {
 	meta := map[string]any{"name": d.name}
 	if d.namespace != "" {
 		meta["namespace"] = d.namespace
@@ -99,7 +101,7 @@ func (d *dataObject) object() (*k8sObject, error) {
 		}
 		content["type"] = t
 	}
-	return newK8sObject(content, "")
+	return manifest.New(content, "")
 }
 
 func newDataObject(kind, name, namespace string) (*dataObject, error) {
@@ -163,7 +165,7 @@ func (s *state) fromFiles(thread *starlark.Thread, d *dataObject, specs []string
 				if watch {
 					s.addDep(fp)
 				}
-				data, err := readInput(fp)
+				data, err := manifest.ReadFile(fp)
 				if err != nil {
 					return fmt.Errorf("from_file %q: %w", spec, err)
 				}
@@ -173,7 +175,7 @@ func (s *state) fromFiles(thread *starlark.Thread, d *dataObject, specs []string
 			}
 			continue
 		}
-		data, err := readInput(abs)
+		data, err := manifest.ReadFile(abs)
 		if err != nil {
 			return fmt.Errorf("from_file %q: %w", spec, err)
 		}
@@ -199,7 +201,7 @@ func (s *state) fromEnvFile(thread *starlark.Thread, d *dataObject, p string, wa
 	if watch {
 		s.addDep(abs)
 	}
-	data, err := readInput(abs)
+	data, err := manifest.ReadFile(abs)
 	if err != nil {
 		return fmt.Errorf("from_env_file %q: %s does not exist (paths are relative to the calling file's directory)", p, p)
 	}
@@ -248,11 +250,11 @@ func (s *state) dataObjectCreate(kind string) builtinFunc {
 		if err != nil {
 			return nil, err
 		}
-		return starlark.None, s.registerObjects(thread, fn.Name(), []*k8sObject{o}, false)
+		return starlark.None, s.registerObjects(thread, fn.Name(), []*manifest.Object{o}, false)
 	}
 }
 
-func (s *state) dataObjectFromArgs(kind string, thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (*k8sObject, error) {
+func (s *state) dataObjectFromArgs(kind string, thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (*manifest.Object, error) {
 	var name, namespace string
 	var fromFile, fromEnvFile, secretType starlark.Value
 	watch := true
@@ -362,7 +364,7 @@ func (s *state) secretTLS(register bool) builtinFunc {
 		read := func(what, p string) ([]byte, error) {
 			abs := s.absPath(thread, p)
 			s.addDep(abs)
-			data, err := readInput(abs)
+			data, err := manifest.ReadFile(abs)
 			if err != nil {
 				return nil, fmt.Errorf("%s %q: %s %s does not exist (paths are relative to the calling file's directory)", fn.Name(), name, what, p)
 			}
@@ -386,7 +388,7 @@ func (s *state) secretTLS(register bool) builtinFunc {
 			return nil, fmt.Errorf("%s: %w", fn.Name(), err)
 		}
 		if register {
-			return starlark.None, s.registerObjects(thread, fn.Name(), []*k8sObject{o}, false)
+			return starlark.None, s.registerObjects(thread, fn.Name(), []*manifest.Object{o}, false)
 		}
 		return &Blob{Text: o.YAML, Source: fn.Name() + "(" + name + ")"}, nil
 	}
@@ -468,7 +470,7 @@ func (s *state) dockerRegistrySecret(thread *starlark.Thread, fnName, name, user
 		return nil, fmt.Errorf("%s: %w", fnName, err)
 	}
 	if register {
-		return starlark.None, s.registerObjects(thread, fnName, []*k8sObject{o}, false)
+		return starlark.None, s.registerObjects(thread, fnName, []*manifest.Object{o}, false)
 	}
 	return &Blob{Text: o.YAML, Source: fnName + "(" + name + ")"}, nil
 }

@@ -216,6 +216,9 @@ func TestK8sErrors(t *testing.T) {
 		{"restart missing entrypoint", "load('ext://restart_process', 'docker_build_with_restart')\ndocker_build_with_restart('img', '.', live_update=[])\n", "docker_build_with_restart: missing argument for entrypoint"},
 		{"restart bad exit_policy", "load('ext://restart_process', 'docker_build_with_restart')\ndocker_build_with_restart('img', '.', 'run', [sync('.', '/app')], exit_policy='stop')\n", `exit_policy: "stop" is not "restart" or "continue"`},
 		{"restart unknown kwarg reaches docker_build", "load('ext://restart_process', 'docker_build_with_restart')\ndocker_build_with_restart('img', '.', 'run', [sync('.', '/app')], colour='red')\n", "docker_build: unexpected keyword argument \"colour\""},
+		{"docker_build ignore is a dict", "docker_build('img', '.', ignore={})\n", "Devfile:1:13: docker_build: ignore: got dict, want a string or a list of strings"},
+		{"docker_build positional build_args not strings", "docker_build('img', '.', {'A': []})\n", `Devfile:1:13: docker_build: build_args: value of "A" is list, want a string`},
+		{"custom_build env value not a string", "custom_build('img', 'make', ['.'], env={'A': []})\n", `Devfile:1:13: custom_build: env: value of "A" is list, want a string`},
 		{"unknown symbol of an extension", "load('ext://namespace', 'namespace_delete')\n", "namespace_delete"},
 	}
 	for _, tt := range tests {

@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"regexp"
 	"sort"
 	"strings"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
+
+	"github.com/devloop-dev/devloop/devfile/internal/manifest"
 )
 
 // k8sState records what the Kubernetes builtins (k8s_yaml, k8s_resource, helm,
@@ -46,14 +47,14 @@ func errAssembling(fnName string) error {
 
 // registeredObject is an object given to k8s_yaml and where.
 type registeredObject struct {
-	obj *k8sObject
+	obj *manifest.Object
 	pos syntax.Position
 }
 
 // objectKey identifies an object for duplicate detection, as Tilt does.
 type objectKey struct{ apiVersion, kind, namespace, name string }
 
-func keyOf(o *k8sObject) objectKey {
+func keyOf(o *manifest.Object) objectKey {
 	return objectKey{o.APIVersion, o.Kind, o.Namespace, o.Name}
 }
 
@@ -81,7 +82,7 @@ type k8sResourceOpts struct {
 
 // k8sKind is a k8s_kind declaration: objects of this kind are workloads.
 type k8sKind struct {
-	sel          objectSelector
+	sel          manifest.Selector
 	imagePaths   [][]string
 	podReadiness string
 }
@@ -137,7 +138,7 @@ func (s *state) k8sYAML(thread *starlark.Thread, fn *starlark.Builtin, args star
 
 // registerObjects adds objs to the state, rejecting duplicates unless allowed
 // (a duplicate then replaces the earlier object in place).
-func (s *state) registerObjects(thread *starlark.Thread, fnName string, objs []*k8sObject, allowDuplicates bool) error {
+func (s *state) registerObjects(thread *starlark.Thread, fnName string, objs []*manifest.Object, allowDuplicates bool) error {
 	k := &s.k8s
 	if k.assembling {
 		return errAssembling(fnName)
@@ -168,12 +169,12 @@ func (s *state) registerObjects(thread *starlark.Thread, fnName string, objs []*
 
 // objectsFromValue reads the objects of a k8s_yaml-style argument: a path, a
 // Blob, or a list mixing them.
-func (s *state) objectsFromValue(thread *starlark.Thread, fnName string, v starlark.Value) ([]*k8sObject, error) {
+func (s *state) objectsFromValue(thread *starlark.Thread, fnName string, v starlark.Value) ([]*manifest.Object, error) {
 	switch v := v.(type) {
 	case nil, starlark.NoneType:
 		return nil, nil
 	case *Blob:
-		objs, err := parseK8sYAML(v.Text, blobSource(v))
+		objs, err := manifest.Parse(v.Text, blobSource(v))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", fnName, err)
 		}
@@ -181,7 +182,7 @@ func (s *state) objectsFromValue(thread *starlark.Thread, fnName string, v starl
 	case starlark.String:
 		return s.objectsFromFile(thread, fnName, string(v))
 	case *starlark.List, starlark.Tuple:
-		var out []*k8sObject
+		var out []*manifest.Object
 		it := v.(starlark.Iterable).Iterate()
 		defer it.Done()
 		var x starlark.Value
@@ -210,13 +211,13 @@ func blobSource(b *Blob) string {
 }
 
 // objectsFromFile reads and parses a YAML file, recording it as a dependency.
-func (s *state) objectsFromFile(thread *starlark.Thread, fnName, p string) ([]*k8sObject, error) {
+func (s *state) objectsFromFile(thread *starlark.Thread, fnName, p string) ([]*manifest.Object, error) {
 	if p == "" {
 		return nil, fmt.Errorf("%s: empty path: name a YAML file", fnName)
 	}
 	abs := s.absPath(thread, p)
 	s.addDep(abs)
-	data, err := readInput(abs)
+	data, err := manifest.ReadFile(abs)
 	if err != nil {
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
@@ -226,7 +227,7 @@ func (s *state) objectsFromFile(thread *starlark.Thread, fnName, p string) ([]*k
 		}
 		return nil, fmt.Errorf("%s: reading %s: %w", fnName, p, err)
 	}
-	objs, err := parseK8sYAML(string(data), s.rel(abs))
+	objs, err := manifest.Parse(string(data), s.rel(abs))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", fnName, err)
 	}
@@ -363,7 +364,7 @@ func podSelectorsFromValue(v starlark.Value) ([]map[string]string, error) {
 
 // filterYAML implements filter_yaml(yaml, labels=None, name="", namespace="",
 // kind="", api_version=""), returning (matching, rest) blobs. name, namespace,
-// kind and api_version are matched as objectSelector describes; every
+// kind and api_version are matched as manifest.Selector describes; every
 // label given must be among the object's metadata labels.
 func (s *state) filterYAML(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var v, labelsV starlark.Value
@@ -377,7 +378,7 @@ func (s *state) filterYAML(thread *starlark.Thread, fn *starlark.Builtin, args s
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", fn.Name(), err)
 	}
-	sel, err := newObjectSelector(apiVersion, kind, name, namespace)
+	sel, err := manifest.NewSelector(apiVersion, kind, name, namespace)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", fn.Name(), err)
 	}
@@ -385,9 +386,9 @@ func (s *state) filterYAML(thread *starlark.Thread, fn *starlark.Builtin, args s
 	if err != nil {
 		return nil, err
 	}
-	var match, rest []*k8sObject
+	var match, rest []*manifest.Object
 	for _, o := range objs {
-		if sel.matches(o) && labelsMatch(labels, o.labels()) {
+		if sel.Matches(o) && manifest.LabelsMatch(labels, o.Labels()) {
 			match = append(match, o)
 		} else {
 			rest = append(rest, o)
@@ -398,8 +399,8 @@ func (s *state) filterYAML(thread *starlark.Thread, fn *starlark.Builtin, args s
 		source = b.Source
 	}
 	return starlark.Tuple{
-		&Blob{Text: joinYAML(match), Source: source},
-		&Blob{Text: joinYAML(rest), Source: source},
+		&Blob{Text: manifest.Join(match), Source: source},
+		&Blob{Text: manifest.Join(rest), Source: source},
 	}, nil
 }
 
@@ -445,13 +446,13 @@ func (s *state) k8sKindBuiltin(thread *starlark.Thread, fn *starlark.Builtin, ar
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", fn.Name(), err)
 	}
-	sel, err := newObjectSelector(apiVersion, kind, "", "")
+	sel, err := manifest.NewSelector(apiVersion, kind, "", "")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", fn.Name(), err)
 	}
 	k := k8sKind{sel: sel, podReadiness: podReadiness}
 	for _, p := range ps {
-		path, err := parseSimpleJSONPath(p)
+		path, err := manifest.ParseJSONPath(p)
 		if err != nil {
 			return nil, fmt.Errorf("%s: image_json_path: %w", fn.Name(), err)
 		}
@@ -474,7 +475,7 @@ func (s *state) k8sImageJSONPath(thread *starlark.Thread, fn *starlark.Builtin, 
 	if kind == "" && name == "" && namespace == "" {
 		return nil, fmt.Errorf("%s: pass at least one of kind=, name= or namespace= to say which objects the paths apply to", fn.Name())
 	}
-	sel, err := newObjectSelector(apiVersion, kind, name, namespace)
+	sel, err := manifest.NewSelector(apiVersion, kind, name, namespace)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", fn.Name(), err)
 	}
@@ -487,7 +488,7 @@ func (s *state) k8sImageJSONPath(thread *starlark.Thread, fn *starlark.Builtin, 
 	}
 	k := k8sKind{sel: sel}
 	for _, p := range ps {
-		path, err := parseSimpleJSONPath(p)
+		path, err := manifest.ParseJSONPath(p)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", fn.Name(), err)
 		}
@@ -495,96 +496,6 @@ func (s *state) k8sImageJSONPath(thread *starlark.Thread, fn *starlark.Builtin, 
 	}
 	s.k8s.kinds = append(s.k8s.kinds, k)
 	return starlark.None, nil
-}
-
-// parseSimpleJSONPath parses the dotted subset of JSONPath that k8s_kind
-// image paths use in practice: "{.spec.image}" or "{.spec.template.image}";
-// "[*]" or "[]" steps through every list element.
-func parseSimpleJSONPath(p string) ([]string, error) {
-	inner := strings.TrimSpace(p)
-	inner = strings.TrimPrefix(inner, "{")
-	inner = strings.TrimSuffix(inner, "}")
-	if !strings.HasPrefix(inner, ".") || strings.ContainsAny(inner, "?@()=$") {
-		return nil, fmt.Errorf("%q is not supported: write a dotted path such as \"{.spec.image}\" (\"[*]\" steps through lists)", p)
-	}
-	var out []string
-	for _, part := range strings.Split(inner[1:], ".") {
-		name, list := part, false
-		if n, ok := strings.CutSuffix(part, "[*]"); ok {
-			name, list = n, true
-		} else if n, ok := strings.CutSuffix(part, "[]"); ok {
-			name, list = n, true
-		}
-		if name == "" || strings.ContainsAny(name, "[]") {
-			return nil, fmt.Errorf("%q is not supported: write a dotted path such as \"{.spec.image}\" (\"[*]\" steps through lists)", p)
-		}
-		out = append(out, name)
-		if list {
-			out = append(out, "[*]")
-		}
-	}
-	return out, nil
-}
-
-// extractPath returns the strings at path in v.
-func extractPath(v any, path []string) []string {
-	if len(path) == 0 {
-		if s, ok := v.(string); ok && s != "" {
-			return []string{s}
-		}
-		return nil
-	}
-	if path[0] == "[*]" {
-		list, _ := v.([]any)
-		var out []string
-		for _, e := range list {
-			out = append(out, extractPath(e, path[1:])...)
-		}
-		return out
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil
-	}
-	return extractPath(m[path[0]], path[1:])
-}
-
-// objectSelector matches objects as Tilt's filter_yaml and k8s_kind do:
-// each non-empty field is a case-insensitive regular expression that must
-// match somewhere in the object's field (not the whole field: name="web"
-// also matches "web-db"), and an object without a namespace is in "default".
-type objectSelector struct {
-	apiVersion, kind, name, namespace *regexp.Regexp
-}
-
-func newObjectSelector(apiVersion, kind, name, namespace string) (objectSelector, error) {
-	var sel objectSelector
-	for _, f := range []struct {
-		what string
-		in   string
-		out  **regexp.Regexp
-	}{
-		{"api_version", apiVersion, &sel.apiVersion},
-		{"kind", kind, &sel.kind},
-		{"name", name, &sel.name},
-		{"namespace", namespace, &sel.namespace},
-	} {
-		if f.in == "" {
-			continue
-		}
-		re, err := regexp.Compile("(?i)" + f.in)
-		if err != nil {
-			return sel, fmt.Errorf("%s: %q is not a valid regular expression: %w", f.what, f.in, err)
-		}
-		*f.out = re
-	}
-	return sel, nil
-}
-
-func (sel objectSelector) matches(o *k8sObject) bool {
-	m := func(re *regexp.Regexp, v string) bool { return re == nil || re.MatchString(v) }
-	return m(sel.apiVersion, o.APIVersion) && m(sel.kind, o.Kind) &&
-		m(sel.name, o.Name) && m(sel.namespace, o.namespaceOrDefault())
 }
 
 // sortedNames returns the names of m sorted, for error messages.
@@ -598,17 +509,17 @@ func sortedNames[V any](m map[string]V) []string {
 }
 
 // workloadValue is what workload_to_resource_function's function receives.
-type workloadValue struct{ o *k8sObject }
+type workloadValue struct{ o *manifest.Object }
 
 var _ starlark.HasAttrs = workloadValue{}
 
-func newWorkloadValue(o *k8sObject) workloadValue { return workloadValue{o} }
+func newWorkloadValue(o *manifest.Object) workloadValue { return workloadValue{o} }
 
-func (w workloadValue) String() string        { return fmt.Sprintf("workload(%q)", w.o.id()) }
+func (w workloadValue) String() string        { return fmt.Sprintf("workload(%q)", w.o.ID()) }
 func (w workloadValue) Type() string          { return "K8sObjectID" }
 func (w workloadValue) Freeze()               {}
 func (w workloadValue) Truth() starlark.Bool  { return true }
-func (w workloadValue) Hash() (uint32, error) { return starlark.String(w.o.id()).Hash() }
+func (w workloadValue) Hash() (uint32, error) { return starlark.String(w.o.ID()).Hash() }
 
 // Attr exposes name, kind, namespace ("default" when unset, as in Tilt),
 // group ("" for the core group) and labels (a dict).
@@ -619,12 +530,12 @@ func (w workloadValue) Attr(name string) (starlark.Value, error) {
 	case "kind":
 		return starlark.String(w.o.Kind), nil
 	case "namespace":
-		return starlark.String(w.o.namespaceOrDefault()), nil
+		return starlark.String(w.o.NamespaceOrDefault()), nil
 	case "group":
-		return starlark.String(w.o.group()), nil
+		return starlark.String(w.o.Group()), nil
 	case "labels":
 		d := starlark.NewDict(0)
-		labels := w.o.labels()
+		labels := w.o.Labels()
 		for _, k := range sortedNames(labels) {
 			_ = d.SetKey(starlark.String(k), starlark.String(labels[k]))
 		}

@@ -1,7 +1,6 @@
 package devfile
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -9,6 +8,8 @@ import (
 	"github.com/distribution/reference"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
+
+	"github.com/devloop-dev/devloop/devfile/internal/manifest"
 )
 
 // uncategorizedName is the resource that holds the objects no workload
@@ -43,7 +44,11 @@ type k8sRes struct {
 // then uncategorized; finish appends the local resources after them.
 func (s *state) finishK8s(m *Model) error {
 	s.k8s.assembling = true
-	matcher := newImageMatcher(m.Images)
+	declared := make([]manifest.DeclaredImage, len(m.Images))
+	for i, img := range m.Images {
+		declared[i] = manifest.DeclaredImage{Ref: img.Ref, MatchInEnvVars: img.MatchInEnvVars}
+	}
+	matcher := manifest.NewImageMatcher(declared)
 	a := &assembler{s: s, m: m, matcher: matcher, byName: map[string]*k8sRes{}}
 	res, uncategorized, err := a.assemble()
 	if err != nil {
@@ -68,7 +73,7 @@ func (s *state) finishK8s(m *Model) error {
 type assembler struct {
 	s       *state
 	m       *Model
-	matcher imageMatcher
+	matcher manifest.ImageMatcher
 	res     []*k8sRes
 	byName  map[string]*k8sRes
 	// unresourced are the objects no resource holds yet, in YAML order.
@@ -103,7 +108,7 @@ func (a *assembler) assemble() ([]*k8sRes, *k8sRes, error) {
 	// Objects with a pod template but no image (rare: images set by an
 	// admission webhook) become resources by name, as in Tilt.
 	for _, o := range append([]*registeredObject(nil), a.unresourced...) {
-		if a.owner[o] != nil || len(o.obj.podTemplateLabels()) == 0 {
+		if a.owner[o] != nil || len(o.obj.PodTemplateLabels()) == 0 {
 			continue
 		}
 		r := a.byName[o.obj.Name]
@@ -132,13 +137,13 @@ func (a *assembler) newRes(name string, pos syntax.Position) *k8sRes {
 }
 
 // takeServices moves the unresourced Services that select w's pods into r.
-func (a *assembler) takeServices(r *k8sRes, w *k8sObject) {
-	templates := w.podTemplateLabels()
+func (a *assembler) takeServices(r *k8sRes, w *manifest.Object) {
+	templates := w.PodTemplateLabels()
 	if len(templates) == 0 {
 		return
 	}
 	for _, o := range append([]*registeredObject(nil), a.unresourced...) {
-		if o.obj.selectsPods(templates, w.namespaceOrDefault()) {
+		if o.obj.SelectsPods(templates, w.NamespaceOrDefault()) {
 			a.take(r, o)
 		}
 	}
@@ -159,18 +164,18 @@ func (a *assembler) take(r *k8sRes, o *registeredObject) {
 // images returns the image references of o: its containers' images, the
 // k8s_kind image paths of its kind, and env var values that match images
 // declared with match_in_env_vars.
-func (a *assembler) images(o *k8sObject) []string {
-	out := o.containerImages()
+func (a *assembler) images(o *manifest.Object) []string {
+	out := o.ContainerImages()
 	seen := map[string]bool{}
 	for _, r := range out {
 		seen[r] = true
 	}
 	for _, k := range a.s.k8s.kinds {
-		if !k.sel.matches(o) {
+		if !k.sel.Matches(o) {
 			continue
 		}
 		for _, p := range k.imagePaths {
-			for _, r := range extractPath(o.Content, p) {
+			for _, r := range manifest.ExtractPath(o.Content, p) {
 				if !seen[r] {
 					seen[r] = true
 					out = append(out, r)
@@ -178,8 +183,8 @@ func (a *assembler) images(o *k8sObject) []string {
 			}
 		}
 	}
-	for _, v := range o.containerEnvValues() {
-		if !seen[v] && a.matcher.matchEnv(v) != "" {
+	for _, v := range o.ContainerEnvValues() {
+		if !seen[v] && a.matcher.MatchEnv(v) != "" {
 			seen[v] = true
 			out = append(out, v)
 		}
@@ -201,11 +206,11 @@ func (a *assembler) isWorkload(ro *registeredObject) bool {
 		}
 	}
 	for _, k := range a.s.k8s.kinds {
-		if k.sel.matches(o) {
+		if k.sel.Matches(o) {
 			return true
 		}
 	}
-	if o.group() == "batch" && (o.Kind == "Job" || o.Kind == "CronJob") {
+	if o.Group() == "batch" && (o.Kind == "Job" || o.Kind == "CronJob") {
 		return true
 	}
 	return len(imgs) > 0
@@ -216,11 +221,11 @@ func (a *assembler) isWorkload(ro *registeredObject) bool {
 // name:kind:namespace:group (lower case), as Tilt does.
 func (a *assembler) resourceNames(workloads []*registeredObject) ([]string, error) {
 	if a.s.k8s.workloadFn == nil {
-		objs := make([]*k8sObject, len(workloads))
+		objs := make([]*manifest.Object, len(workloads))
 		for i, w := range workloads {
 			objs[i] = w.obj
 		}
-		return uniqueNames(objs), nil
+		return manifest.UniqueNames(objs), nil
 	}
 	thread := &starlark.Thread{Name: "workload_to_resource_function", Print: a.s.print}
 	thread.SetLocal(stateKey, a.s)
@@ -230,7 +235,7 @@ func (a *assembler) resourceNames(workloads []*registeredObject) ([]string, erro
 	}
 	thread.SetMaxExecutionSteps(steps)
 	out := make([]string, len(workloads))
-	taken := map[string]*k8sObject{}
+	taken := map[string]*manifest.Object{}
 	for i, w := range workloads {
 		v, err := starlark.Call(thread, a.s.k8s.workloadFn, starlark.Tuple{newWorkloadValue(w.obj)}, nil)
 		if err != nil {
@@ -249,53 +254,13 @@ func (a *assembler) resourceNames(workloads []*registeredObject) ([]string, erro
 	return out, nil
 }
 
-// potentialNames returns the names Tilt considers for an object, shortest
-// first: name, name:kind, name:kind:namespace, name:kind:namespace:group.
-func potentialNames(o *k8sObject) []string {
-	group := o.group()
-	if group == "" {
-		group = "core"
-	}
-	parts := []string{o.Name, o.Kind, o.namespaceOrDefault(), group}
-	out := make([]string, len(parts))
-	for i := range parts {
-		out[i] = strings.ToLower(strings.Join(parts[:i+1], ":"))
-	}
-	return out
-}
-
-// uniqueNames gives each object the shortest potential name no other object
-// wants; identical objects (allow_duplicates) get ":INDEX" appended.
-func uniqueNames(objs []*k8sObject) []string {
-	counts := map[string]int{}
-	for _, o := range objs {
-		for _, n := range potentialNames(o) {
-			counts[n]++
-		}
-	}
-	out := make([]string, len(objs))
-	for i, o := range objs {
-		names := potentialNames(o)
-		for _, n := range names {
-			if counts[n] == 1 {
-				out[i] = n
-				break
-			}
-		}
-		if out[i] == "" {
-			out[i] = fmt.Sprintf("%s:%d", names[len(names)-1], i)
-		}
-	}
-	return out
-}
-
 // applyOptions applies the k8s_resource calls in call order.
 func (a *assembler) applyOptions() error {
 	// Fragments are computed once, over every object, as in Tilt.
 	fragments := map[string][]*registeredObject{}
 	var all []string
 	for _, ro := range a.s.k8s.objects {
-		for _, n := range potentialNames(ro.obj) {
+		for _, n := range manifest.PotentialNames(ro.obj) {
 			fragments[n] = append(fragments[n], ro)
 		}
 		all = append(all, quoteID(ro.obj))
@@ -367,7 +332,7 @@ func (a *assembler) applyOptions() error {
 	return nil
 }
 
-func quoteID(o *k8sObject) string { return fmt.Sprintf("%q", o.id()) }
+func quoteID(o *manifest.Object) string { return fmt.Sprintf("%q", o.ID()) }
 
 // checkConflict fails when name is already a resource (k8s or local).
 func (a *assembler) checkConflict(name string) error {
@@ -435,24 +400,25 @@ func (a *assembler) modelResource(r *k8sRes) Resource {
 	var ports []int
 	podReadiness := r.podReadiness
 	for _, ro := range r.objects {
-		mr.Objects = append(mr.Objects, ro.obj.model())
+		o := ro.obj
+		mr.Objects = append(mr.Objects, Object{APIVersion: o.APIVersion, Kind: o.Kind, Name: o.Name, Namespace: o.Namespace, YAML: o.YAML})
 		for _, img := range a.images(ro.obj) {
-			if ref := a.matcher.match(img); ref != "" && !seen[ref] {
+			if ref := a.matcher.Match(img); ref != "" && !seen[ref] {
 				seen[ref] = true
 				mr.Images = append(mr.Images, ref)
 			}
 		}
-		ports = append(ports, ro.obj.containerPorts()...)
+		ports = append(ports, ro.obj.ContainerPorts()...)
 		if podReadiness == "" && r.workload {
 			podReadiness = a.inferredReadiness(ro.obj)
 		}
 	}
 	sort.SliceStable(mr.Objects, func(i, j int) bool {
-		return applyRank(mr.Objects[i].Kind) < applyRank(mr.Objects[j].Kind)
+		return manifest.ApplyRank(mr.Objects[i].Kind) < manifest.ApplyRank(mr.Objects[j].Kind)
 	})
 	for _, pf := range r.portForwards {
 		if pf.Container == 0 {
-			pf.Container = resolveContainerPort(pf.Local, ports)
+			pf.Container = manifest.ResolveContainerPort(pf.Local, ports)
 		}
 		mr.PortForwards = append(mr.PortForwards, pf)
 	}
@@ -465,13 +431,13 @@ func (a *assembler) modelResource(r *k8sRes) Resource {
 
 // inferredReadiness is what Tilt infers for a workload kind: Jobs are ready
 // when they succeed, CronJobs are not waited for, k8s_kind may say.
-func (a *assembler) inferredReadiness(o *k8sObject) string {
+func (a *assembler) inferredReadiness(o *manifest.Object) string {
 	for _, k := range a.s.k8s.kinds {
-		if k.sel.matches(o) && k.podReadiness != "" {
+		if k.sel.Matches(o) && k.podReadiness != "" {
 			return k.podReadiness
 		}
 	}
-	if o.group() == "batch" {
+	if o.Group() == "batch" {
 		switch o.Kind {
 		case "Job":
 			return "succeeded"
@@ -480,21 +446,6 @@ func (a *assembler) inferredReadiness(o *k8sObject) string {
 		}
 	}
 	return ""
-}
-
-// resolveContainerPort picks the container port of a forward that named
-// none, as Tilt does at run time: the declared port equal to local, else the
-// first declared port, else local.
-func resolveContainerPort(local int, declared []int) int {
-	for _, p := range declared {
-		if p == local {
-			return p
-		}
-	}
-	if len(declared) > 0 {
-		return declared[0]
-	}
-	return local
 }
 
 func sortedUnique(ss []string) []string {
@@ -522,101 +473,6 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-// imageMatcher matches image references in YAML to the Devfile's images as
-// Tilt does: an image declared without a tag matches any tag or digest of
-// the same repository ("myapp" matches "docker.io/library/myapp:v2"); one
-// declared with a tag matches only that tag.
-type imageMatcher struct {
-	images []matchImage
-}
-
-type matchImage struct {
-	ref   string
-	named reference.Named
-	exact bool
-	env   bool
-}
-
-func newImageMatcher(images []Image) imageMatcher {
-	var im imageMatcher
-	for _, img := range images {
-		named, err := reference.ParseNormalizedNamed(img.Ref)
-		if err != nil {
-			continue // validation reports bad refs
-		}
-		_, tagged := named.(reference.Tagged)
-		im.images = append(im.images, matchImage{ref: img.Ref, named: named, exact: tagged, env: img.MatchInEnvVars})
-	}
-	return im
-}
-
-// match returns the ref of the image that ref (from YAML) uses, or "".
-func (im imageMatcher) match(ref string) string {
-	named, err := reference.ParseNormalizedNamed(ref)
-	if err != nil {
-		return ""
-	}
-	for _, img := range im.images {
-		if img.exact {
-			if named.String() == img.named.String() {
-				return img.ref
-			}
-		} else if named.Name() == img.named.Name() {
-			return img.ref
-		}
-	}
-	return ""
-}
-
-// matchEnv is match for a container env var value: only images declared
-// with match_in_env_vars=True count.
-func (im imageMatcher) matchEnv(v string) string {
-	named, err := reference.ParseNormalizedNamed(v)
-	if err != nil {
-		return ""
-	}
-	for _, img := range im.images {
-		if !img.env {
-			continue
-		}
-		if (img.exact && named.String() == img.named.String()) || (!img.exact && named.Name() == img.named.Name()) {
-			return img.ref
-		}
-	}
-	return ""
-}
-
-// containerEnvValues returns the values of the containers' env vars.
-func (o *k8sObject) containerEnvValues() []string {
-	var out []string
-	forEachContainer(o.Content["spec"], 0, func(c map[string]any) {
-		env, _ := c["env"].([]any)
-		for _, e := range env {
-			if v, ok := lookup(e, "value").(string); ok && v != "" {
-				out = append(out, v)
-			}
-		}
-	})
-	return out
-}
-
-// containerPorts returns the containerPort of every container's ports.
-func (o *k8sObject) containerPorts() []int {
-	var out []int
-	forEachContainer(o.Content["spec"], 0, func(c map[string]any) {
-		ports, _ := c["ports"].([]any)
-		for _, p := range ports {
-			switch n := lookup(p, "containerPort").(type) {
-			case json.Number:
-				if i, err := n.Int64(); err == nil && i > 0 && i <= 65535 {
-					out = append(out, int(i))
-				}
-			}
-		}
-	})
-	return out
-}
-
 // localNamed reports whether a local_resource has this name.
 func (s *state) localNamed(name string) bool {
 	for _, l := range s.locals {
@@ -625,27 +481,4 @@ func (s *state) localNamed(name string) bool {
 		}
 	}
 	return false
-}
-
-// applyOrder is the order in which Tilt (after kustomize) applies kinds, so
-// that what others refer to exists first: namespaces, then quotas, storage
-// classes and CRDs, then identities and RBAC, volumes, configuration and
-// Services, then workloads. Kinds not listed come after, in YAML order.
-var applyOrder = []string{
-	"Namespace", "ResourceQuota", "StorageClass", "CustomResourceDefinition",
-	"MutatingWebhookConfiguration", "ServiceAccount", "PodSecurityPolicy",
-	"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding",
-	"PersistentVolume", "PersistentVolumeClaim", "ConfigMap", "Secret",
-	"Service", "LimitRange", "PriorityClass", "Deployment", "StatefulSet",
-	"CronJob", "PodDisruptionBudget",
-}
-
-// applyRank is a kind's place in applyOrder, len(applyOrder) when unlisted.
-func applyRank(kind string) int {
-	for i, k := range applyOrder {
-		if k == kind {
-			return i
-		}
-	}
-	return len(applyOrder)
 }

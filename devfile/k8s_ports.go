@@ -3,15 +3,12 @@ package devfile
 import (
 	"fmt"
 	"net/url"
-	"regexp"
-	"strconv"
 	"strings"
 
 	"go.starlark.net/starlark"
-)
 
-// portForwardForms is the remedy of every port-forward error.
-const portForwardForms = `accepted forms: 8080, "8080", "8080:80" (local:container), "0.0.0.0:8080:80" (host:local:container), port_forward(8080, 80, name="web", link_path="/", host="0.0.0.0"), or a list of these`
+	"github.com/devloop-dev/devloop/devfile/internal/manifest"
+)
 
 // portForwardValue is the Starlark value port_forward() returns.
 type portForwardValue struct{ PortForward }
@@ -66,7 +63,7 @@ func portForwardBuiltin(_ *starlark.Thread, fn *starlark.Builtin, args starlark.
 	if err := checkPortArg("container_port", container); err != nil {
 		return nil, fmt.Errorf("%s: %w", fn.Name(), err)
 	}
-	if host != "" && !validHost.MatchString(host) {
+	if host != "" && !manifest.ValidHost(host) {
 		return nil, fmt.Errorf("%s: host %q is not a hostname or an IP address", fn.Name(), host)
 	}
 	if linkPath != "" {
@@ -87,9 +84,6 @@ func checkPortArg(what string, n int) error {
 	return nil
 }
 
-// validHost accepts an IPv4 address or a DNS hostname, as Tilt does.
-var validHost = regexp.MustCompile(`^(((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])|([A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?\.)*[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)$`)
-
 // portForwardsFromValue converts port_forwards=: an int, a string, a
 // port_forward(), or a list of them.
 func portForwardsFromValue(v starlark.Value) ([]PortForward, error) {
@@ -104,7 +98,7 @@ func portForwardsFromValue(v starlark.Value) ([]PortForward, error) {
 		for it.Next(&x) {
 			switch x.(type) {
 			case *starlark.List, starlark.Tuple:
-				return nil, fmt.Errorf("port_forwards: nested list %s: %s", x, portForwardForms)
+				return nil, fmt.Errorf("port_forwards: nested list %s: %s", x, manifest.PortForwardForms)
 			}
 			pf, err := portForwardFromValue(x)
 			if err != nil {
@@ -126,54 +120,17 @@ func portForwardFromValue(v starlark.Value) (PortForward, error) {
 	case starlark.Int:
 		n, ok := v.Int64()
 		if !ok || n < 1 || n > 65535 {
-			return PortForward{}, fmt.Errorf("port_forwards: %s is not a port (want 1-65535): %s", v, portForwardForms)
+			return PortForward{}, fmt.Errorf("port_forwards: %s is not a port (want 1-65535): %s", v, manifest.PortForwardForms)
 		}
 		return PortForward{Local: int(n)}, nil
 	case starlark.String:
-		return parsePortForward(string(v))
+		p, err := manifest.ParsePortForward(string(v))
+		return PortForward{Host: p.Host, Local: p.Local, Container: p.Container}, err
 	case portForwardValue:
 		if v.Local == 0 {
-			return PortForward{}, fmt.Errorf("port_forwards: %s has no local port: %s", v, portForwardForms)
+			return PortForward{}, fmt.Errorf("port_forwards: %s has no local port: %s", v, manifest.PortForwardForms)
 		}
 		return v.PortForward, nil
 	}
-	return PortForward{}, fmt.Errorf("port_forwards: got %s %s: %s", v.Type(), v, portForwardForms)
-}
-
-// parsePortForward parses "LOCAL", "LOCAL:CONTAINER" or "HOST:LOCAL:CONTAINER".
-// A container port of 0 (or none) means "the same as local, or the pod's
-// declared port" and is resolved by finishK8s.
-func parsePortForward(s string) (PortForward, error) {
-	bad := func(why string) (PortForward, error) {
-		return PortForward{}, fmt.Errorf("port_forwards: %q %s: %s", s, why, portForwardForms)
-	}
-	parts := strings.Split(s, ":")
-	var pf PortForward
-	var localS, containerS string
-	switch len(parts) {
-	case 1:
-		localS = parts[0]
-	case 2:
-		localS, containerS = parts[0], parts[1]
-	case 3:
-		pf.Host, localS, containerS = parts[0], parts[1], parts[2]
-		if !validHost.MatchString(pf.Host) {
-			return bad(fmt.Sprintf("has host %q, which is not a hostname or an IPv4 address", pf.Host))
-		}
-	default:
-		return bad("has too many colons")
-	}
-	local, err := strconv.Atoi(strings.TrimSpace(localS))
-	if err != nil || local < 1 || local > 65535 {
-		return bad(fmt.Sprintf("has local port %q, which is not a port (1-65535)", localS))
-	}
-	pf.Local = local
-	if containerS != "" || len(parts) > 1 {
-		c, err := strconv.Atoi(strings.TrimSpace(containerS))
-		if err != nil || c < 0 || c > 65535 {
-			return bad(fmt.Sprintf("has container port %q, which is not a port (1-65535)", containerS))
-		}
-		pf.Container = c
-	}
-	return pf, nil
+	return PortForward{}, fmt.Errorf("port_forwards: got %s %s: %s", v.Type(), v, manifest.PortForwardForms)
 }

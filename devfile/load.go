@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -388,6 +389,7 @@ func (s *state) evalError(ctx context.Context, thread *starlark.Thread, maxSteps
 			out.Msg = name + ": " + out.Msg
 		}
 	}
+	out.Msg = unpackParam.ReplaceAllString(out.Msg, "$1$2: ")
 	switch {
 	case ctx.Err() != nil:
 		out.Msg = fmt.Sprintf("evaluation cancelled: %v", ctx.Err())
@@ -401,6 +403,12 @@ func (s *state) evalError(ctx context.Context, thread *starlark.Thread, maxSteps
 	}
 	return out
 }
+
+// unpackParam matches the "BUILTIN: for parameter NAME: " (NAME quoted when
+// passed by keyword) that starlark.UnpackArgs puts before the error of an
+// argument's Unpack; evalError shortens it to "BUILTIN: NAME: ", the form
+// of every other argument error of the package.
+var unpackParam = regexp.MustCompile(`^([\w.]+: )for parameter "?([A-Za-z_]\w*)"?: `)
 
 // backtrace formats the user frames of stack, outermost first.
 func backtrace(stack starlark.CallStack) string {

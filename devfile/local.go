@@ -17,12 +17,14 @@ type localDecl struct {
 // localResource implements local_resource.
 func (s *state) localResource(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
-		name, cmdBat, serveCmdBat, dir, serveDir  string
-		cmd, serveCmd, deps, ignore, resourceDeps starlark.Value = starlark.None, starlark.None, starlark.None, starlark.None, starlark.None
-		triggerMode, labels, links, tags          starlark.Value = starlark.None, starlark.None, starlark.None, starlark.None
-		env, serveEnv, readiness                  starlark.Value = starlark.None, starlark.None, starlark.None
-		autoInit                                                 = true
-		allowParallel                             bool
+		name, cmdBat, serveCmdBat, dir, serveDir string
+		cmd, serveCmd, deps                      starlark.Value = starlark.None, starlark.None, starlark.None
+		triggerMode, labels, links, tags         starlark.Value = starlark.None, starlark.None, starlark.None, starlark.None
+		readiness                                starlark.Value = starlark.None
+		ignore, resourceDeps                     stringList
+		env, serveEnv                            stringDict
+		autoInit                                 = true
+		allowParallel                            bool
 	)
 	if err := starlark.UnpackArgs(fn.Name(), args, kwargs,
 		"name", &name, "cmd?", &cmd, "deps?", &deps, "trigger_mode?", &triggerMode,
@@ -62,18 +64,7 @@ func (s *state) localResource(thread *starlark.Thread, fn *starlark.Builtin, arg
 	if spec.Deps, err = pathsFromValue(base, deps); err != nil {
 		return nil, fmt.Errorf("deps: %w", err)
 	}
-	if spec.Ignore, err = stringsFromValue("ignore", ignore); err != nil {
-		return nil, err
-	}
-	if spec.Env, err = stringMapFromValue("env", env); err != nil {
-		return nil, err
-	}
-	if spec.ServeEnv, err = stringMapFromValue("serve_env", serveEnv); err != nil {
-		return nil, err
-	}
-	if r.ResourceDeps, err = stringsFromValue("resource_deps", resourceDeps); err != nil {
-		return nil, err
-	}
+	spec.Ignore, spec.Env, spec.ServeEnv, r.ResourceDeps = ignore, env, serveEnv, resourceDeps
 	if r.Labels, err = labelsFromValue(labels); err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package devfile
+package manifest
 
 import (
 	"reflect"
@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func objIDs(objs []*k8sObject) []string {
+func objIDs(objs []*Object) []string {
 	out := []string{}
 	for _, o := range objs {
 		out = append(out, o.APIVersion+"/"+o.Kind+"/"+o.Namespace+"/"+o.Name)
@@ -68,12 +68,12 @@ items:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			objs, err := parseK8sYAML(tt.in, "in.yaml")
+			objs, err := Parse(tt.in, "in.yaml")
 			if err != nil {
-				t.Fatalf("parseK8sYAML(%q) error: %v", tt.in, err)
+				t.Fatalf("Parse(%q) error: %v", tt.in, err)
 			}
 			if got := objIDs(objs); !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("parseK8sYAML(%q) = %v, want %v", tt.in, got, tt.want)
+				t.Errorf("Parse(%q) = %v, want %v", tt.in, got, tt.want)
 			}
 		})
 	}
@@ -81,15 +81,15 @@ items:
 
 func TestParseK8sYAMLKeepsDocumentText(t *testing.T) {
 	in := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a # keep me\ndata:\n  n: \"007\"\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n"
-	objs, err := parseK8sYAML(in, "in.yaml")
+	objs, err := Parse(in, "in.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a # keep me\ndata:\n  n: \"007\"\n"; objs[0].YAML != want {
-		t.Errorf("parseK8sYAML(...)[0].YAML = %q, want %q", objs[0].YAML, want)
+		t.Errorf("Parse(...)[0].YAML = %q, want %q", objs[0].YAML, want)
 	}
-	if got := joinYAML(objs); got != in {
-		t.Errorf("joinYAML(parseK8sYAML(in)) = %q, want %q", got, in)
+	if got := Join(objs); got != in {
+		t.Errorf("Join(Parse(in)) = %q, want %q", got, in)
 	}
 }
 
@@ -111,19 +111,19 @@ func TestParseK8sYAMLErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := parseK8sYAML(tt.in, "in.yaml")
+			_, err := Parse(tt.in, "in.yaml")
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("parseK8sYAML(%q) error = %v, want it to contain %q", tt.in, err, tt.want)
+				t.Errorf("Parse(%q) error = %v, want it to contain %q", tt.in, err, tt.want)
 			}
 		})
 	}
 }
 
-func mustObj(t *testing.T, y string) *k8sObject {
+func mustObj(t *testing.T, y string) *Object {
 	t.Helper()
-	objs, err := parseK8sYAML(y, "test.yaml")
+	objs, err := Parse(y, "test.yaml")
 	if err != nil || len(objs) != 1 {
-		t.Fatalf("parseK8sYAML(%q) = %d objects, %v; want 1", y, len(objs), err)
+		t.Fatalf("Parse(%q) = %d objects, %v; want 1", y, len(objs), err)
 	}
 	return objs[0]
 }
@@ -208,13 +208,13 @@ func TestContainerImagesAndPodTemplates(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := mustObj(t, tt.yaml)
-			if got := o.containerImages(); !reflect.DeepEqual(got, tt.wantImages) {
+			if got := o.ContainerImages(); !reflect.DeepEqual(got, tt.wantImages) {
 				t.Errorf("containerImages() = %v, want %v", got, tt.wantImages)
 			}
-			if got := o.podTemplateLabels(); !reflect.DeepEqual(got, tt.wantLabels) {
+			if got := o.PodTemplateLabels(); !reflect.DeepEqual(got, tt.wantLabels) {
 				t.Errorf("podTemplateLabels() = %v, want %v", got, tt.wantLabels)
 			}
-			if got := o.containerPorts(); !reflect.DeepEqual(got, tt.wantPorts) {
+			if got := o.ContainerPorts(); !reflect.DeepEqual(got, tt.wantPorts) {
 				t.Errorf("containerPorts() = %v, want %v", got, tt.wantPorts)
 			}
 		})
@@ -224,7 +224,7 @@ func TestContainerImagesAndPodTemplates(t *testing.T) {
 func TestSelectsPodsOf(t *testing.T) {
 	web := mustObj(t, deploymentYAML)
 	webInShop := mustObj(t, strings.Replace(deploymentYAML, "name: web\n  labels", "name: web\n  namespace: shop\n  labels", 1))
-	svc := func(ns, selector string) *k8sObject {
+	svc := func(ns, selector string) *Object {
 		y := "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n"
 		if ns != "" {
 			y += "  namespace: " + ns + "\n"
@@ -233,8 +233,8 @@ func TestSelectsPodsOf(t *testing.T) {
 	}
 	tests := []struct {
 		name     string
-		svc      *k8sObject
-		workload *k8sObject
+		svc      *Object
+		workload *Object
 		want     bool
 	}{
 		{"subset of template labels", svc("", "{app: web}"), web, true},
@@ -250,8 +250,8 @@ func TestSelectsPodsOf(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.svc.selectsPodsOf(tt.workload); got != tt.want {
-				t.Errorf("selectsPodsOf(%s) = %v, want %v", tt.workload.id(), got, tt.want)
+			if got := tt.svc.SelectsPodsOf(tt.workload); got != tt.want {
+				t.Errorf("selectsPodsOf(%s) = %v, want %v", tt.workload.ID(), got, tt.want)
 			}
 		})
 	}
@@ -285,7 +285,7 @@ func TestSetNamespace(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := mustObj(t, tt.in)
-			if err := o.setNamespace("dev", tt.deep); err != nil {
+			if err := o.SetNamespace("dev", tt.deep); err != nil {
 				t.Fatal(err)
 			}
 			if o.Namespace != "dev" {
@@ -308,21 +308,21 @@ func FuzzParseK8sYAML(f *testing.F) {
 	f.Add("apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Service, metadata: {name: a}, spec: {selector: {a: b}}}\n")
 	f.Add("---\n--- # c\n...\nkind: [\n")
 	f.Fuzz(func(t *testing.T, in string) {
-		objs, err := parseK8sYAML(in, "fuzz.yaml")
+		objs, err := Parse(in, "fuzz.yaml")
 		if err != nil {
 			return
 		}
 		for _, o := range objs {
 			if o.APIVersion == "" || o.Kind == "" {
-				t.Fatalf("parseK8sYAML(%q) gave an object without apiVersion or kind: %+v", in, o)
+				t.Fatalf("Parse(%q) gave an object without apiVersion or kind: %+v", in, o)
 			}
-			o.containerImages()
-			o.containerPorts()
-			o.containerEnvValues()
-			labels := o.podTemplateLabels()
-			o.selectsPods(labels, o.namespaceOrDefault())
-			_ = potentialNames(o)
-			if err := o.setNamespace("fuzz", true); err != nil && o.Content["metadata"] != nil {
+			o.ContainerImages()
+			o.ContainerPorts()
+			o.ContainerEnvValues()
+			labels := o.PodTemplateLabels()
+			o.SelectsPods(labels, o.NamespaceOrDefault())
+			_ = PotentialNames(o)
+			if err := o.SetNamespace("fuzz", true); err != nil && o.Content["metadata"] != nil {
 				if _, ok := o.Content["metadata"].(map[string]any); ok {
 					t.Fatalf("setNamespace on %q: %v", in, err)
 				}

@@ -8,54 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
 	"go.starlark.net/starlark"
-	"sigs.k8s.io/yaml"
+
+	"github.com/devloop-dev/devloop/devfile/internal/manifest"
 )
-
-// helmDefaultRelease is the release name helm() uses when name= is unset:
-// Tilt's choice, stable across loads (helm's own default is random).
-const helmDefaultRelease = "chart"
-
-// helmRequest is what helm() was asked to render.
-type helmRequest struct {
-	// Chart is the absolute chart directory.
-	Chart       string
-	Name        string
-	Namespace   string
-	Values      []string // absolute paths
-	Set         []string
-	KubeVersion string
-	SkipCRDs    bool
-}
-
-// argv returns the helm command line that renders r.
-func (r helmRequest) argv() []string {
-	name := r.Name
-	if name == "" {
-		name = helmDefaultRelease
-	}
-	argv := []string{"helm", "template", name, r.Chart}
-	if r.Namespace != "" {
-		argv = append(argv, "--namespace", r.Namespace)
-	}
-	if r.KubeVersion != "" {
-		argv = append(argv, "--kube-version", r.KubeVersion)
-	}
-	if !r.SkipCRDs {
-		argv = append(argv, "--include-crds")
-	}
-	for _, v := range r.Values {
-		argv = append(argv, "--values", v)
-	}
-	for _, s := range r.Set {
-		argv = append(argv, "--set", s)
-	}
-	return argv
-}
 
 // helm implements helm(paths, name="", namespace="", values=[], set=[],
 // kube_version="", skip_crds=False): renders a local chart directory with
@@ -74,7 +33,7 @@ func (s *state) helm(thread *starlark.Thread, fn *starlark.Builtin, args starlar
 	if chart == "" {
 		return nil, fmt.Errorf("%s: the chart path is empty: name a chart directory (the one with Chart.yaml)", fn.Name())
 	}
-	req := helmRequest{Chart: s.absPath(thread, chart), Name: name, Namespace: namespace, KubeVersion: kubeVersion, SkipCRDs: skipCRDs}
+	req := manifest.HelmRequest{Chart: s.absPath(thread, chart), Name: name, Namespace: namespace, KubeVersion: kubeVersion, SkipCRDs: skipCRDs}
 	fi, err := os.Stat(req.Chart)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -102,78 +61,36 @@ func (s *state) helm(thread *starlark.Thread, fn *starlark.Builtin, args starlar
 	if err := s.addTreeDeps(req.Chart); err != nil {
 		return nil, fmt.Errorf("%s: %w", fn.Name(), err)
 	}
-	for _, sub := range localSubcharts(req.Chart) {
+	for _, sub := range manifest.LocalSubcharts(req.Chart) {
 		if err := s.addTreeDeps(sub); err != nil {
 			return nil, fmt.Errorf("%s: %w", fn.Name(), err)
 		}
 	}
-	argv := req.argv()
+	argv := req.Argv()
 	out, err := s.runTool(thread, argv, filepath.Dir(callerFile(thread)),
 		"install Helm 3 (https://helm.sh/docs/intro/install/), or render the chart yourself and pass the YAML to k8s_yaml()")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", fn.Name(), err)
 	}
-	text := dropHelmTests(out)
+	text := manifest.DropHelmTests(out)
 	source := "helm: " + s.rel(req.Chart)
 	if namespace != "" {
 		// helm template --namespace neither sets the namespace of objects
 		// whose templates omit it nor creates it; set it, as Tilt does.
-		objs, err := parseK8sYAML(text, source)
+		objs, err := manifest.Parse(text, source)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", fn.Name(), err)
 		}
 		for _, o := range objs {
-			if o.Namespace == "" && !clusterScopedKinds[o.Kind] {
-				if err := o.setNamespace(namespace, false); err != nil {
+			if o.Namespace == "" && !manifest.ClusterScoped(o.Kind) {
+				if err := o.SetNamespace(namespace, false); err != nil {
 					return nil, fmt.Errorf("%s: %w", fn.Name(), err)
 				}
 			}
 		}
-		text = joinYAML(objs)
+		text = manifest.Join(objs)
 	}
 	return &Blob{Text: text, Source: source}, nil
-}
-
-// helmTestSource marks the documents of a chart's tests/ templates, which
-// `helm test` runs and a deploy must not apply.
-var helmTestSource = regexp.MustCompile(`(?m)^# Source: .*/tests/`)
-
-// dropHelmTests removes test hook documents from helm template output.
-func dropHelmTests(text string) string {
-	var keep []string
-	for _, d := range splitYAMLDocs(text) {
-		if helmTestSource.MatchString(d.Text) || strings.TrimSpace(d.Text) == "" {
-			continue
-		}
-		keep = append(keep, d.Text)
-	}
-	return strings.Join(keep, "---\n")
-}
-
-// localSubcharts returns the directories of a chart's file:// dependencies
-// (Chart.yaml, or requirements.yaml for apiVersion v1 charts).
-func localSubcharts(chart string) []string {
-	var out []string
-	for _, f := range []string{"Chart.yaml", "requirements.yaml"} {
-		data, err := readInput(filepath.Join(chart, f))
-		if err != nil {
-			continue
-		}
-		var meta struct {
-			Dependencies []struct {
-				Repository string `json:"repository"`
-			} `json:"dependencies"`
-		}
-		if yaml.Unmarshal(data, &meta) != nil {
-			continue
-		}
-		for _, d := range meta.Dependencies {
-			if p, ok := strings.CutPrefix(d.Repository, "file://"); ok {
-				out = append(out, absFrom(chart, p))
-			}
-		}
-	}
-	return out
 }
 
 // maxTreeDeps bounds how many files of one directory become dependencies: a
@@ -287,4 +204,52 @@ func lookPathIn(prog string, env []string) (string, error) {
 func isExecutable(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
+}
+
+// kustomize implements kustomize(paths, kustomize_bin="", flags=[]): builds
+// a kustomization directory with the kustomize library built into devloop
+// (no kustomize or kubectl binary needed) and returns the YAML as a blob.
+// Every file kustomize reads, and every file under the directory, becomes a
+// dependency. kustomize_bin= runs that binary instead ("BIN build FLAGS DIR").
+func (s *state) kustomize(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var dir, bin string
+	var flagsV starlark.Value
+	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "paths", &dir, "kustomize_bin?", &bin, "flags?", &flagsV); err != nil {
+		return nil, err
+	}
+	if dir == "" {
+		return nil, fmt.Errorf("%s: the directory is empty: name the directory with kustomization.yaml", fn.Name())
+	}
+	flags, err := stringsFromValue("flags", flagsV)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", fn.Name(), err)
+	}
+	abs := s.absPath(thread, dir)
+	if !isDir(abs) {
+		return nil, fmt.Errorf("%s: %s is not a directory (looked for %s): name the directory with kustomization.yaml", fn.Name(), dir, abs)
+	}
+	if err := s.addTreeDeps(abs); err != nil {
+		return nil, fmt.Errorf("%s: %w", fn.Name(), err)
+	}
+	source := "kustomize: " + s.rel(abs)
+	if bin != "" {
+		argv := append(append([]string{bin, "build"}, flags...), abs)
+		out, err := s.runTool(thread, argv, filepath.Dir(callerFile(thread)), "install it, or drop kustomize_bin= to use the kustomize built into devloop")
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", fn.Name(), err)
+		}
+		return &Blob{Text: out, Source: source}, nil
+	}
+	opts, err := manifest.KustomizeOptions(flags)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", fn.Name(), err)
+	}
+	if s.opts.NoExec && opts.PluginConfig.HelmConfig.Enabled {
+		return nil, fmt.Errorf("%s: running helm for --enable-helm is disabled (Options.NoExec)", fn.Name())
+	}
+	out, err := manifest.Kustomize(opts, abs, s.addDep)
+	if err != nil {
+		return nil, fmt.Errorf("%s: building %s: %w", fn.Name(), dir, err)
+	}
+	return &Blob{Text: out, Source: source}, nil
 }
