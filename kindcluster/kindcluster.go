@@ -130,7 +130,8 @@ type Info struct {
 // missing and reuses it when present (a working cluster is never
 // recreated), starts its registry, wires containerd to it, writes the
 // KEP-1755 ConfigMap, adds the cluster's context to the kubeconfig without
-// switching to it, and waits until the API server and every node are Ready.
+// switching to it, and waits until the API server and every node are Ready
+// and the default namespace can take pods (its service account exists).
 // Progress goes to Config.Progress.
 func (m *Manager) Ensure(ctx context.Context, c devfile.Cluster) (*Info, error) {
 	s, err := resolve(c, m.cfg)
@@ -331,7 +332,17 @@ func (m *Manager) waitNodes(ctx context.Context, s spec, cs kubernetes.Interface
 				waitingFor = "node " + n.Name + " is not Ready"
 			}
 		}
-		return all, nil
+		if !all {
+			return false, nil
+		}
+		// The API server refuses pods in a namespace until its default
+		// service account exists; the controller manager creates it a
+		// moment after the nodes are Ready. Ready means a pod can be made.
+		if _, err := cs.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{}); err != nil {
+			waitingFor = "the service account default/default, which the controller manager creates: " + err.Error()
+			return false, nil
+		}
+		return true, nil
 	})
 	if err != nil {
 		return fmt.Errorf("waiting for the nodes of kind cluster %q: %w (%s): see `kubectl --context %s describe nodes`", s.name, err, waitingFor, s.context())

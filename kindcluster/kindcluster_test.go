@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -121,6 +123,7 @@ func markerTar(t *testing.T, content string) string {
 func readyCluster() *fake.Clientset {
 	return fake.NewClientset(
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kube-public"}},
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: "default"}},
 		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "dev-control-plane"},
 			Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}}},
 	)
@@ -480,4 +483,48 @@ func TestCommandOutput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEnsureWaitsForServiceAccount: nodes Ready is not enough, the default
+// namespace's service account must exist before a pod can be made; Ensure
+// waits for it and, if it never comes, says what it waited for.
+func TestEnsureWaitsForServiceAccount(t *testing.T) {
+	t.Run("appears", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			cs := readyCluster()
+			if err := cs.CoreV1().ServiceAccounts("default").Delete(t.Context(), "default", metav1.DeleteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			w := &world{t: t, nodes: "dev-control-plane\trunning\n", marker: "dev\n"}
+			m, _, _ := newTestManager(t, w, &fakeKind{}, cs)
+			go func() {
+				time.Sleep(3 * time.Second)
+				sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: "default"}}
+				if _, err := cs.CoreV1().ServiceAccounts("default").Create(context.Background(), sa, metav1.CreateOptions{}); err != nil {
+					t.Error(err)
+				}
+			}()
+			start := time.Now()
+			if _, err := m.Ensure(t.Context(), devfile.Cluster{Name: "dev"}); err != nil {
+				t.Fatalf("Ensure = %v", err)
+			}
+			if waited := time.Since(start); waited < 3*time.Second {
+				t.Errorf("Ensure returned after %v, before the service account existed (3s)", waited)
+			}
+		})
+	})
+	t.Run("never", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			cs := readyCluster()
+			if err := cs.CoreV1().ServiceAccounts("default").Delete(t.Context(), "default", metav1.DeleteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			w := &world{t: t, nodes: "dev-control-plane\trunning\n", marker: "dev\n"}
+			m, _, _ := newTestManager(t, w, &fakeKind{}, cs)
+			_, err := m.Ensure(t.Context(), devfile.Cluster{Name: "dev"})
+			if err == nil || !strings.Contains(err.Error(), "service account default/default") {
+				t.Fatalf("Ensure = %v, want an error naming the service account it waited for", err)
+			}
+		})
+	})
 }

@@ -193,13 +193,46 @@ func (c *Client) applyOne(ctx context.Context, in *unstructured.Unstructured, im
 	return a, nil
 }
 
+// serviceAccountWait bounds how long an apply waits for the namespace's
+// service account. The API server refuses a pod whose service account does
+// not exist yet, and the controller manager creates each namespace's
+// "default" account a moment after the namespace: in a cluster or namespace
+// made seconds ago the first pod meets that refusal although nothing is
+// wrong. A missing account that stays missing (a typo in
+// serviceAccountName) still fails, after this wait, with the API's error.
+const serviceAccountWait = 30 * time.Second
+
+// serviceAccountPoll is how often the refused apply is tried again.
+const serviceAccountPoll = 250 * time.Millisecond
+
 func (c *Client) patch(ctx context.Context, ri dynamic.ResourceInterface, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	data, err := json.Marshal(obj.Object)
 	if err != nil {
 		return nil, err
 	}
 	force := true
-	return ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: FieldManager, Force: &force})
+	opts := metav1.PatchOptions{FieldManager: FieldManager, Force: &force}
+	res, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, opts)
+	if !serviceAccountPending(err) {
+		return res, err
+	}
+	c.log.Debug("service account not there yet, waiting", "object", refOf(obj).String(), "err", err)
+	deadline := time.Now().Add(serviceAccountWait)
+	for serviceAccountPending(err) && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(serviceAccountPoll):
+		}
+		res, err = ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, opts)
+	}
+	return res, err
+}
+
+// serviceAccountPending reports the API server's refusal of a pod whose
+// service account does not exist (ServiceAccount admission).
+func serviceAccountPending(err error) bool {
+	return err != nil && apierrors.IsForbidden(err) && strings.Contains(err.Error(), "error looking up service account")
 }
 
 func isImmutable(err error) bool {

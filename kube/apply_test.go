@@ -2,8 +2,11 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -175,6 +178,68 @@ func TestApply(t *testing.T) {
 		remote.server = "https://10.1.1.1"
 		if _, err := remote.Apply(ctx, []*unstructured.Unstructured{dep}, nil); err == nil || !strings.Contains(err.Error(), "allow_k8s_contexts") {
 			t.Errorf("Apply on context prod = %v, want the allow_k8s_contexts error", err)
+		}
+	})
+}
+
+// TestApplyWaitsForServiceAccount: in a namespace made a moment ago the API
+// server refuses pods until the controller manager has created the default
+// service account; Apply tries again until it exists, and an account that
+// never appears fails with the API's error after serviceAccountWait.
+func TestApplyWaitsForServiceAccount(t *testing.T) {
+	refuse := func(dyn *dynfake.FakeDynamicClient, times int) *int {
+		calls := 0
+		dyn.PrependReactor("patch", "deployments", func(a clienttesting.Action) (bool, runtime.Object, error) {
+			calls++
+			if times < 0 || calls <= times {
+				return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "deployments"}, "app",
+					errors.New(`error looking up service account dev/default: serviceaccount "default" not found`))
+			}
+			return false, nil, nil
+		})
+		return &calls
+	}
+	t.Run("appears", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			c, dyn := newFakeDynamic(t)
+			calls := refuse(dyn, 3)
+			start := time.Now()
+			got, err := c.Apply(t.Context(), []*unstructured.Unstructured{mustDecode(t, deploymentYAML)}, nil)
+			if err != nil {
+				t.Fatalf("Apply = %v, want success once the service account exists", err)
+			}
+			if len(got) != 1 || !got[0].Changed || got[0].UID == "" {
+				t.Errorf("Apply = %+v, want the deployment applied", got)
+			}
+			if *calls != 4 {
+				t.Errorf("patch calls = %d, want 4 (3 refused, 1 applied)", *calls)
+			}
+			if waited := time.Since(start); waited != 3*serviceAccountPoll {
+				t.Errorf("waited %v, want %v", waited, 3*serviceAccountPoll)
+			}
+		})
+	})
+	t.Run("never", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			c, dyn := newFakeDynamic(t)
+			refuse(dyn, -1)
+			start := time.Now()
+			_, err := c.Apply(t.Context(), []*unstructured.Unstructured{mustDecode(t, deploymentYAML)}, nil)
+			if err == nil || !strings.Contains(err.Error(), `serviceaccount "default" not found`) || !apierrors.IsForbidden(errors.Unwrap(err)) {
+				t.Fatalf("Apply = %v, want the API's forbidden error", err)
+			}
+			if waited := time.Since(start); waited < serviceAccountWait || waited > serviceAccountWait+serviceAccountPoll {
+				t.Errorf("gave up after %v, want %v", waited, serviceAccountWait)
+			}
+		})
+	})
+	t.Run("other refusals fail at once", func(t *testing.T) {
+		c, dyn := newFakeDynamic(t)
+		dyn.PrependReactor("patch", "deployments", func(a clienttesting.Action) (bool, runtime.Object, error) {
+			return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "deployments"}, "app", errors.New("user cannot patch"))
+		})
+		if _, err := c.Apply(context.Background(), []*unstructured.Unstructured{mustDecode(t, deploymentYAML)}, nil); err == nil || !strings.Contains(err.Error(), "user cannot patch") {
+			t.Fatalf("Apply = %v, want the refusal", err)
 		}
 	})
 }
