@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"sync/atomic"
 
 	"github.com/devloop-dev/devloop/builder"
@@ -53,6 +54,7 @@ type kubeOptions struct {
 // ConfigMap) and a builder. The error says what is missing and how to fix it.
 func setupKube(ctx context.Context, m *devfile.Model, o kubeOptions) (*kubeSetup, error) {
 	kubeconfig, kctx := o.kubeconfig, o.context
+	allowed := m.Settings.AllowedContexts
 	if m.Cluster != nil {
 		ensure := o.ensure
 		if ensure == nil {
@@ -72,18 +74,21 @@ func setupKube(ctx context.Context, m *devfile.Model, o kubeOptions) (*kubeSetup
 			return nil, fmt.Errorf("kind cluster %s: %w", m.Cluster.Name, err)
 		}
 		kubeconfig, kctx = info.Kubeconfig, info.Context
+		// The cluster devloop itself ensured is local whatever its name
+		// (kind_cluster(name="prod") is kind-prod on this machine's docker).
+		allowed = append(slices.Clone(allowed), kctx)
 	}
 	client, err := kube.New(kube.Config{
 		Kubeconfig:      kubeconfig,
 		Context:         kctx,
 		Namespace:       m.Settings.Namespace,
-		AllowedContexts: m.Settings.AllowedContexts,
+		AllowedContexts: allowed,
 		Logger:          o.logger,
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := kube.CheckContext(client.Context(), client.Server(), m.Settings.AllowedContexts); err != nil {
+	if err := kube.CheckContext(client.Context(), client.Server(), allowed); err != nil {
 		client.Close()
 		return nil, err
 	}

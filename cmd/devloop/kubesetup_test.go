@@ -93,6 +93,20 @@ func TestSetupKube(t *testing.T) {
 			registry: builder.Registry{Host: "localhost:5005", HostFromContainerRuntime: "devloop-registry:5000"},
 		},
 		{
+			name:  "kind_cluster with a production-looking name is still the local cluster devloop ensured",
+			model: devfile.Model{Cluster: &devfile.Cluster{Name: "prod"}},
+			ensure: func(ctx context.Context, c devfile.Cluster) (*kindcluster.Info, error) {
+				return &kindcluster.Info{Name: "prod", Context: "kind-prod"}, nil
+			},
+			current: "kind-prod", servers: map[string]string{"kind-prod": noRegistry.URL},
+			context: "kind-prod",
+		},
+		{
+			name:    "the same context not ensured by devloop needs allow_k8s_contexts",
+			current: "kind-prod", servers: map[string]string{"kind-prod": noRegistry.URL},
+			err: `allow_k8s_contexts("kind-prod")`,
+		},
+		{
 			name:  "kind_cluster that cannot be created",
 			model: devfile.Model{Cluster: &devfile.Cluster{Name: "dev"}},
 			ensure: func(ctx context.Context, c devfile.Cluster) (*kindcluster.Info, error) {
