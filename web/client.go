@@ -11,18 +11,22 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/devloop-dev/devloop/engine"
 )
 
-// ClientConfig says how to reach a daemon. The zero value means the daemon
-// on DefaultPort, found through its state file.
+// ClientConfig says how to reach a daemon. The zero value means the one
+// running daemon, else the daemon on DefaultPort, found through its state
+// file.
 type ClientConfig struct {
 	// Host is the daemon's address; "" means the state file's, or 127.0.0.1.
 	Host string
-	// Port is the daemon's port; 0 means DefaultPort.
+	// Port is the daemon's port; 0 means the port of the one daemon whose
+	// state file is in the state directory and whose process runs (the
+	// daemon on DefaultPort when it is one of several), else DefaultPort.
 	Port int
 	// Token authenticates mutating requests; "" means the state file's.
 	Token string
@@ -35,7 +39,10 @@ type Client struct {
 	base  string
 	port  int
 	token string
-	http  *http.Client
+	// noState is set when no state file was found for the port: reads from
+	// loopback still work, mutating requests cannot authenticate.
+	noState bool
+	http    *http.Client
 }
 
 // requestTimeout bounds every request except following logs: the API
@@ -43,20 +50,31 @@ type Client struct {
 const requestTimeout = 30 * time.Second
 
 // NewClient returns a client for the daemon cfg names. Without a token it
-// reads the daemon's state file; no state file is an error wrapping
-// ErrNoDaemon.
+// reads the daemon's state file. Several running daemons and no port is an
+// error that lists their ports. A missing state file is not an error here
+// (a devloop up started with another XDG_STATE_HOME still answers reads);
+// when nothing listens, requests fail with an error wrapping ErrNoDaemon.
 func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.Port == 0 {
-		cfg.Port = DefaultPort
-	}
-	if cfg.Token == "" {
-		st, err := LoadState(cfg.Port)
+		port, err := discoverPort()
 		if err != nil {
 			return nil, err
 		}
-		cfg.Token = st.Token
-		if cfg.Host == "" {
-			cfg.Host = st.Host
+		cfg.Port = port
+	}
+	noState := false
+	if cfg.Token == "" {
+		st, err := LoadState(cfg.Port)
+		switch {
+		case errors.Is(err, ErrNoDaemon):
+			noState = true
+		case err != nil:
+			return nil, err
+		default:
+			cfg.Token = st.Token
+			if cfg.Host == "" {
+				cfg.Host = st.Host
+			}
 		}
 	}
 	if cfg.Host == "" || cfg.Host == "0.0.0.0" || cfg.Host == "::" {
@@ -67,11 +85,34 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		hc = &http.Client{}
 	}
 	return &Client{
-		base:  "http://" + net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
-		port:  cfg.Port,
-		token: cfg.Token,
-		http:  hc,
+		base:    "http://" + net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
+		port:    cfg.Port,
+		token:   cfg.Token,
+		noState: noState,
+		http:    hc,
 	}, nil
+}
+
+// discoverPort finds the port of the daemon a verb without --port means.
+func discoverPort() (int, error) {
+	running := RunningStates()
+	switch len(running) {
+	case 0:
+		return DefaultPort, nil
+	case 1:
+		return running[0].Port, nil
+	}
+	ports := make([]string, len(running))
+	for i, st := range running {
+		if st.Port == DefaultPort {
+			return DefaultPort, nil
+		}
+		ports[i] = strconv.Itoa(st.Port)
+		if st.Devfile != "" {
+			ports[i] += " (" + st.Devfile + ")"
+		}
+	}
+	return 0, fmt.Errorf("%d devloop up are running, on ports %s: say which with --port or DEVLOOP_PORT", len(running), strings.Join(ports, ", "))
 }
 
 // APIError is an error answer from the daemon.
@@ -103,6 +144,9 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values) (*ht
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if errors.Is(err, syscall.ECONNREFUSED) {
+			if c.noState {
+				return nil, noDaemonError(c.port)
+			}
 			return nil, fmt.Errorf("%w (nothing listens there; a stale state file %s was left behind)", noDaemonError(c.port), StatePath(c.port))
 		}
 		return nil, fmt.Errorf("talking to devloop on port %d: %w", c.port, err)
@@ -115,7 +159,11 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values) (*ht
 			e.Error = fmt.Sprintf("devloop on port %d answered %s", c.port, resp.Status)
 		}
 		if resp.StatusCode == http.StatusUnauthorized {
-			e.Error += " (is the state file from another run? restart `devloop up`)"
+			if c.noState {
+				e.Error += fmt.Sprintf(" (devloop on port %d answers, but its state file with the token is not at %s: run this command with the XDG_STATE_HOME of that `devloop up`)", c.port, StatePath(c.port))
+			} else {
+				e.Error += " (is the state file from another run? restart `devloop up`)"
+			}
 		}
 		return nil, &APIError{Status: resp.StatusCode, Message: e.Error}
 	}

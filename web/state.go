@@ -7,7 +7,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
+	"syscall"
 )
 
 // DefaultPort is the port the daemon's API and dashboard listen on unless
@@ -33,6 +36,10 @@ type State struct {
 // $XDG_STATE_HOME/devloop/daemon-PORT.json, or
 // ~/.local/state/devloop/daemon-PORT.json without XDG_STATE_HOME.
 func StatePath(port int) string {
+	return filepath.Join(stateDir(), "daemon-"+strconv.Itoa(port)+".json")
+}
+
+func stateDir() string {
 	dir := os.Getenv("XDG_STATE_HOME")
 	if dir == "" || !filepath.IsAbs(dir) {
 		home, err := os.UserHomeDir()
@@ -41,7 +48,38 @@ func StatePath(port int) string {
 		}
 		dir = filepath.Join(home, ".local", "state")
 	}
-	return filepath.Join(dir, "devloop", "daemon-"+strconv.Itoa(port)+".json")
+	return filepath.Join(dir, "devloop")
+}
+
+// RunningStates returns the state of every daemon whose state file is in
+// the state directory and whose process is alive, by port. A file left by
+// a devloop that was killed is skipped; an unreadable one too.
+func RunningStates() []State {
+	paths, _ := filepath.Glob(filepath.Join(stateDir(), "daemon-*.json"))
+	var out []State
+	for _, path := range paths {
+		port, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(path), "daemon-"), ".json"))
+		if err != nil {
+			continue
+		}
+		st, err := LoadState(port)
+		if err != nil || !processAlive(st.PID) {
+			continue
+		}
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b State) int { return a.Port - b.Port })
+	return out
+}
+
+// processAlive reports whether a process with pid exists (signal 0: EPERM
+// means it exists under another user).
+func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // SaveState writes st to StatePath(st.Port) with mode 0600 (it holds the

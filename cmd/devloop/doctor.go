@@ -37,12 +37,18 @@ func newDoctorCmd(s Streams) *cobra.Command {
 				return err
 			}
 			cfg.args = devArgs
+			if cfg.port, err = envPort(cfg.port); err != nil {
+				return err
+			}
+			if cfg.port == 0 {
+				cfg.port = web.DefaultPort
+			}
 			return runDoctor(cmd.Context(), cfg, s, doctor.Deps{})
 		},
 	}
 	f := cmd.Flags()
 	f.StringVarP(&cfg.file, "file", "f", "", "path of the Devfile (default ./Devfile, then ./Tiltfile)")
-	f.IntVar(&cfg.port, "port", web.DefaultPort, "port of the dashboard and API that devloop up will use")
+	f.IntVar(&cfg.port, "port", 0, "port of the dashboard and API that devloop up will use (default: $DEVLOOP_PORT, else 10350)")
 	return cmd
 }
 

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,14 +21,41 @@ import (
 // daemonFlags are the flags of every verb that talks to a running daemon.
 type daemonFlags struct {
 	port int
+	host string
 }
 
 func (f *daemonFlags) register(cmd *cobra.Command) {
-	cmd.Flags().IntVar(&f.port, "port", web.DefaultPort, "port of the running devloop up (its API and dashboard)")
+	cmd.Flags().IntVar(&f.port, "port", 0, "port of the running devloop up (default: $DEVLOOP_PORT, else the one devloop up running, else 10350)")
+	cmd.Flags().StringVar(&f.host, "host", "", "address of the running devloop up (default: $DEVLOOP_HOST, else where it listens)")
 }
 
 func (f *daemonFlags) client() (*web.Client, error) {
-	return web.NewClient(web.ClientConfig{Port: f.port})
+	port, err := envPort(f.port)
+	if err != nil {
+		return nil, err
+	}
+	host := f.host
+	if host == "" {
+		host = os.Getenv("DEVLOOP_HOST")
+	}
+	return web.NewClient(web.ClientConfig{Host: host, Port: port})
+}
+
+// envPort is port, or $DEVLOOP_PORT when port is 0 (as TILT_PORT for
+// tilt), or 0 when neither is set.
+func envPort(port int) (int, error) {
+	if port != 0 {
+		return port, nil
+	}
+	v := os.Getenv("DEVLOOP_PORT")
+	if v == "" {
+		return 0, nil
+	}
+	p, err := strconv.Atoi(v)
+	if err != nil || p <= 0 || p > 65535 {
+		return 0, fmt.Errorf("DEVLOOP_PORT=%q is not a port number: set it to one (10350) or unset it", v)
+	}
+	return p, nil
 }
 
 // getConfig is what `devloop get` was asked for.

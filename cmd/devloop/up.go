@@ -58,6 +58,12 @@ func newUpCmd(s Streams) *cobra.Command {
 				return err
 			}
 			cfg.args = devArgs
+			if cfg.port, err = envPort(cfg.port); err != nil {
+				return err
+			}
+			if cfg.host == "" {
+				cfg.host = os.Getenv("DEVLOOP_HOST")
+			}
 			exe, err := os.Executable()
 			if err != nil {
 				return fmt.Errorf("finding the devloop executable to supervise local commands: %w", err)
@@ -68,8 +74,8 @@ func newUpCmd(s Streams) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVarP(&cfg.file, "file", "f", "", "path of the Devfile (default ./Devfile, then ./Tiltfile)")
-	f.StringVar(&cfg.host, "host", "127.0.0.1", "address the dashboard and API listen on")
-	f.IntVar(&cfg.port, "port", web.DefaultPort, "port of the dashboard and API")
+	f.StringVar(&cfg.host, "host", "", "address the dashboard and API listen on (default: $DEVLOOP_HOST, else 127.0.0.1)")
+	f.IntVar(&cfg.port, "port", 0, "port of the dashboard and API (default: $DEVLOOP_PORT, else 10350)")
 	f.BoolVar(&cfg.allowRemote, "allow-remote", false, "allow a --host that other machines reach (logs may carry secrets; remote clients need the token)")
 	f.BoolVar(&cfg.stream, "stream", true, "print every log line on the terminal (--stream=false: status changes only)")
 	return cmd

@@ -144,6 +144,37 @@ func TestGetJSONContract(t *testing.T) {
 	}
 }
 
+// TestVerbsFindTheDaemon: without --port, a verb reaches the devloop up
+// that DEVLOOP_PORT names, else the one running; a bad DEVLOOP_PORT is an
+// error naming it.
+func TestVerbsFindTheDaemon(t *testing.T) {
+	port := strconv.Itoa(daemon(t, webtest.New(verbResources()...)))
+	t.Run("discovered", func(t *testing.T) {
+		t.Setenv("DEVLOOP_PORT", "")
+		if code, out, errOut := runCLI(t, "get"); code != 0 || !strings.Contains(out, "resource_deps: api") {
+			t.Errorf("devloop get with one daemon on port %s and no --port = %d, %q, %q; want its table", port, code, out, errOut)
+		}
+	})
+	t.Run("DEVLOOP_PORT", func(t *testing.T) {
+		t.Setenv("DEVLOOP_PORT", port)
+		if code, out, errOut := runCLI(t, "get", "-o", "json"); code != 0 || !strings.Contains(out, `"resources"`) {
+			t.Errorf("DEVLOOP_PORT=%s devloop get -o json = %d, %q, %q; want the view", port, code, out, errOut)
+		}
+	})
+	t.Run("DEVLOOP_PORT wrong", func(t *testing.T) {
+		t.Setenv("DEVLOOP_PORT", "tilt")
+		if code, _, errOut := runCLI(t, "get"); code != 1 || !strings.Contains(errOut, `DEVLOOP_PORT="tilt" is not a port number`) {
+			t.Errorf("DEVLOOP_PORT=tilt devloop get = %d, %q; want 1 and an error naming DEVLOOP_PORT", code, errOut)
+		}
+	})
+	t.Run("--port wins", func(t *testing.T) {
+		t.Setenv("DEVLOOP_PORT", "tilt")
+		if code, _, errOut := runCLI(t, "get", "--port", port); code != 0 {
+			t.Errorf("devloop get --port %s with a bad DEVLOOP_PORT = %d, %q; want 0", port, code, errOut)
+		}
+	})
+}
+
 func TestVerbsWithoutDaemon(t *testing.T) {
 	// A port nothing listens on, with and without a stale state file.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
