@@ -190,10 +190,26 @@ func runClusterStatus(ctx context.Context, cfg clusterConfig, s Streams) error {
 			return err
 		}
 		_, err = fmt.Fprintf(s.Out, "%s\n", b)
+	} else {
+		_, err = fmt.Fprint(s.Out, clusterStatusText(st))
+	}
+	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprint(s.Out, clusterStatusText(st))
-	return err
+	return clusterStatusErr(st)
+}
+
+// clusterStatusErr is the exit status of `devloop cluster status`, as
+// kubectl get's of a missing object: 1 when the cluster does not exist or a
+// node is stopped, so a script can test it.
+func clusterStatusErr(st *kindcluster.Status) error {
+	switch {
+	case !st.Exists:
+		return &exitError{code: 1, err: fmt.Errorf("kind cluster %q does not exist: create it with `devloop cluster create --name %s` or `devloop up`", st.Name, st.Name)}
+	case !st.Running:
+		return &exitError{code: 1, err: fmt.Errorf("kind cluster %q is stopped: `devloop up` or `devloop cluster create --name %s` starts it", st.Name, st.Name)}
+	}
+	return nil
 }
 
 func clusterStatusText(st *kindcluster.Status) string {

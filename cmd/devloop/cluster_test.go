@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/devloop-dev/devloop/devfile"
+	"github.com/devloop-dev/devloop/internal/testkit/testenv"
 	"github.com/devloop-dev/devloop/kindcluster"
 )
 
@@ -54,11 +55,15 @@ func TestClusterSpec(t *testing.T) {
 
 func TestClusterStatusText(t *testing.T) {
 	tests := []struct {
-		name string
-		st   kindcluster.Status
-		want string
+		name    string
+		st      kindcluster.Status
+		want    string
+		wantErr string
 	}{
-		{name: "missing", st: kindcluster.Status{Name: "dev"}, want: "cluster  dev: does not exist (devloop cluster create)\nregistry: none\n"},
+		{name: "missing", st: kindcluster.Status{Name: "dev"}, want: "cluster  dev: does not exist (devloop cluster create)\nregistry: none\n",
+			wantErr: `kind cluster "dev" does not exist`},
+		{name: "stopped", st: kindcluster.Status{Name: "dev", Exists: true, Devloop: true, Nodes: []string{"dev-control-plane"}, Context: "kind-dev"},
+			want: "cluster  dev: stopped, 1 node(s), context kind-dev (devloop)\nregistry: none\n", wantErr: `kind cluster "dev" is stopped`},
 		{name: "running", st: kindcluster.Status{Name: "dev", Exists: true, Devloop: true, Running: true, Nodes: []string{"dev-control-plane"}, Context: "kind-dev",
 			Registry: &kindcluster.RegistryStatus{Container: "devloop-dev-registry", Host: "localhost:5005", Running: true, Devloop: true}},
 			want: "cluster  dev: running, 1 node(s), context kind-dev (devloop)\nregistry devloop-dev-registry: running on localhost:5005\n"},
@@ -68,6 +73,23 @@ func TestClusterStatusText(t *testing.T) {
 			if got := clusterStatusText(&tt.st); got != tt.want {
 				t.Errorf("clusterStatusText(%+v) = %q, want %q", tt.st, got, tt.want)
 			}
+			err := clusterStatusErr(&tt.st)
+			if (err != nil) != (tt.wantErr != "") || err != nil && !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("clusterStatusErr(%+v) = %v, want an error containing %q", tt.st, err, tt.wantErr)
+			}
 		})
+	}
+}
+
+// TestClusterStatusMissing runs `devloop cluster status` against the real
+// docker: a cluster that does not exist prints so and exits 1, in both
+// output formats.
+func TestClusterStatusMissing(t *testing.T) {
+	testenv.Getenv(t, "DEVLOOP_KIND_NODE_IMAGE") // the test environment's docker runs
+	for _, args := range [][]string{{}, {"-o", "json"}} {
+		code, out, errOut := runCLI(t, append([]string{"cluster", "status", "--name", "devloop-nope"}, args...)...)
+		if code != 1 || !strings.Contains(out, "devloop-nope") || !strings.Contains(errOut, `kind cluster "devloop-nope" does not exist`) {
+			t.Errorf("devloop cluster status --name devloop-nope %v = %d, %q, %q; want 1, the status and the error", args, code, out, errOut)
+		}
 	}
 }

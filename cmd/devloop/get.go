@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
 
 	"github.com/devloop-dev/devloop/engine"
 	"github.com/devloop-dev/devloop/web"
@@ -24,9 +26,39 @@ type daemonFlags struct {
 	host string
 }
 
+// register adds the flags to cmd, whose one argument (NAME) completes to
+// the running devloop's resource names.
 func (f *daemonFlags) register(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&f.port, "port", 0, "port of the running devloop up (default: $DEVLOOP_PORT, else the one devloop up running, else 10350)")
 	cmd.Flags().StringVar(&f.host, "host", "", "address of the running devloop up (default: $DEVLOOP_HOST, else where it listens)")
+	cmd.ValidArgsFunction = f.completeNames
+}
+
+// completionTimeout bounds asking the daemon for names while the user
+// waits at a shell prompt.
+const completionTimeout = 2 * time.Second
+
+func (f *daemonFlags) completeNames(cmd *cobra.Command, args []string, prefix string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	c, err := f.client()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), completionTimeout)
+	defer cancel()
+	v, err := c.View(ctx)
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var names []cobra.Completion
+	for _, r := range v.Resources {
+		if strings.HasPrefix(r.Name, prefix) {
+			names = append(names, cobra.CompletionWithDesc(r.Name, string(r.Phase)))
+		}
+	}
+	return names, cobra.ShellCompDirectiveNoFileComp
 }
 
 func (f *daemonFlags) client() (*web.Client, error) {
@@ -61,9 +93,12 @@ func envPort(port int) (int, error) {
 // getConfig is what `devloop get` was asked for.
 type getConfig struct {
 	name   string
-	output string // "" (table) or "json"
+	output string // "" (table), "wide", "json" or "yaml"
 	now    func() time.Time
 }
+
+// getOutputs are the -o values of `devloop get`, as kubectl's and tilt get's.
+var getOutputs = []string{"json", "yaml", "wide"}
 
 func newGetCmd(s Streams) *cobra.Command {
 	var df daemonFlags
@@ -72,14 +107,15 @@ func newGetCmd(s Streams) *cobra.Command {
 		Use:   "get [NAME]",
 		Short: "List the resources of the running devloop with their phase, last update and error",
 		Long: "List the resources of the running `devloop up` with their phase, last update and error.\n" +
-			"-o json prints the view as JSON: {\"resources\": [{\"name\", \"phase\", ...}], ...} (docs/api.md).",
+			"-o wide adds the kind, trigger mode and endpoints; -o json prints the view as JSON:\n" +
+			"{\"resources\": [{\"name\", \"phase\", ...}], ...} (docs/api.md); -o yaml the same as YAML.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				cfg.name = args[0]
 			}
-			if cfg.output != "" && cfg.output != "json" {
-				return fmt.Errorf("unknown output format %q: use -o json, or no -o for a table", cfg.output)
+			if cfg.output != "" && !slices.Contains(getOutputs, cfg.output) {
+				return fmt.Errorf("unknown output format %q: use -o %s, or no -o for a table", cfg.output, strings.Join(getOutputs, ", -o "))
 			}
 			c, err := df.client()
 			if err != nil {
@@ -89,7 +125,8 @@ func newGetCmd(s Streams) *cobra.Command {
 		},
 	}
 	df.register(cmd)
-	cmd.Flags().StringVarP(&cfg.output, "output", "o", "", "output format: json")
+	cmd.Flags().StringVarP(&cfg.output, "output", "o", "", "output format: "+strings.Join(getOutputs, ", "))
+	cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(getOutputs, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -110,16 +147,33 @@ func runGet(ctx context.Context, cfg getConfig, c *web.Client, s Streams) error 
 		}
 		v.Resources = found
 	}
-	if cfg.output == "json" {
+	switch cfg.output {
+	case "json":
 		enc := json.NewEncoder(s.Out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)
+	case "yaml":
+		b, err := yaml.Marshal(v) // through JSON: the same field names as -o json
+		if err != nil {
+			return err
+		}
+		_, err = s.Out.Write(b)
+		return err
 	}
 	var table bytes.Buffer
 	tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tPHASE\tLAST UPDATE\tERROR")
+	wide := cfg.output == "wide"
+	if wide {
+		fmt.Fprintln(tw, "NAME\tKIND\tPHASE\tTRIGGER\tLAST UPDATE\tENDPOINTS\tERROR")
+	} else {
+		fmt.Fprintln(tw, "NAME\tPHASE\tLAST UPDATE\tERROR")
+	}
 	now := cfg.now()
 	for _, r := range v.Resources {
+		if wide {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Kind, phaseText(r), r.TriggerMode, lastUpdateText(r, now), endpoints(r), firstLine(r.Error))
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, phaseText(r), lastUpdateText(r, now), firstLine(r.Error))
 	}
 	if err := tw.Flush(); err != nil {
@@ -137,6 +191,18 @@ func runGet(ctx context.Context, cfg getConfig, c *web.Client, s Streams) error 
 		fmt.Fprintf(s.Out, "\nThe cluster does not answer (since %s): %s\n", v.Cluster.Since.Format(time.TimeOnly), v.Cluster.Error)
 	}
 	return nil
+}
+
+// endpoints are a resource's link URLs, comma-separated, or "-".
+func endpoints(r engine.ResourceView) string {
+	if len(r.Links) == 0 {
+		return "-"
+	}
+	urls := make([]string, len(r.Links))
+	for i, l := range r.Links {
+		urls[i] = l.URL
+	}
+	return strings.Join(urls, ",")
 }
 
 func phaseText(r engine.ResourceView) string {

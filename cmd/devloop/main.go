@@ -2,18 +2,17 @@
 package main
 
 import (
-	"log/slog"
-
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"k8s.io/klog/v2"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
 )
 
 // Streams are the standard streams a command writes to; tests substitute buffers.
@@ -66,7 +65,10 @@ func newRootCmd(s Streams) *cobra.Command {
 		Short:         "The local-development inner loop for Kubernetes",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// --version and -v print what `devloop version` does.
+		Version: versionText(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetIn(s.In)
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)

@@ -22,6 +22,16 @@ func TestVersion(t *testing.T) {
 	}
 }
 
+// TestVersionFlags: --version and -v print what `devloop version` does.
+func TestVersionFlags(t *testing.T) {
+	_, want, _ := runCLI(t, "version")
+	for _, flag := range []string{"--version", "-v"} {
+		if code, out, errOut := runCLI(t, flag); code != 0 || out != want {
+			t.Errorf("devloop %s = %d, %q, %q; want 0 and %q", flag, code, out, errOut, want)
+		}
+	}
+}
+
 func TestUnknownCommand(t *testing.T) {
 	code, _, errOut := runCLI(t, "frobnicate")
 	if code != 1 || !strings.Contains(errOut, "unknown command") {

@@ -20,7 +20,7 @@ var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 
 func verbResources() []engine.ResourceView {
 	return []engine.ResourceView{
-		{Name: "db", Kind: "k8s", Enabled: true, Phase: engine.PhaseReady,
+		{Name: "db", Kind: "k8s", Enabled: true, Phase: engine.PhaseReady, TriggerMode: "auto", Links: []engine.Link{{URL: "http://localhost:5432"}},
 			LastUpdate: &engine.Update{Reason: "files", Start: t0.Add(-3*time.Minute - 65*time.Millisecond), End: t0.Add(-3 * time.Minute), Result: "ok", LiveUpdate: true}},
 		{Name: "api", Kind: "k8s", Enabled: true, Phase: engine.PhaseError, Error: "build failed: exit 1\nmore detail",
 			LastUpdate: &engine.Update{Reason: "files", Start: t0.Add(-10 * time.Second), End: t0.Add(-8 * time.Second), Result: "error"}},
@@ -87,7 +87,13 @@ func TestVerbs(t *testing.T) {
 		{"get json", []string{"get", "-o", "json"}, 0, []string{`"resources": [`, `"name": "db"`, `"phase": "error"`}, "", nil},
 		{"get one", []string{"get", "api"}, 0, []string{"api", "build failed"}, "", nil},
 		{"get unknown", []string{"get", "nope"}, 1, nil, `resource "nope" not found`, nil},
-		{"get bad format", []string{"get", "-o", "yaml"}, 1, nil, `unknown output format "yaml"`, nil},
+		{"get yaml", []string{"get", "-o", "yaml"}, 0, []string{"resources:\n- ", "name: db", "phase: error", "trigger_mode: auto"}, "", nil},
+		{"get wide", []string{"get", "-o", "wide"}, 0, []string{"NAME  KIND   PHASE", "TRIGGER", "ENDPOINTS", "\ndb    k8s    ready", " auto ", "http://localhost:5432", "web   local  pending"}, "", nil},
+		{"get bad format", []string{"get", "-o", "xml"}, 1, nil, `unknown output format "xml": use -o json, -o yaml, -o wide`, nil},
+		// The word being completed is the last: --port goes before it.
+		{"complete names", []string{"__complete", "trigger", "--port", port, ""}, 0, []string{"db\tready\n", "api\terror\n", "web\tpending\n", ":4\n"}, "", nil},
+		{"complete a prefix", []string{"__complete", "logs", "--port", port, "w"}, 0, []string{"web\tpending\n"}, "", nil},
+		{"complete -o", []string{"__complete", "get", "--port", port, "-o", ""}, 0, []string{"json\n", "yaml\n", "wide\n"}, "", nil},
 		{"logs of all", []string{"logs"}, 0, []string{"api │ api says hi\n", "db │ db says hi\n"}, "", nil},
 		{"logs of one", []string{"logs", "db"}, 0, []string{"db says hi\n"}, "", nil},
 		{"logs unknown", []string{"logs", "nope"}, 1, nil, "not found", nil},
@@ -100,7 +106,11 @@ func TestVerbs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := len(eng.Calls())
-			code, out, errOut := runCLI(t, append(tt.args, "--port", port)...)
+			args := tt.args
+			if args[0] != "__complete" {
+				args = append(args, "--port", port)
+			}
+			code, out, errOut := runCLI(t, args...)
 			if code != tt.wantCode || !strings.Contains(errOut, tt.wantErr) {
 				t.Fatalf("devloop %s = %d, %q, want %d and an error containing %q", strings.Join(tt.args, " "), code, errOut, tt.wantCode, tt.wantErr)
 			}
