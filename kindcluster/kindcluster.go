@@ -38,8 +38,13 @@ type Config struct {
 	RegistryImage string
 	// Kubeconfig is the file that gets the cluster's context; empty means
 	// the first file of $KUBECONFIG, else ~/.kube/config. Its
-	// current-context is never changed.
+	// current-context changes only with SwitchContext.
 	Kubeconfig string
+	// SwitchContext makes a cluster's context the kubeconfig's
+	// current-context when Ensure creates the cluster, as `kind create
+	// cluster` does, so the user's next kubectl reaches it. A reused
+	// cluster leaves the current-context where the user put it.
+	SwitchContext bool
 	// Progress receives one line per step, for the user; nil discards.
 	Progress io.Writer
 	// Logger receives debug logs (kind's verbose output); nil discards.
@@ -119,6 +124,9 @@ type Info struct {
 	Kubeconfig string `json:"kubeconfig"`
 	// Created is false when an existing cluster was reused.
 	Created bool `json:"created"`
+	// Switched is true when Ensure made Context the current-context
+	// (Config.SwitchContext and a created cluster).
+	Switched bool `json:"switched,omitempty"`
 	// Registry is where to push from this machine ("localhost:5005"); empty
 	// without a registry.
 	Registry string `json:"registry,omitempty"`
@@ -129,8 +137,8 @@ type Info struct {
 // Ensure makes the cluster c declares exist and be ready: it creates it when
 // missing and reuses it when present (a working cluster is never
 // recreated), starts its registry, wires containerd to it, writes the
-// KEP-1755 ConfigMap, adds the cluster's context to the kubeconfig without
-// switching to it, and waits until the API server and every node are Ready
+// KEP-1755 ConfigMap, adds the cluster's context to the kubeconfig
+// (switching to it only as Config.SwitchContext says), and waits until the API server and every node are Ready
 // and the default namespace can take pods (its service account exists).
 // Progress goes to Config.Progress.
 func (m *Manager) Ensure(ctx context.Context, c devfile.Cluster) (*Info, error) {
@@ -187,7 +195,8 @@ func (m *Manager) Ensure(ctx context.Context, c devfile.Cluster) (*Info, error) 
 	if err != nil {
 		return nil, fmt.Errorf("reading the kubeconfig of kind cluster %q: %w", s.name, err)
 	}
-	if err := mergeKubeconfig(info.Kubeconfig, kc, s.context()); err != nil {
+	info.Switched = info.Created && m.cfg.SwitchContext
+	if err := mergeKubeconfig(info.Kubeconfig, kc, s.context(), info.Switched); err != nil {
 		return nil, err
 	}
 	cs, err := m.newClient(kc)
@@ -216,7 +225,11 @@ func (m *Manager) Ensure(ctx context.Context, c devfile.Cluster) (*Info, error) 
 	if err := m.waitNodes(ctx, s, cs); err != nil {
 		return nil, err
 	}
-	m.progressf("Cluster %s is ready (context %s)", s.name, s.context())
+	if info.Switched {
+		m.progressf("Cluster %s is ready; kubectl now uses its context %s (current-context, as after kind create cluster)", s.name, s.context())
+	} else {
+		m.progressf("Cluster %s is ready (context %s)", s.name, s.context())
+	}
 	return info, nil
 }
 

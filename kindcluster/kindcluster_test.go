@@ -447,7 +447,7 @@ func TestMergeKubeconfig(t *testing.T) {
 				}
 				writeKubeconfig(t, path, tt.current)
 			}
-			if err := mergeKubeconfig(path, kc, "kind-dev"); err != nil {
+			if err := mergeKubeconfig(path, kc, "kind-dev", false); err != nil {
 				t.Fatalf("mergeKubeconfig = %v", err)
 			}
 			got, err := clientcmd.LoadFromFile(path)
@@ -526,5 +526,51 @@ func TestEnsureWaitsForServiceAccount(t *testing.T) {
 				t.Fatalf("Ensure = %v, want an error naming the service account it waited for", err)
 			}
 		})
+	})
+}
+
+// TestEnsureSwitchContext: with SwitchContext, a cluster Ensure creates
+// becomes the kubeconfig's current-context (kind's convention); a reused one
+// leaves the user's current-context alone.
+func TestEnsureSwitchContext(t *testing.T) {
+	current := func(t *testing.T, kubeconfig string) string {
+		t.Helper()
+		cfg, err := clientcmd.LoadFromFile(kubeconfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg.CurrentContext
+	}
+	t.Run("created", func(t *testing.T) {
+		w := &world{t: t}
+		k := &fakeKind{onCreate: func() { w.created = true }}
+		m, _, kubeconfig := newTestManager(t, w, k, readyCluster())
+		m.cfg.SwitchContext = true
+		var progress strings.Builder
+		m.progress = &progress
+		writeKubeconfig(t, kubeconfig, "work")
+		info, err := m.Ensure(t.Context(), devfile.Cluster{Name: "dev"})
+		if err != nil {
+			t.Fatalf("Ensure = %v", err)
+		}
+		if got := current(t, kubeconfig); got != "kind-dev" || !info.Switched {
+			t.Errorf("after creating: current-context %q, Switched %v; want kind-dev, true", got, info.Switched)
+		}
+		if !strings.Contains(progress.String(), "kubectl now uses its context kind-dev") {
+			t.Errorf("progress = %q, want it to say kubectl now uses kind-dev", progress.String())
+		}
+	})
+	t.Run("reused", func(t *testing.T) {
+		w := &world{t: t, nodes: "dev-control-plane\trunning\n", marker: "dev\n"}
+		m, _, kubeconfig := newTestManager(t, w, &fakeKind{}, readyCluster())
+		m.cfg.SwitchContext = true
+		writeKubeconfig(t, kubeconfig, "work")
+		info, err := m.Ensure(t.Context(), devfile.Cluster{Name: "dev"})
+		if err != nil {
+			t.Fatalf("Ensure = %v", err)
+		}
+		if got := current(t, kubeconfig); got != "work" || info.Switched {
+			t.Errorf("after reusing: current-context %q, Switched %v; want work kept, false", got, info.Switched)
+		}
 	})
 }

@@ -16,9 +16,9 @@ import (
 
 // mergeKubeconfig adds the cluster, user and context named name from the
 // kubeconfig document kc to the kubeconfig file path (creating it when
-// missing), replacing older entries of that name. The file's current-context
-// and every other entry are left as they are.
-func mergeKubeconfig(path, kc, name string) error {
+// missing), replacing older entries of that name, and with current makes it
+// the current-context. Every other entry is left as it is.
+func mergeKubeconfig(path, kc, name string, current bool) error {
 	src, err := clientcmd.Load([]byte(kc))
 	if err != nil {
 		return fmt.Errorf("parsing kind's kubeconfig for %s: %w", name, err)
@@ -42,6 +42,9 @@ func mergeKubeconfig(path, kc, name string) error {
 	dst.Clusters[kctx.Cluster] = src.Clusters[kctx.Cluster]
 	dst.AuthInfos[kctx.AuthInfo] = src.AuthInfos[kctx.AuthInfo]
 	dst.Contexts[name] = kctx
+	if current {
+		dst.CurrentContext = name
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("writing kubeconfig %s: %w", path, err)
 	}

@@ -123,6 +123,7 @@ func newClusterManager(cfg clusterConfig, s Streams) (*kindcluster.Manager, erro
 		NodeImage:     os.Getenv("DEVLOOP_KIND_NODE_IMAGE"),
 		RegistryImage: os.Getenv("DEVLOOP_REGISTRY_IMAGE"),
 		Kubeconfig:    cfg.kubeconfig,
+		SwitchContext: true, // cluster create does what kind create cluster does
 		Progress:      s.Err,
 	})
 }
@@ -155,6 +156,9 @@ func runClusterCreate(ctx context.Context, cfg clusterConfig, s Streams) error {
 		verb = "created"
 	}
 	fmt.Fprintf(s.Out, "kind cluster %s %s: context %s in %s", info.Name, verb, info.Context, info.Kubeconfig)
+	if info.Switched {
+		fmt.Fprint(s.Out, " (now the current context)")
+	}
 	if info.Registry != "" {
 		fmt.Fprintf(s.Out, ", registry %s", info.Registry)
 	}

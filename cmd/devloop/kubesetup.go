@@ -40,6 +40,10 @@ type kubeOptions struct {
 	// no kind_cluster(); empty means the default kubeconfig and its
 	// current context.
 	kubeconfig, context string
+	// switchContext makes a kind cluster that devloop creates the
+	// kubeconfig's current-context (kindcluster.Config.SwitchContext):
+	// devloop up does, as kind does; devloop ci leaves the user's context.
+	switchContext bool
 	// progress receives the cluster's creation steps, for the user.
 	progress   io.Writer
 	logger     *slog.Logger
@@ -61,6 +65,7 @@ func setupKube(ctx context.Context, m *devfile.Model, o kubeOptions) (*kubeSetup
 			mgr, err := kindcluster.New(kindcluster.Config{
 				NodeImage:     o.getenv("DEVLOOP_KIND_NODE_IMAGE"),
 				RegistryImage: o.getenv("DEVLOOP_REGISTRY_IMAGE"),
+				SwitchContext: o.switchContext,
 				Progress:      o.progress,
 				Logger:        o.logger,
 			})

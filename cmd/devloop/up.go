@@ -192,6 +192,7 @@ func runUp(ctx context.Context, cfg upConfig, s Streams) error {
 	if withK8s {
 		g.Go(func() error {
 			ko := cfg.kube
+			ko.switchContext = true // a cluster up creates is where kubectl goes next
 			if ko.logger == nil {
 				ko.logger = cfg.logger
 			}
