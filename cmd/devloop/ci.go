@@ -132,7 +132,10 @@ func runCI(ctx context.Context, cfg ciConfig, s Streams) (err error) {
 	if err != nil {
 		return &exitError{exitCIUsage, err}
 	}
-	model, err := devfile.Load(ctx, path, devfile.Options{Args: cfg.args, Subcommand: "ci", Stdout: s.Out})
+	opts := devfile.Options{Args: cfg.args, Subcommand: "ci", Stdout: s.Out}
+	// k8s_namespace() answers the run's namespace (--namespace) if any.
+	opts.KubeContext, opts.KubeNamespace = kubeFlags{namespace: cfg.namespace}.devfileKube()
+	model, err := devfile.Load(ctx, path, opts)
 	if err != nil {
 		if ctx.Err() != nil {
 			return &exitError{exitCIInterrupted, fmt.Errorf("devloop ci interrupted: %w", err)}

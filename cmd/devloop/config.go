@@ -20,6 +20,7 @@ type configConfig struct {
 	file   string
 	output string
 	args   []string
+	kube   kubeFlags
 }
 
 func newConfigCmd(s Streams) *cobra.Command {
@@ -41,6 +42,7 @@ func newConfigCmd(s Streams) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
+	cfg.kube.register(cmd)
 	f.StringVarP(&cfg.file, "file", "f", "", "path of the Devfile (default ./Devfile, then ./Tiltfile)")
 	f.StringVarP(&cfg.output, "output", "o", "", "output format: json or yaml (default: a short summary)")
 	return cmd
@@ -57,7 +59,7 @@ func runConfig(ctx context.Context, cfg configConfig, s Streams) error {
 	if err != nil {
 		return err
 	}
-	kubeContext, kubeNamespace := currentKubeContext(os.Getenv("KUBECONFIG"))
+	kubeContext, kubeNamespace := cfg.kube.devfileKube()
 	m, err := devfile.Load(ctx, path, devfile.Options{
 		Args:          cfg.args,
 		Subcommand:    "config",
@@ -167,10 +169,38 @@ func rel(devfilePath, p string) string {
 	return p
 }
 
+// kubeFlags are --context and --namespace, as kubectl's, of the verbs that
+// evaluate a Devfile and deploy or delete what it declares.
+type kubeFlags struct {
+	context, namespace string
+}
+
+func (f *kubeFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.context, "context", "", "kube context to use (default: the kubeconfig's current one; a Devfile with kind_cluster() uses kind-NAME)")
+	cmd.Flags().StringVarP(&f.namespace, "namespace", "n", "", "namespace of the objects that name none (default: the context's)")
+}
+
+// devfileKube is what k8s_context() and k8s_namespace() answer: the flags'
+// context and namespace, else the kubeconfig's current context and that
+// context's namespace.
+func (f kubeFlags) devfileKube() (kubeContext, namespace string) {
+	kubeContext, namespace = kubeContextNamed(os.Getenv("KUBECONFIG"), f.context)
+	if f.namespace != "" {
+		namespace = f.namespace
+	}
+	return kubeContext, namespace
+}
+
 // currentKubeContext reads the current context and its namespace from the
 // kubeconfig files (KUBECONFIG, a list, else ~/.kube/config), for
 // k8s_context() and k8s_namespace(). Unreadable files yield "".
 func currentKubeContext(kubeconfig string) (name, namespace string) {
+	return kubeContextNamed(kubeconfig, "")
+}
+
+// kubeContextNamed is currentKubeContext for the context name, or for the
+// current one when name is "".
+func kubeContextNamed(kubeconfig, name string) (string, string) {
 	var paths []string
 	if kubeconfig != "" {
 		paths = filepath.SplitList(kubeconfig)
@@ -200,10 +230,10 @@ func currentKubeContext(kubeconfig string) (name, namespace string) {
 	// As kubectl merges: the first file that sets current-context wins, and
 	// the first file that defines a context name wins.
 	for _, f := range files {
-		if f.CurrentContext != "" {
-			name = f.CurrentContext
+		if name != "" {
 			break
 		}
+		name = f.CurrentContext
 	}
 	if name == "" {
 		return "", ""

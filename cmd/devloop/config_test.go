@@ -143,4 +143,31 @@ func TestCurrentKubeContext(t *testing.T) {
 			}
 		})
 	}
+	if name, ns := kubeContextNamed(a+string(os.PathListSeparator)+b, "other"); name != "other" || ns != "x" {
+		t.Errorf("kubeContextNamed(other) = %q, %q, want other, x (its own namespace, not the current one's)", name, ns)
+	}
+}
+
+// TestConfigKubeFlags: k8s_context() and k8s_namespace() answer --context
+// and --namespace, else the kubeconfig's current context and its namespace.
+func TestConfigKubeFlags(t *testing.T) {
+	dir := t.TempDir()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	os.WriteFile(kubeconfig, []byte("current-context: kind-dev\ncontexts:\n- name: kind-dev\n  context: {namespace: team}\n- name: other\n  context: {namespace: x}\n"), 0o644)
+	t.Setenv("KUBECONFIG", kubeconfig)
+	devfile := filepath.Join(dir, "Devfile")
+	os.WriteFile(devfile, []byte("print('ctx=%s ns=%s' % (k8s_context(), k8s_namespace()))\n"), 0o644)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "ctx=kind-dev ns=team"},
+		{[]string{"--context", "other"}, "ctx=other ns=x"},
+		{[]string{"--context", "other", "-n", "mine"}, "ctx=other ns=mine"},
+	} {
+		code, _, errOut := runCLI(t, append([]string{"config", "-f", devfile}, tt.args...)...)
+		if code != 0 || !strings.Contains(errOut, tt.want) {
+			t.Errorf("devloop config %v = %d, %q; want 0 and %q", tt.args, code, errOut, tt.want)
+		}
+	}
 }

@@ -68,7 +68,7 @@ func runDoctor(ctx context.Context, cfg doctorConfig, s Streams, d doctor.Deps) 
 			if findErr != nil {
 				return nil, findErr
 			}
-			kubeContext, kubeNamespace := currentKubeContext(os.Getenv("KUBECONFIG"))
+			kubeContext, kubeNamespace := kubeFlags{}.devfileKube()
 			return devfile.Load(ctx, path, devfile.Options{
 				Args:          cfg.args,
 				Subcommand:    "up", // doctor checks what `devloop up` would need

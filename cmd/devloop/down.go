@@ -1,10 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -31,6 +31,7 @@ type downConfig struct {
 	deleteNamespaces bool
 	cluster          bool
 	args             []string
+	kube             kubeFlags
 	// newKube returns the client for the cluster the Devfile deploys to.
 	newKube func(kube.Config) (objectDeleter, error)
 	// clusters deletes the kind cluster (--cluster).
@@ -63,6 +64,7 @@ func newDownCmd(s Streams) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
+	cfg.kube.register(cmd)
 	f.StringVarP(&cfg.file, "file", "f", "", "path of the Devfile (default ./Devfile, then ./Tiltfile)")
 	f.BoolVar(&cfg.deleteNamespaces, "delete-namespaces", false, "also delete the Namespace objects the Devfile deploys, with everything in them")
 	f.BoolVar(&cfg.cluster, "cluster", false, "also delete the kind cluster of kind_cluster() and its registry")
@@ -75,7 +77,7 @@ func runDown(ctx context.Context, cfg downConfig, s Streams) error {
 	if err != nil {
 		return err
 	}
-	kubeContext, kubeNamespace := currentKubeContext(os.Getenv("KUBECONFIG"))
+	kubeContext, kubeNamespace := cfg.kube.devfileKube()
 	m, err := devfile.Load(ctx, path, devfile.Options{Args: cfg.args, Subcommand: "down", Stdout: s.Out,
 		KubeContext: kubeContext, KubeNamespace: kubeNamespace})
 	if err != nil {
@@ -92,9 +94,12 @@ func runDown(ctx context.Context, cfg downConfig, s Streams) error {
 	if len(objs) == 0 {
 		fmt.Fprintln(s.Out, "devloop: down: the Devfile deploys no Kubernetes objects")
 	} else {
-		kc := kube.Config{Namespace: m.Settings.Namespace, AllowedContexts: m.Settings.AllowedContexts}
+		kc := kube.Config{Context: cfg.kube.context, Namespace: cmp.Or(m.Settings.Namespace, cfg.kube.namespace), AllowedContexts: m.Settings.AllowedContexts}
 		if m.Cluster != nil {
 			kc.Context = "kind-" + clusterName(m.Cluster)
+			if err := contextConflict(cfg.kube.context, kc.Context); err != nil {
+				return err
+			}
 		}
 		client, err := cfg.newKube(kc)
 		if err != nil {

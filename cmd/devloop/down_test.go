@@ -95,6 +95,20 @@ func TestDown(t *testing.T) {
 			out:     []string{"deploys no Kubernetes objects"},
 		},
 		{
+			name:    "--context and --namespace",
+			devfile: "k8s_yaml('app.yaml')\n",
+			cfg:     downConfig{kube: kubeFlags{context: "team-ctx", namespace: "team"}},
+			context: "team-ctx",
+			objs:    []string{"Deployment/web", "Namespace/shop"},
+		},
+		{
+			name:    "--context other than the kind_cluster's",
+			devfile: "kind_cluster(name='dev')\nk8s_yaml('app.yaml')\n",
+			cfg:     downConfig{kube: kubeFlags{context: "prod"}},
+			context: "-",
+			err:     "--context prod: the Devfile declares kind_cluster()",
+		},
+		{
 			name:    "deletion errors are returned",
 			devfile: "kind_cluster(name='dev')\nk8s_yaml('app.yaml')\n",
 			kubeErr: errors.New("deleting deployment/web: forbidden"),
@@ -125,6 +139,8 @@ func TestDown(t *testing.T) {
 				t.Errorf("runDown(%s) made a kube client for %+v, want none", tt.name, *fk.cfg)
 			case tt.context != "-" && (fk.cfg == nil || fk.cfg.Context != tt.context):
 				t.Errorf("runDown(%s) kube config = %+v, want context %q", tt.name, fk.cfg, tt.context)
+			case fk.cfg != nil && fk.cfg.Namespace != tt.cfg.kube.namespace:
+				t.Errorf("runDown(%s) kube namespace = %q, want %q (--namespace)", tt.name, fk.cfg.Namespace, tt.cfg.kube.namespace)
 			}
 			if strings.Join(fk.objs, " ") != strings.Join(tt.objs, " ") || fk.opts.DeleteNamespaces != tt.cfg.deleteNamespaces {
 				t.Errorf("runDown(%s): DeleteManaged(%v, %+v), want (%v, DeleteNamespaces=%v)", tt.name, fk.objs, fk.opts, tt.objs, tt.cfg.deleteNamespaces)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -40,6 +41,9 @@ type kubeOptions struct {
 	// no kind_cluster(); empty means the default kubeconfig and its
 	// current context.
 	kubeconfig, context string
+	// namespace is --namespace: where objects that name none go unless
+	// the run sets its own (devloop ci --namespace).
+	namespace string
 	// switchContext makes a kind cluster that devloop creates the
 	// kubeconfig's current-context (kindcluster.Config.SwitchContext):
 	// devloop up does, as kind does; devloop ci leaves the user's context.
@@ -60,6 +64,9 @@ func setupKube(ctx context.Context, m *devfile.Model, o kubeOptions) (*kubeSetup
 	kubeconfig, kctx := o.kubeconfig, o.context
 	allowed := m.Settings.AllowedContexts
 	if m.Cluster != nil {
+		if err := contextConflict(o.context, "kind-"+clusterName(m.Cluster)); err != nil {
+			return nil, err
+		}
 		ensure := o.ensure
 		if ensure == nil {
 			mgr, err := kindcluster.New(kindcluster.Config{
@@ -86,7 +93,7 @@ func setupKube(ctx context.Context, m *devfile.Model, o kubeOptions) (*kubeSetup
 	client, err := kube.New(kube.Config{
 		Kubeconfig:      kubeconfig,
 		Context:         kctx,
-		Namespace:       m.Settings.Namespace,
+		Namespace:       cmp.Or(m.Settings.Namespace, o.namespace),
 		AllowedContexts: allowed,
 		Logger:          o.logger,
 	})
@@ -208,4 +215,13 @@ func kubePending(m *devfile.Model) string {
 		return fmt.Sprintf("creating or starting kind cluster %s (progress in the terminal)", m.Cluster.Name)
 	}
 	return "connecting to the kube context"
+}
+
+// contextConflict refuses a --context that is not the context of the kind
+// cluster the Devfile declares: devloop deploys to that cluster.
+func contextConflict(flag, kindContext string) error {
+	if flag == "" || flag == kindContext {
+		return nil
+	}
+	return fmt.Errorf("--context %s: the Devfile declares kind_cluster(), so devloop deploys to its context %s: drop --context, or remove kind_cluster() to deploy to %s", flag, kindContext, flag)
 }

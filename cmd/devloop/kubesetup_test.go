@@ -68,7 +68,9 @@ func TestSetupKube(t *testing.T) {
 		current  string
 		servers  map[string]string
 		ensure   func(ctx context.Context, c devfile.Cluster) (*kindcluster.Info, error)
+		flags    kubeFlags // --context, --namespace
 		context  string
+		ns       string // the client's namespace, when the case says
 		registry builder.Registry
 		err      string
 	}{
@@ -115,6 +117,27 @@ func TestSetupKube(t *testing.T) {
 			err: "kind cluster dev: docker is not running: start it",
 		},
 		{
+			name:    "--context picks a context that is not the current one",
+			current: "prod", servers: map[string]string{"kind-dev": noRegistry.URL, "prod": "https://k8s.example.com"},
+			flags:   kubeFlags{context: "kind-dev", namespace: "team"},
+			context: "kind-dev", ns: "team",
+		},
+		{
+			name:    "--context is still checked against allow_k8s_contexts",
+			current: "kind-dev", servers: map[string]string{"kind-dev": noRegistry.URL, "prod": "https://k8s.example.com"},
+			flags: kubeFlags{context: "prod"},
+			err:   `add allow_k8s_contexts("prod") to the Devfile`,
+		},
+		{
+			name:  "--context other than the kind_cluster's",
+			model: devfile.Model{Cluster: &devfile.Cluster{Name: "dev"}},
+			ensure: func(ctx context.Context, c devfile.Cluster) (*kindcluster.Info, error) {
+				return nil, errors.New("ensure must not run")
+			},
+			flags: kubeFlags{context: "prod"},
+			err:   "--context prod: the Devfile declares kind_cluster(), so devloop deploys to its context kind-dev",
+		},
+		{
 			name:    "remote context without allow_k8s_contexts",
 			current: "prod", servers: map[string]string{"prod": "https://k8s.example.com"},
 			err: `add allow_k8s_contexts("prod") to the Devfile`,
@@ -157,6 +180,7 @@ func TestSetupKube(t *testing.T) {
 			env := map[string]string{"XDG_CACHE_HOME": t.TempDir()}
 			ks, err := setupKube(context.Background(), &tt.model, kubeOptions{
 				ensure: ensure, kubeconfig: kubeconfig, getenv: func(k string) string { return env[k] },
+				context: tt.flags.context, namespace: tt.flags.namespace,
 			})
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
@@ -170,6 +194,9 @@ func TestSetupKube(t *testing.T) {
 			defer ks.Close()
 			if got := ks.client.Context(); got != tt.context {
 				t.Errorf("setupKube() context = %q, want %q", got, tt.context)
+			}
+			if got := ks.client.Namespace(); tt.ns != "" && got != tt.ns {
+				t.Errorf("setupKube() namespace = %q, want %q", got, tt.ns)
 			}
 			if ks.registry != tt.registry {
 				t.Errorf("setupKube() registry = %+v, want %+v", ks.registry, tt.registry)

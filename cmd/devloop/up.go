@@ -42,6 +42,8 @@ type upConfig struct {
 	// kube configures the cluster setup (tests pass fakes); its zero value
 	// uses kind and the environment.
 	kube kubeOptions
+	// kubeFlags are --context and --namespace.
+	kubeFlags kubeFlags
 }
 
 func newUpCmd(s Streams) *cobra.Command {
@@ -77,6 +79,7 @@ func newUpCmd(s Streams) *cobra.Command {
 	f.StringVar(&cfg.host, "host", "", "address the dashboard and API listen on (default: $DEVLOOP_HOST, else 127.0.0.1)")
 	f.IntVar(&cfg.port, "port", 0, "port of the dashboard and API (default: $DEVLOOP_PORT, else 10350)")
 	f.BoolVar(&cfg.allowRemote, "allow-remote", false, "allow a --host that other machines reach (logs may carry secrets; remote clients need the token)")
+	cfg.kubeFlags.register(cmd)
 	f.BoolVar(&cfg.stream, "stream", true, "print every log line on the terminal (--stream=false: status changes only)")
 	return cmd
 }
@@ -139,6 +142,13 @@ func runUp(ctx context.Context, cfg upConfig, s Streams) error {
 		return err
 	}
 	opts := devfile.Options{Args: cfg.args, Subcommand: "up", Stdout: s.Out}
+	opts.KubeContext, opts.KubeNamespace = cfg.kubeFlags.devfileKube()
+	if cfg.kube.context == "" {
+		cfg.kube.context = cfg.kubeFlags.context
+	}
+	if cfg.kube.namespace == "" {
+		cfg.kube.namespace = cfg.kubeFlags.namespace
+	}
 	model, err := devfile.Load(ctx, path, opts)
 	if err != nil {
 		return err // *devfile.Error reads "PATH:LINE:COL: message"
