@@ -16,8 +16,9 @@
 // can watch them and load again.
 //
 // Loading is bounded: ctx cancels a running evaluation (Thread.Cancel, and
-// the context of local() commands), and Options.MaxSteps (DefaultMaxSteps)
-// caps the Starlark steps. Errors in the user's files are *Error values
+// the context of local() commands), Options.MaxSteps (DefaultMaxSteps)
+// caps the Starlark steps and Options.MaxMemory (DefaultMaxMemory) the
+// heap's growth while the Devfile runs (bounds.go). Errors in the user's files are *Error values
 // that start with PATH:LINE:COL and name the builtin that failed.
 //
 // The files, by role:

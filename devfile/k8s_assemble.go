@@ -1,6 +1,7 @@
 package devfile
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -229,16 +230,16 @@ func (a *assembler) resourceNames(workloads []*registeredObject) ([]string, erro
 	}
 	thread := &starlark.Thread{Name: "workload_to_resource_function", Print: a.s.print}
 	thread.SetLocal(stateKey, a.s)
-	steps := a.s.opts.MaxSteps
-	if steps == 0 {
-		steps = DefaultMaxSteps
-	}
-	thread.SetMaxExecutionSteps(steps)
+	b := bound(context.Background(), thread, a.s.opts)
+	defer b.stop()
 	out := make([]string, len(workloads))
 	taken := map[string]*manifest.Object{}
 	for i, w := range workloads {
 		v, err := starlark.Call(thread, a.s.k8s.workloadFn, starlark.Tuple{newWorkloadValue(w.obj)}, nil)
 		if err != nil {
+			if why := b.reason(thread); why != "" {
+				return nil, errorAt(a.s.k8s.workloadFnPos, "workload_to_resource_function: naming %s: %s", quoteID(w.obj), why)
+			}
 			return nil, errorAt(a.s.k8s.workloadFnPos, "workload_to_resource_function: naming %s: %v", quoteID(w.obj), err)
 		}
 		name, ok := starlark.AsString(v)

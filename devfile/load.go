@@ -29,8 +29,12 @@ type Options struct {
 	// the caller reads them from kubeconfig, keeping Load free of cluster access.
 	KubeContext   string
 	KubeNamespace string
-	// MaxSteps bounds evaluation (Starlark execution steps); 0 means the default.
+	// MaxSteps bounds evaluation (Starlark execution steps); 0 means
+	// DefaultMaxSteps.
 	MaxSteps uint64
+	// MaxMemory bounds how many bytes the heap may grow during evaluation;
+	// 0 means DefaultMaxMemory.
+	MaxMemory uint64
 	// NoExec makes local() fail instead of running commands: for fuzzing
 	// and for evaluating Devfiles that are not trusted.
 	NoExec bool
@@ -38,13 +42,6 @@ type Options struct {
 	// commands run with, as "KEY=VALUE" entries; nil means os.Environ().
 	Environ []string
 }
-
-// DefaultMaxSteps is the evaluation bound when Options.MaxSteps is 0. Real
-// Devfiles (hundreds of lines, YAML loops over a few hundred objects) take
-// well under a million steps; 100 million is about ten seconds of CPU, enough
-// headroom for generated configuration while an accidental infinite loop still
-// fails fast enough for a user to notice.
-const DefaultMaxSteps = 100_000_000
 
 // fileOptions is the Starlark dialect of Devfiles: Tilt's (sets, global
 // reassignment, recursion, top-level control flow, while loops).
@@ -132,21 +129,8 @@ func Load(ctx context.Context, path string, opts Options) (m *Model, err error) 
 	}
 	thread.SetLocal(stateKey, s)
 	thread.SetLocal(ctxKey, ctx)
-	maxSteps := opts.MaxSteps
-	if maxSteps == 0 {
-		maxSteps = DefaultMaxSteps
-	}
-	thread.SetMaxExecutionSteps(maxSteps)
-
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		select {
-		case <-ctx.Done():
-			thread.Cancel(ctx.Err().Error())
-		case <-done:
-		}
-	}()
+	b := bound(ctx, thread, opts)
+	defer b.stop()
 
 	defer func() {
 		// A panic in a builtin is a devloop bug; report it as an error rather
@@ -158,7 +142,7 @@ func Load(ctx context.Context, path string, opts Options) (m *Model, err error) 
 	}()
 
 	if _, err := s.exec(thread, abs); err != nil {
-		return nil, s.evalError(ctx, thread, maxSteps, err)
+		return nil, s.evalError(ctx, thread, b, err)
 	}
 	if err := s.checkUnusedSteps(); err != nil {
 		return nil, err
@@ -351,7 +335,7 @@ func (s *state) syntaxError(err error) error {
 
 // evalError converts an evaluation error into an *Error at the innermost
 // user frame, with a backtrace when that frame is in a loaded file.
-func (s *state) evalError(ctx context.Context, thread *starlark.Thread, maxSteps uint64, err error) error {
+func (s *state) evalError(ctx context.Context, thread *starlark.Thread, b *bounds, err error) error {
 	var deepest *starlark.EvalError
 	var specific *Error
 	for e := err; e != nil; e = errors.Unwrap(e) {
@@ -394,8 +378,8 @@ func (s *state) evalError(ctx context.Context, thread *starlark.Thread, maxSteps
 	case ctx.Err() != nil:
 		out.Msg = fmt.Sprintf("evaluation cancelled: %v", ctx.Err())
 		out.err = ctx.Err()
-	case thread.ExecutionSteps() >= maxSteps:
-		out.Msg = fmt.Sprintf("evaluation exceeded the limit of %d Starlark execution steps: look for an infinite loop or recursion", maxSteps)
+	case b.reason(thread) != "":
+		out.Msg = b.reason(thread)
 	}
 	out.Pos = s.posOr(out.Pos)
 	if out.Pos.Filename() != s.mainPath {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -87,6 +88,43 @@ func TestLoadStepBound(t *testing.T) {
 				t.Errorf("Load(%q) = %v, want it to start with %s:LINE:COL", tt.src, err, path)
 			}
 		})
+	}
+}
+
+// TestLoadMemoryBound: a Devfile whose values grow without end (each step
+// doubles a list, so the step bound never fires) stops at the memory bound
+// with PATH:LINE:COL, the heap is given back, and a good Devfile loads after.
+func TestLoadMemoryBound(t *testing.T) {
+	tests := []struct {
+		name, src string
+		line      int32
+	}{
+		{"list doubling", "l = [0]\nfor i in range(100):\n    l = l + l\n", 3},
+		{"dict growth", "d = {}\ni = 0\nwhile True:\n    d[i] = 'x' * 1000\n    i += 1\n", 4},
+		{"in workload_to_resource_function", "def name(w):\n    l = [0]\n    for i in range(100):\n        l = l + l\n    return 'x'\nworkload_to_resource_function(name)\nk8s_yaml(blob('apiVersion: v1\\nkind: Pod\\nmetadata: {name: p}\\nspec: {containers: [{name: c, image: busybox}]}\\n'))\n", 6},
+	}
+	const limit = 64 << 20
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeDevfile(t, tt.src, nil)
+			_, err := Load(context.Background(), path, Options{MaxMemory: limit})
+			var de *Error
+			if !errors.As(err, &de) || !strings.Contains(err.Error(), "evaluation used more than 64 MiB of memory") {
+				t.Fatalf("Load(%q) = %v, want an *Error naming the memory bound", tt.name, err)
+			}
+			if !strings.HasPrefix(err.Error(), path+":") || de.Pos.Line != tt.line {
+				t.Errorf("Load(%q) = %v (line %d), want it to start with %s:%d:COL", tt.name, err, de.Pos.Line, path, tt.line)
+			}
+		})
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	if ms.HeapInuse > 16*limit {
+		t.Errorf("heap in use after the bounded loads = %d MiB, want it given back (under %d MiB)", ms.HeapInuse>>20, 16*limit>>20)
+	}
+	good := writeDevfile(t, "local_resource('a', cmd='true')\n", nil)
+	if _, err := Load(context.Background(), good, Options{MaxMemory: limit}); err != nil {
+		t.Errorf("Load(good Devfile) after the bounded ones = %v", err)
 	}
 }
 
