@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -20,6 +21,14 @@ import (
 // Tracker; liveUpdate then asks sync.Decide, per running container of the
 // image, whether to copy it in, hold it, or rebuild. A sync runs as the
 // resource's worker; its results come back in a syncDoneMsg.
+
+// Syncer applies a live update plan to running containers (*sync.Updater):
+// one Result per container; run steps' output goes to out.
+type Syncer interface {
+	Update(ctx context.Context, plan liveupdate.Plan, containers []liveupdate.Container, out io.Writer) ([]liveupdate.Result, error)
+}
+
+var _ Syncer = (*liveupdate.Updater)(nil)
 
 // liveState is a Kubernetes resource's live update state.
 type liveState struct {

@@ -3,77 +3,20 @@ package engine
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/devloop-dev/devloop/devfile"
-	"github.com/devloop-dev/devloop/kube"
 	"github.com/devloop-dev/devloop/watch"
 )
 
-// Messages workers and callers send to the loop.
-type (
-	loadedMsg struct {
-		model *devfile.Model
-		imgs  imageSet
-		err   error
-	}
-	watchErrMsg struct {
-		gen int
-		err error
-	}
-	// stepMsg records a finished step of the update running as gen.
-	stepMsg struct {
-		name string
-		gen  int
-		step Step
-	}
-	// workerDoneMsg ends the worker of gen: serve is the started serve_cmd
-	// (nil without one or on error); a Kubernetes resource's worker (k8s)
-	// gives what it applied.
-	workerDoneMsg struct {
-		name    string
-		gen     int
-		serve   Process
-		k8s     bool
-		applied []kube.Applied
-		// images are the references deployed, by Devfile ref.
-		images map[string]string
-		err    error
-	}
-	// swapMsg asks for the old serve_cmd, which the worker of gen stops
-	// before it starts the new one; the loop replies at once (nil: none).
-	swapMsg struct {
-		name  string
-		gen   int
-		reply chan Process
-	}
-	// serveExitMsg and probeMsg are about the serve_cmd p.
-	serveExitMsg struct {
-		name string
-		p    Process
-		err  error
-	}
-	probeMsg struct {
-		name  string
-		p     Process
-		ready bool
-		err   error
-	}
-	// kubeMsg is SetKube's.
-	kubeMsg struct{ k Kube }
-	// pingMsg says the cluster's answer changed: err is "" when it answers.
-	pingMsg    struct{ err string }
-	requestMsg struct {
-		name    string
-		trigger bool
-		enabled *bool
-		reply   chan error
-	}
-)
+type loadedMsg struct {
+	model *devfile.Model
+	imgs  imageSet
+	err   error
+}
 
 type msg any
 
@@ -130,64 +73,6 @@ func newLoop(e *Engine) *loop {
 		batches:  make(chan watch.Batch),
 		devfile:  DevfileStatus{Path: e.cfg.Model.Path},
 	}
-}
-
-// noK8sReason is why Kubernetes resources cannot deploy, "" when they can.
-func noK8sReason(kubeErr error, c Cluster) string {
-	switch {
-	case kubeErr != nil:
-		return "Kubernetes is not available: " + kubeErr.Error()
-	case c == nil:
-		return errNoK8s
-	}
-	return ""
-}
-
-// onKube ends the wait for the cluster. The Kubernetes seams are written
-// into the engine's Config here, in the loop, before any worker that uses
-// them starts.
-func (l *loop) onKube(m kubeMsg) {
-	if l.kubeWait == "" {
-		return // not waiting, or given already
-	}
-	c := &l.e.cfg
-	c.Builder, c.Cluster, c.Forwarder, c.Syncer, c.KubeError = m.k.Builder, m.k.Cluster, m.k.Forwarder, m.k.Syncer, m.k.Err
-	l.kubeWait, l.noK8s = "", noK8sReason(m.k.Err, m.k.Cluster)
-	if l.noK8s != "" {
-		l.logf("", "%s", l.noK8s)
-	}
-	l.startPing()
-	for _, name := range l.order {
-		r := l.res[name]
-		if r.spec.Local != nil {
-			continue
-		}
-		r.k8s.unavailable = l.noK8s
-		r.k8s.live = l.newLive(r.spec)
-		r.init("initial", l.e.cfg.Now())
-		l.touch(r)
-	}
-}
-
-// startPing pings the cluster when it can be.
-func (l *loop) startPing() {
-	p, ok := l.e.cfg.Cluster.(Pinger)
-	if !ok || l.noK8s != "" || l.kubeWait != "" || l.cluster.cancel != nil {
-		return
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	l.cluster.cancel = cancel
-	l.e.goWorker(func() { l.e.ping(ctx, p) })
-}
-
-func (l *loop) onPing(m pingMsg) {
-	l.cluster.err, l.cluster.since = m.err, l.e.cfg.Now()
-	if m.err != "" {
-		l.logf("", "cannot reach the cluster: %s", m.err)
-	} else {
-		l.logf("", "the cluster answers again")
-	}
-	l.dirty = true
 }
 
 func (l *loop) run(ctx context.Context) {
@@ -306,150 +191,6 @@ func (l *loop) apply(model *devfile.Model, imgs imageSet, reason string) {
 func sameSpec(a, b devfile.Resource) bool {
 	a.Pos = b.Pos
 	return reflect.DeepEqual(a, b)
-}
-
-// filters are the watch filters of a resource's deps. Ignore patterns are
-// relative to the Devfile's directory, as in Tilt; each is rebased onto the
-// dep it falls under.
-func (l *loop) filters(spec devfile.Resource) filterSet {
-	return l.newFilters(spec.Name, l.roots(spec))
-}
-
-// newFilters makes the filters of roots; a root that cannot be one is
-// logged to resource name's log and left out.
-func (l *loop) newFilters(name string, roots []watch.Root) filterSet {
-	var out filterSet
-	for _, root := range roots {
-		f, err := watch.NewFilter(root)
-		if err != nil {
-			l.logf(name, "ignoring dep %s: %v", root.Path, err)
-			continue
-		}
-		out = append(out, f)
-	}
-	return out
-}
-
-func (l *loop) roots(spec devfile.Resource) []watch.Root {
-	if spec.Local == nil {
-		return l.k8sRoots(spec)
-	}
-	base := defaultDir(l.model)
-	var roots []watch.Root
-	for _, dep := range spec.Local.Deps {
-		roots = append(roots, watch.Root{Path: dep, Ignore: rebase(spec.Local.Ignore, base, dep)})
-	}
-	return roots
-}
-
-// rebase rewrites dockerignore patterns relative to base into patterns
-// relative to dir. Patterns naming another subtree are kept as written,
-// which matches nothing or the same names below dir.
-func rebase(patterns []string, base, dir string) []string {
-	rel, err := filepath.Rel(base, dir)
-	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
-		return patterns
-	}
-	prefix := filepath.ToSlash(rel) + "/"
-	out := make([]string, 0, len(patterns))
-	for _, p := range patterns {
-		neg := strings.HasPrefix(p, "!")
-		body := strings.TrimPrefix(p, "!")
-		body = strings.TrimPrefix(body, "./")
-		if after, ok := strings.CutPrefix(body, prefix); ok {
-			body = after
-		}
-		if neg {
-			body = "!" + body
-		}
-		out = append(out, body)
-	}
-	return out
-}
-
-// rewatch restarts the watcher when the set of watched roots changed.
-func (l *loop) rewatch() {
-	cfg := watch.Config{
-		GlobalBase: defaultDir(l.model),
-		Ignore:     append(slices.Clone(l.e.cfg.WatchIgnore), l.model.Settings.WatchIgnore...),
-	}
-	for _, dep := range l.model.Dependencies {
-		cfg.Roots = append(cfg.Roots, watch.Root{Path: dep})
-	}
-	for _, name := range l.order {
-		cfg.Roots = append(cfg.Roots, l.roots(l.res[name].spec)...)
-	}
-	key := fmt.Sprintf("%v", cfg)
-	if key == l.watch.key {
-		return
-	}
-	if l.watch.cancel != nil {
-		l.watch.cancel()
-	}
-	l.watch.key = key
-	l.ids.gen++
-	gen := l.ids.gen
-	l.watch.gen = gen
-	ctx, cancel := context.WithCancel(context.Background())
-	l.watch.cancel = cancel
-	l.e.goWorker(func() {
-		if err := l.e.cfg.Watcher.Watch(ctx, cfg, l.batches); err != nil && ctx.Err() == nil {
-			l.e.send(watchErrMsg{gen: gen, err: err})
-		}
-	})
-}
-
-// onBatch maps changed paths to the Devfile and to resources.
-func (l *loop) onBatch(b watch.Batch) {
-	deps := map[string]bool{}
-	for _, d := range l.model.Dependencies {
-		deps[filepath.Clean(d)] = true
-	}
-	reload := b.Overflow
-	for _, p := range slices.Concat(b.Changed, b.Removed) {
-		if deps[p] {
-			reload = true
-		}
-	}
-	if reload {
-		l.startReload()
-	}
-	for _, name := range l.order {
-		r := l.res[name]
-		var files []string
-		for _, p := range b.Changed {
-			if r.filters.matches(p) {
-				files = append(files, l.relative(p))
-			}
-		}
-		for _, p := range b.Removed {
-			if r.filters.matches(p) || r.filters.under(p) {
-				files = append(files, l.relative(p))
-			}
-		}
-		if len(files) == 0 && b.Overflow && len(r.filters) > 0 {
-			// Events were lost: anything under the deps may have changed.
-			files = []string{"(file events were dropped; rescanned)"}
-		}
-		if len(files) == 0 {
-			continue
-		}
-		if l.track(r, b) {
-			r.liveChanged(files, b)
-		} else {
-			r.changed(files, b)
-		}
-		l.touch(r)
-	}
-}
-
-// relative shows path relative to the Devfile's directory when under it.
-func (l *loop) relative(path string) string {
-	rel, err := filepath.Rel(defaultDir(l.model), path)
-	if err != nil || strings.HasPrefix(rel, "..") {
-		return path
-	}
-	return rel
 }
 
 func (l *loop) startReload() {
