@@ -131,7 +131,7 @@ func (e *Engine) runK8s(ctx context.Context, j k8sJob) {
 // ready (schedule opens the gate); it gives back the update slot, which
 // bounds builds, not waits.
 func (l *loop) onGate(m gateMsg) {
-	r := l.liveWorker(m.name, m.gen)
+	r := l.owner(m.name, m.gen)
 	if r == nil {
 		return // stopped: its ctx is done, it does not wait
 	}
@@ -174,9 +174,9 @@ type k8sState struct {
 	follow follow
 	// status is the last status of its pods.
 	status kube.Status
-	// live is its live update state, nil when none of its images has a
+	// liveUpdate is its live update state, nil when none of its images has a
 	// live_update.
-	live *liveState
+	liveUpdate *liveState
 }
 
 // follow is what runs for a deployed Kubernetes resource: the watch of its
@@ -338,7 +338,7 @@ func (l *loop) onStatus(m statusMsg) {
 	}
 	r.k8s.status = m.status
 	r.liveStatus(m.status)
-	if r.worker.gen != 0 || r.k8s.failed || (r.k8s.live != nil && r.k8s.live.runErr != "") {
+	if r.worker.gen != 0 || r.k8s.failed || (r.k8s.liveUpdate != nil && r.k8s.liveUpdate.runErr != "") {
 		// An update is running, or the last one (or its live update's
 		// run() step) failed: its phase stands while the last good pods
 		// serve.

@@ -96,7 +96,7 @@ func (l *loop) newLive(spec devfile.Resource) *liveState {
 // a change under an image without a live_update (or a base image), lost
 // events, or a resource that does not live update now.
 func (l *loop) track(r *resource, b watch.Batch) bool {
-	ls := r.k8s.live
+	ls := r.k8s.liveUpdate
 	if ls == nil || b.Overflow || !r.enabled || r.k8s.unavailable != "" || r.spec.TriggerMode == devfile.TriggerManual {
 		return false
 	}
@@ -140,7 +140,7 @@ func (l *loop) track(r *resource, b watch.Batch) bool {
 
 // liveChanged notes that files of r changed and were tracked.
 func (r *resource) liveChanged(files []string, b watch.Batch) {
-	ls := r.k8s.live
+	ls := r.k8s.liveUpdate
 	ls.files = mergeFiles(ls.files, files)
 	if ls.batch == nil {
 		ls.batch = &b
@@ -169,7 +169,7 @@ type syncDoneMsg struct {
 // worker running, no build wanted. The first deploy of an image is always
 // a build; after a failed build, changes rebuild.
 func (l *loop) liveUpdate(r *resource) {
-	ls := r.k8s.live
+	ls := r.k8s.liveUpdate
 	if ls == nil || !ls.dirty || r.worker.gen != 0 || r.want != nil || !r.enabled || r.k8s.unavailable != "" {
 		return
 	}
@@ -256,7 +256,7 @@ func samePlan(a, b liveupdate.Plan) bool {
 
 // rebuild asks for a build of r with the live changes, saying why.
 func (l *loop) rebuild(r *resource, why string) {
-	ls := r.k8s.live
+	ls := r.k8s.liveUpdate
 	l.logf(r.spec.Name, "%s", why)
 	if r.want == nil {
 		r.want = &want{reason: "files", at: l.e.cfg.Now()}
@@ -272,7 +272,7 @@ func (l *loop) rebuild(r *resource, why string) {
 // liveBuildStarts marks the trackers of r's images where a build starts:
 // the image holds the changes before it.
 func (r *resource) liveBuildStarts() {
-	ls := r.k8s.live
+	ls := r.k8s.liveUpdate
 	if ls == nil {
 		return
 	}
@@ -285,7 +285,7 @@ func (r *resource) liveBuildStarts() {
 
 // liveDeployed records the references r's images were deployed with.
 func (r *resource) liveDeployed(images map[string]string) {
-	ls := r.k8s.live
+	ls := r.k8s.liveUpdate
 	if ls == nil {
 		return
 	}
@@ -301,7 +301,7 @@ func (r *resource) liveDeployed(images map[string]string) {
 
 // liveStatus forgets the containers that are gone from st.
 func (r *resource) liveStatus(st kube.Status) {
-	ls := r.k8s.live
+	ls := r.k8s.liveUpdate
 	if ls == nil {
 		return
 	}
@@ -328,14 +328,14 @@ func (r *resource) liveStatus(st kube.Status) {
 
 // startSync runs groups as r's update.
 func (l *loop) startSync(r *resource, groups []syncGroup) {
-	ls := r.k8s.live
+	ls := r.k8s.liveUpdate
 	now := l.e.cfg.Now()
 	if r.current != nil {
 		l.finish(r, "cancelled", "superseded by a newer update")
 	}
 	l.ids.gen++
 	ctx, cancel := context.WithCancel(context.Background())
-	r.worker.gen, r.worker.live, r.worker.cancel = l.ids.gen, true, cancel
+	r.worker.gen, r.worker.owned, r.worker.cancel = l.ids.gen, true, cancel
 	l.ids.update++
 	u := &Update{ID: l.ids.update, Reason: "files", Start: now, Result: "running", LiveUpdate: true}
 	files := ls.files
@@ -407,13 +407,13 @@ func (l *loop) onSyncDone(m syncDoneMsg) {
 	if r == nil || r.worker.gen != m.gen {
 		return
 	}
-	live := r.worker.live
+	owned := r.worker.owned
 	if r.worker.cancel != nil {
 		r.worker.cancel()
 	}
-	r.worker.gen, r.worker.live, r.worker.cancel = 0, false, nil
-	ls := r.k8s.live
-	if !live || ls == nil || r.current == nil {
+	r.worker.gen, r.worker.owned, r.worker.cancel = 0, false, nil
+	ls := r.k8s.liveUpdate
+	if !owned || ls == nil || r.current == nil {
 		return
 	}
 	ls.dirty = true

@@ -238,7 +238,7 @@ func (r *resource) detachServe() Process {
 
 // onSwap hands the old serve_cmd to the worker that will replace it.
 func (l *loop) onSwap(m swapMsg) {
-	r := l.liveWorker(m.name, m.gen)
+	r := l.owner(m.name, m.gen)
 	if r == nil {
 		m.reply <- nil
 		return

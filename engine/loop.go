@@ -107,7 +107,7 @@ func (l *loop) handle(m msg) {
 			l.dirty = true
 		}
 	case stepMsg:
-		if r := l.liveWorker(m.name, m.gen); r != nil && r.current != nil {
+		if r := l.owner(m.name, m.gen); r != nil && r.current != nil {
 			r.current.Steps = append(r.current.Steps, m.step)
 			l.touch(r)
 		}
@@ -160,7 +160,7 @@ func (l *loop) apply(model *devfile.Model, imgs imageSet, reason string) {
 		switch {
 		case r == nil:
 			r = newResource(spec, l.filters(spec), l.noK8s)
-			r.k8s.live = l.newLive(spec)
+			r.k8s.liveUpdate = l.newLive(spec)
 			l.res[spec.Name] = r
 			r.init(reason, l.e.cfg.Now())
 			l.touch(r)
@@ -171,7 +171,7 @@ func (l *loop) apply(model *devfile.Model, imgs imageSet, reason string) {
 			r.spec = spec
 			r.filters = l.filters(spec)
 			l.stop(r, "the Devfile changed it")
-			r.k8s.live = l.newLive(spec)
+			r.k8s.liveUpdate = l.newLive(spec)
 			r.init("devfile", l.e.cfg.Now())
 		default:
 			r.spec = spec // only positions moved
@@ -380,7 +380,7 @@ func (l *loop) publish() {
 		v.Cluster = &ClusterStatus{Error: l.cluster.err, Since: l.cluster.since}
 	}
 	for _, name := range l.order {
-		v.Resources = append(v.Resources, l.res[name].view())
+		v.Resources = append(v.Resources, l.res[name].shown())
 	}
 	l.e.view.Store(&v)
 	l.e.subs.publish(v)

@@ -46,12 +46,12 @@ type resource struct {
 		version uint64
 		shown   ResourceView
 	}
-	// worker is the running update's worker: gen 0 when none runs; live is
+	// worker is the running update's worker: gen 0 when none runs; owned is
 	// false once stop() disowned it (its results are then ignored, but no
 	// new worker starts before it ended).
 	worker struct {
 		gen    int
-		live   bool
+		owned  bool
 		cancel context.CancelFunc
 	}
 	// serve is the running serve_cmd and the cancel of its watchers (exit,
@@ -148,7 +148,7 @@ func (l *loop) stop(r *resource, why string) {
 		r.worker.cancel()
 		r.worker.cancel = nil
 	}
-	r.worker.live = false
+	r.worker.owned = false
 	r.k8s.gate = nil
 	r.stopFollow()
 	if p := r.detachServe(); p != nil {
@@ -171,17 +171,17 @@ func (l *loop) finish(r *resource, result, errText string) {
 	l.touch(r)
 }
 
-// view returns r for a View, rebuilt only when r changed since the last.
-func (r *resource) view() ResourceView {
+// shown returns r for a View, rebuilt only when r changed since the last.
+func (r *resource) shown() ResourceView {
 	if r.cache.shown.Version == r.cache.version && r.cache.shown.Name != "" {
 		return r.cache.shown
 	}
-	r.cache.shown = r.build()
+	r.cache.shown = r.view()
 	return r.cache.shown
 }
 
-// build copies r into a new ResourceView.
-func (r *resource) build() ResourceView {
+// view copies r into a new ResourceView.
+func (r *resource) view() ResourceView {
 	v := ResourceView{
 		Name:         r.spec.Name,
 		Kind:         string(r.spec.Kind),

@@ -55,7 +55,7 @@ func (l *loop) start(r *resource) {
 	}
 	l.ids.gen++
 	ctx, cancel := context.WithCancel(context.Background())
-	r.worker.gen, r.worker.live, r.worker.cancel = l.ids.gen, true, cancel
+	r.worker.gen, r.worker.owned, r.worker.cancel = l.ids.gen, true, cancel
 
 	w := r.want
 	r.want = nil
@@ -128,9 +128,9 @@ func (l *loop) release(gen int) {
 	}
 }
 
-// liveWorker returns the resource whose live worker is gen, or nil.
-func (l *loop) liveWorker(name string, gen int) *resource {
-	if r := l.res[name]; r != nil && r.worker.gen == gen && r.worker.live {
+// owner returns the resource that still owns its worker gen, or nil.
+func (l *loop) owner(name string, gen int) *resource {
+	if r := l.res[name]; r != nil && r.worker.gen == gen && r.worker.owned {
 		return r
 	}
 	return nil
@@ -146,14 +146,14 @@ func (l *loop) onWorkerDone(m workerDoneMsg) {
 		}
 		return
 	}
-	live := r.worker.live
+	owned := r.worker.owned
 	if r.worker.cancel != nil {
 		r.worker.cancel()
 	}
-	r.worker.gen, r.worker.live, r.worker.cancel = 0, false, nil
+	r.worker.gen, r.worker.owned, r.worker.cancel = 0, false, nil
 	r.k8s.gate = nil
 	switch {
-	case !live:
+	case !owned:
 		if m.serve != nil {
 			l.e.goWorker(func() { stopNow(m.serve) })
 		}
