@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,8 +19,7 @@ type (
 	// to be closed before it applies: resource_deps order deploys, not
 	// builds.
 	gateMsg struct {
-		name  string
-		gen   int
+		work
 		reply chan struct{}
 	}
 	// statusMsg is the pods' status from the watch of follow generation gen.
@@ -40,8 +40,7 @@ type (
 
 // k8sJob is what a Kubernetes resource's update worker needs.
 type k8sJob struct {
-	name    string
-	gen     int
+	work
 	images  []devfile.Image // every image of the model: BuildAll needs the graph
 	refs    []string
 	objects []devfile.Object
@@ -53,12 +52,9 @@ type k8sJob struct {
 // failed build or apply changes nothing in the cluster: the pods of the
 // last good deploy keep serving.
 func (e *Engine) runK8s(ctx context.Context, j k8sJob) {
-	step := func(name string, start time.Time) {
-		e.send(stepMsg{name: j.name, gen: j.gen, step: Step{Name: name, Start: start, End: e.cfg.Now()}})
-	}
 	images := map[string]string{}
 	done := func(applied []kube.Applied, err error) {
-		m := workerDoneMsg{name: j.name, gen: j.gen, k8s: true, applied: applied, err: err}
+		m := workerDoneMsg{work: j.work, k8s: true, applied: applied, err: err}
 		if err == nil {
 			m.images = images
 		}
@@ -81,7 +77,7 @@ func (e *Engine) runK8s(ctx context.Context, j k8sJob) {
 		t := e.cfg.Now()
 		e.logs.append(j.name, "building "+strings.Join(j.refs, ", "))
 		res, err := e.cfg.Builder.BuildAll(ctx, j.images, j.refs...)
-		step("build", t)
+		e.step(j.work, "build", t)
 		for _, ref := range j.refs {
 			r, ok := res[ref]
 			if !ok {
@@ -100,7 +96,7 @@ func (e *Engine) runK8s(ctx context.Context, j k8sJob) {
 			return
 		}
 	}
-	gate := gateMsg{name: j.name, gen: j.gen, reply: make(chan struct{})}
+	gate := gateMsg{work: j.work, reply: make(chan struct{})}
 	if !e.send(gate) {
 		return
 	}
@@ -112,7 +108,7 @@ func (e *Engine) runK8s(ctx context.Context, j k8sJob) {
 	}
 	t := e.cfg.Now()
 	applied, err := e.cfg.Cluster.Apply(ctx, objs, images)
-	step("apply", t)
+	e.step(j.work, "apply", t)
 	if err != nil {
 		done(nil, fmt.Errorf("apply failed: %w", err))
 		return
@@ -127,15 +123,29 @@ func (e *Engine) runK8s(ctx context.Context, j k8sJob) {
 	done(applied, nil)
 }
 
+// startK8s runs u, a Kubernetes resource's update, in a worker (runK8s).
+func (l *loop) startK8s(r *resource, u *Update) {
+	r.liveBuildStarts()
+	j := k8sJob{
+		images:  slices.Clone(l.model.Images),
+		refs:    slices.Clone(r.spec.Images),
+		objects: slices.Clone(r.spec.Objects),
+	}
+	l.begin(r, u, func(ctx context.Context, w work) {
+		j.work = w
+		l.e.runK8s(ctx, j)
+	})
+}
+
 // onGate holds a worker that built its images until its resource_deps are
 // ready (schedule opens the gate); it gives back the update slot, which
 // bounds builds, not waits.
 func (l *loop) onGate(m gateMsg) {
-	r := l.owner(m.name, m.gen)
+	r := l.owner(m.work)
 	if r == nil {
 		return // stopped: its ctx is done, it does not wait
 	}
-	l.release(m.gen)
+	delete(l.slots, m.gen)
 	r.k8s.gate = m.reply
 	r.phase = PhaseDeploying
 	l.touch(r)
@@ -344,30 +354,28 @@ func (l *loop) onStatus(m statusMsg) {
 		// serve.
 		return
 	}
-	st := m.status
+	if r.phase == PhaseReady && r.current == nil && (m.status.State == kube.StateReady || m.status.State == kube.StateSucceeded) {
+		return
+	}
+	l.showStatus(r)
+	l.touch(r)
+}
+
+// showStatus sets r's phase from its pods' last status; pods ready or
+// failed end r's current update.
+func (l *loop) showStatus(r *resource) {
+	st := r.k8s.status
 	switch st.State {
 	case kube.StateReady, kube.StateSucceeded:
-		if r.phase == PhaseReady && r.current == nil {
-			return
-		}
-		r.phase, r.err, r.waiting = PhaseReady, "", ""
-		if r.current != nil {
-			l.stepToNow(r, "ready")
-			l.finish(r, "ok", "")
-		}
+		l.ready(r)
 	case kube.StateError:
-		r.phase, r.err, r.waiting = PhaseError, st.Reason, ""
-		if r.current != nil {
-			l.finish(r, "error", r.err)
-		}
+		l.fail(r, st.Reason)
 	default:
-		reason := st.Reason
-		if reason == "" {
-			reason = "waiting for pods"
+		r.phase, r.err, r.waiting = PhaseDeploying, "", st.Reason
+		if r.waiting == "" {
+			r.waiting = "waiting for pods"
 		}
-		r.phase, r.err, r.waiting = PhaseDeploying, "", reason
 	}
-	l.touch(r)
 }
 
 func (l *loop) onFollowErr(m followErrMsg) {
@@ -380,10 +388,7 @@ func (l *loop) onFollowErr(m followErrMsg) {
 	if r.worker.gen != 0 {
 		return
 	}
-	r.phase, r.err, r.waiting = PhaseError, msg, ""
-	if r.current != nil {
-		l.finish(r, "error", msg)
-	}
+	l.fail(r, msg)
 	l.touch(r)
 }
 

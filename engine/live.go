@@ -159,8 +159,7 @@ type syncGroup struct {
 
 // syncDoneMsg ends the live update worker gen: results[i] are groups[i]'s.
 type syncDoneMsg struct {
-	name    string
-	gen     int
+	work
 	groups  []syncGroup
 	results [][]liveupdate.Result
 }
@@ -330,14 +329,7 @@ func (r *resource) liveStatus(st kube.Status) {
 func (l *loop) startSync(r *resource, groups []syncGroup) {
 	ls := r.k8s.liveUpdate
 	now := l.e.cfg.Now()
-	if r.current != nil {
-		l.finish(r, "cancelled", "superseded by a newer update")
-	}
-	l.ids.gen++
-	ctx, cancel := context.WithCancel(context.Background())
-	r.worker.gen, r.worker.owned, r.worker.cancel = l.ids.gen, true, cancel
-	l.ids.update++
-	u := &Update{ID: l.ids.update, Reason: "files", Start: now, Result: "running", LiveUpdate: true}
+	u := &Update{Reason: "files", Start: now, LiveUpdate: true, Steps: batchSteps(ls.batch)}
 	files := ls.files
 	if len(files) == 0 {
 		// A container that restarted or was replaced catches up.
@@ -347,15 +339,10 @@ func (l *loop) startSync(r *resource, groups []syncGroup) {
 		}
 	}
 	u.Files = boundFiles(files)
-	if b := ls.batch; b != nil {
-		u.Steps = append(u.Steps, Step{Name: "file events", Start: b.First, End: b.Last},
-			Step{Name: "batch", Start: b.Last, End: b.Emitted})
-		if now.After(b.Emitted) {
-			u.Steps = append(u.Steps, Step{Name: "decide", Start: b.Emitted, End: now})
-		}
+	if b := ls.batch; b != nil && now.After(b.Emitted) {
+		u.Steps = append(u.Steps, Step{Name: "decide", Start: b.Emitted, End: now})
 	}
 	ls.files, ls.batch = nil, nil
-	r.current = u
 	r.phase, r.waiting = PhaseSyncing, ""
 	var where []string
 	for _, g := range groups {
@@ -364,26 +351,18 @@ func (l *loop) startSync(r *resource, groups []syncGroup) {
 		}
 	}
 	l.logf(r.spec.Name, "live update of %s: %s", strings.Join(where, ", "), strings.Join(u.Files, ", "))
-	l.touch(r)
-	j := syncGroupsJob{name: r.spec.Name, gen: r.worker.gen, groups: groups}
-	l.e.goWorker(func() { l.e.runSync(ctx, j) })
-}
-
-type syncGroupsJob struct {
-	name   string
-	gen    int
-	groups []syncGroup
+	l.begin(r, u, func(ctx context.Context, w work) { l.e.runSync(ctx, w, groups) })
 }
 
 // runSync is a live update's worker.
-func (e *Engine) runSync(ctx context.Context, j syncGroupsJob) {
-	out := &logWriter{e: e, name: j.name}
-	results := make([][]liveupdate.Result, len(j.groups))
-	for i, g := range j.groups {
+func (e *Engine) runSync(ctx context.Context, w work, groups []syncGroup) {
+	out := &logWriter{e: e, name: w.name}
+	results := make([][]liveupdate.Result, len(groups))
+	for i, g := range groups {
 		// The error joins the results' errors, which the loop reads.
 		results[i], _ = e.cfg.Syncer.Update(ctx, g.plan, g.containers, out)
 	}
-	e.send(syncDoneMsg{name: j.name, gen: j.gen, groups: j.groups, results: results})
+	e.send(syncDoneMsg{work: w, groups: groups, results: results})
 }
 
 // logWriter writes a resource's log, a line per line written.
@@ -403,19 +382,11 @@ func (w *logWriter) Write(p []byte) (int, error) {
 // caught up; a failed run() step is the resource's error until the next
 // change; a fall back (exec refused, no tar, ...) rebuilds.
 func (l *loop) onSyncDone(m syncDoneMsg) {
-	r := l.res[m.name]
-	if r == nil || r.worker.gen != m.gen {
+	r, owned := l.end(m.work)
+	if !owned || r.k8s.liveUpdate == nil || r.current == nil {
 		return
 	}
-	owned := r.worker.owned
-	if r.worker.cancel != nil {
-		r.worker.cancel()
-	}
-	r.worker.gen, r.worker.owned, r.worker.cancel = 0, false, nil
 	ls := r.k8s.liveUpdate
-	if !owned || ls == nil || r.current == nil {
-		return
-	}
 	ls.dirty = true
 	var fallBack, runErrs, other []string
 	var slowest []liveupdate.Step
@@ -454,8 +425,7 @@ func (l *loop) onSyncDone(m syncDoneMsg) {
 		l.rebuild(r, msg+"; rebuilding")
 	case len(runErrs)+len(other) > 0:
 		ls.runErr = "live update: " + strings.Join(slices.Concat(runErrs, other), "; ")
-		r.phase, r.err, r.waiting = PhaseError, ls.runErr, ""
-		l.finish(r, "error", ls.runErr)
+		l.fail(r, ls.runErr)
 	default:
 		ls.runErr = ""
 		l.logf(r.spec.Name, "live update done in %s", l.e.cfg.Now().Sub(r.current.Start).Round(time.Millisecond))
@@ -463,20 +433,4 @@ func (l *loop) onSyncDone(m syncDoneMsg) {
 		l.showStatus(r)
 	}
 	l.touch(r)
-}
-
-// showStatus sets r's phase from its pods' last status.
-func (l *loop) showStatus(r *resource) {
-	st := r.k8s.status
-	switch st.State {
-	case kube.StateReady, kube.StateSucceeded:
-		r.phase, r.err, r.waiting = PhaseReady, "", ""
-	case kube.StateError:
-		r.phase, r.err, r.waiting = PhaseError, st.Reason, ""
-	default:
-		r.phase, r.err, r.waiting = PhaseDeploying, "", st.Reason
-		if r.waiting == "" {
-			r.waiting = "waiting for pods"
-		}
-	}
 }

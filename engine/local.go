@@ -82,8 +82,7 @@ const probeStartPeriod = 100 * time.Millisecond
 // swapMsg asks for the old serve_cmd, which the worker of gen stops
 // before it starts the new one; the loop replies at once (nil: none).
 type swapMsg struct {
-	name  string
-	gen   int
+	work
 	reply chan Process
 }
 
@@ -104,11 +103,29 @@ type probeMsg struct {
 
 // job is what an update's worker needs, copied out of loop state.
 type job struct {
-	name  string
-	gen   int
+	work
 	local devfile.LocalSpec
 	env   []string // of cmd
 	senv  []string // of serve_cmd
+}
+
+// startLocal runs u, a local resource's update, in a worker (runJob).
+func (l *loop) startLocal(r *resource, u *Update) {
+	j := job{
+		local: *r.spec.Local,
+		env:   envList(l.model.Env, r.spec.Local.Env),
+		senv:  envList(l.model.Env, r.spec.Local.ServeEnv),
+	}
+	if j.local.Dir == "" {
+		j.local.Dir = defaultDir(l.model)
+	}
+	if j.local.ServeDir == "" {
+		j.local.ServeDir = j.local.Dir
+	}
+	l.begin(r, u, func(ctx context.Context, w work) {
+		j.work = w
+		l.e.runJob(ctx, j)
+	})
 }
 
 // envList flattens layers of environment variables, later layers winning,
@@ -129,11 +146,8 @@ func envList(layers ...map[string]string) []string {
 // serving, then take the old serve_cmd from the loop (swapMsg), stop it and
 // start the new one. It reports steps and ends with a workerDoneMsg.
 func (e *Engine) runJob(ctx context.Context, j job) {
-	step := func(name string, start time.Time) {
-		e.send(stepMsg{name: j.name, gen: j.gen, step: Step{Name: name, Start: start, End: e.cfg.Now()}})
-	}
 	done := func(serve Process, err error) {
-		m := workerDoneMsg{name: j.name, gen: j.gen, serve: serve, err: err}
+		m := workerDoneMsg{work: j.work, serve: serve, err: err}
 		if !e.send(m) && serve != nil {
 			stopNow(serve)
 		}
@@ -141,7 +155,7 @@ func (e *Engine) runJob(ctx context.Context, j job) {
 	if !j.local.Cmd.Empty() {
 		t := e.cfg.Now()
 		err := e.runCmd(ctx, j.name, j.local.Cmd.Argv, j.local.Dir, j.env)
-		step("cmd", t)
+		e.step(j.work, "cmd", t)
 		if err != nil {
 			done(nil, err)
 			return
@@ -151,7 +165,7 @@ func (e *Engine) runJob(ctx context.Context, j job) {
 		done(nil, nil)
 		return
 	}
-	swap := swapMsg{name: j.name, gen: j.gen, reply: make(chan Process, 1)}
+	swap := swapMsg{work: j.work, reply: make(chan Process, 1)}
 	if !e.send(swap) {
 		return
 	}
@@ -159,7 +173,7 @@ func (e *Engine) runJob(ctx context.Context, j job) {
 	if old := <-swap.reply; old != nil {
 		t := e.cfg.Now()
 		stopNow(old)
-		step("stop serve_cmd", t)
+		e.step(j.work, "stop serve_cmd", t)
 	}
 	if ctx.Err() != nil {
 		done(nil, ctx.Err())
@@ -177,7 +191,7 @@ func (e *Engine) runJob(ctx context.Context, j job) {
 		done(nil, fmt.Errorf("serve_cmd: %w", err))
 		return
 	}
-	step("serve_cmd start", t)
+	e.step(j.work, "serve_cmd start", t)
 	done(p, nil)
 }
 
@@ -238,7 +252,7 @@ func (r *resource) detachServe() Process {
 
 // onSwap hands the old serve_cmd to the worker that will replace it.
 func (l *loop) onSwap(m swapMsg) {
-	r := l.owner(m.name, m.gen)
+	r := l.owner(m.work)
 	if r == nil {
 		m.reply <- nil
 		return
@@ -296,10 +310,7 @@ func (l *loop) onServeExit(m serveExitMsg) {
 		l.logf(m.name, "%s", why)
 		return
 	}
-	r.phase, r.waiting, r.err = PhaseError, "", why
-	if r.current != nil {
-		l.finish(r, "error", r.err)
-	}
+	l.fail(r, why)
 	l.touch(r)
 }
 
@@ -314,15 +325,7 @@ func (l *loop) onProbe(m probeMsg) {
 	}
 	switch {
 	case m.ready:
-		r.phase, r.err, r.waiting = PhaseReady, "", ""
-		if r.current != nil {
-			start := r.current.Start
-			if n := len(r.current.Steps); n > 0 {
-				start = r.current.Steps[n-1].End
-			}
-			r.current.Steps = append(r.current.Steps, Step{Name: "ready", Start: start, End: l.e.cfg.Now()})
-			l.finish(r, "ok", "")
-		}
+		l.ready(r)
 	case r.current != nil:
 		r.waiting = "waiting for the readiness probe: " + m.err.Error()
 	default:

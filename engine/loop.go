@@ -49,11 +49,9 @@ type loop struct {
 		since  time.Time
 		cancel context.CancelFunc
 	}
-	// running counts updates holding a slot (max_parallel_updates); serial
-	// counts those of them without allow_parallel. slots holds the workers
-	// holding one (gen → parallel).
-	running, serial int
-	slots           map[int]bool
+	// slots holds the workers holding an update slot (max_parallel_updates),
+	// gen → whether it may run beside others (busy counts them).
+	slots map[int]bool
 	// ids hands out view sequence numbers, update IDs and worker generations.
 	ids   struct{ seq, update, gen int }
 	dirty bool
@@ -107,10 +105,7 @@ func (l *loop) handle(m msg) {
 			l.dirty = true
 		}
 	case stepMsg:
-		if r := l.owner(m.name, m.gen); r != nil && r.current != nil {
-			r.current.Steps = append(r.current.Steps, m.step)
-			l.touch(r)
-		}
+		l.onStep(m)
 	case swapMsg:
 		l.onSwap(m)
 	case workerDoneMsg:
@@ -293,12 +288,12 @@ func (l *loop) schedule() {
 		// code) before it builds; its worker waits for the others before it
 		// deploys (openGates).
 		waiting := l.blockers(r, r.spec.Local == nil)
-
+		running, serial := l.busy()
 		switch {
 		case waiting != "":
-		case l.running >= limit:
+		case running >= limit:
 			waiting = fmt.Sprintf("a free update slot (max_parallel_updates=%d)", limit)
-		case l.serial > 0 || (l.running > 0 && !parallel(r)):
+		case serial > 0 || (running > 0 && !parallel(r)):
 			// Tilt's rule: local commands may race on the file system, so
 			// one without allow_parallel=True runs alone.
 			waiting = "other updates to finish (allow_parallel=False)"
