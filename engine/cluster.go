@@ -118,9 +118,8 @@ func (l *loop) onKube(m kubeMsg) {
 			continue
 		}
 		r.k8s.unavailable = l.noK8s
-		r.k8s.liveUpdate = l.newLive(r.spec)
+		r.k8s.liveUpdate = l.newLive(*r.spec)
 		r.init("initial", l.e.cfg.Now())
-		l.touch(r)
 	}
 }
 

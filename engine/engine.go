@@ -88,6 +88,10 @@ type Engine struct {
 	// imageUsers maps image refs to the resources using them, for
 	// BuildProgress; the loop replaces it on every model.
 	imageUsers atomic.Pointer[map[string][]string]
+	// checkView, when set (by tests), is given the cached and a freshly
+	// built view of each resource whose viewKey did not change: they must
+	// be equal, or the key misses something the view shows.
+	checkView func(cached, fresh ResourceView)
 	// workers counts the goroutines that own processes; Run waits for them.
 	workers sync.WaitGroup
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -256,6 +257,12 @@ func (h *harness) with(m *devfile.Model) *harness {
 	e, err := New(cfg)
 	if err != nil {
 		h.t.Fatal(err)
+	}
+	e.checkView = func(cached, fresh ResourceView) {
+		fresh.Version = cached.Version
+		if !reflect.DeepEqual(cached, fresh) {
+			h.t.Errorf("resource %s changed without a new viewKey: shown %+v, now %+v", cached.Name, cached, fresh)
+		}
 	}
 	h.e = e
 	ctx, cancel := context.WithCancel(context.Background())

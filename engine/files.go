@@ -156,7 +156,7 @@ func (l *loop) rewatch() {
 		cfg.Roots = append(cfg.Roots, watch.Root{Path: dep})
 	}
 	for _, name := range l.order {
-		cfg.Roots = append(cfg.Roots, l.roots(l.res[name].spec)...)
+		cfg.Roots = append(cfg.Roots, l.roots(*l.res[name].spec)...)
 	}
 	key := fmt.Sprintf("%v", cfg)
 	if key == l.watch.key {
@@ -218,7 +218,6 @@ func (l *loop) onBatch(b watch.Batch) {
 		} else {
 			r.changed(files, b)
 		}
-		l.touch(r)
 	}
 }
 

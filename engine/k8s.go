@@ -148,7 +148,6 @@ func (l *loop) onGate(m gateMsg) {
 	delete(l.slots, m.gen)
 	r.k8s.gate = m.reply
 	r.phase = PhaseDeploying
-	l.touch(r)
 }
 
 // openGates lets workers deploy whose resource_deps are ready.
@@ -159,15 +158,11 @@ func (l *loop) openGates() {
 			continue
 		}
 		if b := l.blockers(r, false); b != "" {
-			if w := "waiting for " + b; r.waiting != w {
-				r.waiting = w
-				l.touch(r)
-			}
+			r.waiting = "waiting for " + b
 			continue
 		}
 		close(r.k8s.gate)
 		r.k8s.gate, r.waiting = nil, ""
-		l.touch(r)
 	}
 }
 
@@ -277,7 +272,6 @@ func (l *loop) deployed(r *resource, applied []kube.Applied) {
 		}
 	})
 	r.phase, r.waiting = PhaseDeploying, "waiting for pods"
-	l.touch(r)
 }
 
 func logText(ll kube.LogLine) string {
@@ -354,11 +348,7 @@ func (l *loop) onStatus(m statusMsg) {
 		// serve.
 		return
 	}
-	if r.phase == PhaseReady && r.current == nil && (m.status.State == kube.StateReady || m.status.State == kube.StateSucceeded) {
-		return
-	}
 	l.showStatus(r)
-	l.touch(r)
 }
 
 // showStatus sets r's phase from its pods' last status; pods ready or
@@ -389,7 +379,6 @@ func (l *loop) onFollowErr(m followErrMsg) {
 		return
 	}
 	l.fail(r, msg)
-	l.touch(r)
 }
 
 // k8sLinks are the links of r's port-forwards.

@@ -265,7 +265,6 @@ func (l *loop) rebuild(r *resource, why string) {
 		r.want.batch = ls.batch
 	}
 	ls.files, ls.batch = nil, nil
-	l.touch(r)
 }
 
 // liveBuildStarts marks the trackers of r's images where a build starts:
@@ -432,5 +431,4 @@ func (l *loop) onSyncDone(m syncDoneMsg) {
 		l.finish(r, "ok", "")
 		l.showStatus(r)
 	}
-	l.touch(r)
 }

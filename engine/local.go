@@ -259,7 +259,6 @@ func (l *loop) onSwap(m swapMsg) {
 	}
 	m.reply <- r.detachServe()
 	r.phase = PhaseDeploying
-	l.touch(r)
 }
 
 // serving watches a started serve_cmd: its exit, and its readiness probe.
@@ -311,7 +310,6 @@ func (l *loop) onServeExit(m serveExitMsg) {
 		return
 	}
 	l.fail(r, why)
-	l.touch(r)
 }
 
 func (l *loop) onProbe(m probeMsg) {
@@ -331,5 +329,4 @@ func (l *loop) onProbe(m probeMsg) {
 	default:
 		r.phase, r.err = PhaseError, "readiness probe failing: "+m.err.Error()
 	}
-	l.touch(r)
 }

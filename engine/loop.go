@@ -53,7 +53,10 @@ type loop struct {
 	// gen → whether it may run beside others (busy counts them).
 	slots map[int]bool
 	// ids hands out view sequence numbers, update IDs and worker generations.
-	ids   struct{ seq, update, gen int }
+	ids struct{ seq, update, gen int }
+	// dirty says that what the View shows besides the resources changed
+	// (the Devfile's status, the cluster's, the log sequence); resources'
+	// changes are found by refresh.
 	dirty bool
 }
 
@@ -86,9 +89,7 @@ func (l *loop) run(ctx context.Context) {
 			l.dirty = true
 		}
 		l.schedule()
-		if l.dirty {
-			l.publish()
-		}
+		l.publish()
 	}
 }
 
@@ -158,18 +159,17 @@ func (l *loop) apply(model *devfile.Model, imgs imageSet, reason string) {
 			r.k8s.liveUpdate = l.newLive(spec)
 			l.res[spec.Name] = r
 			r.init(reason, l.e.cfg.Now())
-			l.touch(r)
-		case !sameSpec(r.spec, spec) || !sameImages(oldImgs, imgs, spec):
+		case !sameSpec(*r.spec, spec) || !sameImages(oldImgs, imgs, spec):
 			if r.spec.Enabled != spec.Enabled {
 				r.enabled = spec.Enabled // the Devfile's say overrides the last toggle
 			}
-			r.spec = spec
+			r.spec = &spec
 			r.filters = l.filters(spec)
 			l.stop(r, "the Devfile changed it")
 			r.k8s.liveUpdate = l.newLive(spec)
 			r.init("devfile", l.e.cfg.Now())
 		default:
-			r.spec = spec // only positions moved
+			r.spec.Pos = spec.Pos // only its position moved: the view shows none
 		}
 	}
 	for _, name := range l.order {
@@ -243,7 +243,6 @@ func (l *loop) onRequest(m requestMsg) error {
 			l.stop(r, "disabled")
 			r.phase, r.waiting, r.err = PhaseDisabled, "", ""
 		}
-		l.touch(r)
 		return nil
 	}
 	if !r.enabled {
@@ -256,7 +255,6 @@ func (l *loop) onRequest(m requestMsg) error {
 		return fmt.Errorf("resource %q waits for the cluster (%s): it updates once the cluster is ready", m.name, l.kubeWait)
 	}
 	r.trigger(l.e.cfg.Now())
-	l.touch(r)
 	return nil
 }
 
@@ -274,10 +272,7 @@ func (l *loop) schedule() {
 	for _, name := range l.order {
 		r := l.res[name]
 		if r.spec.Local == nil && l.kubeWait != "" && r.enabled {
-			if w := "waiting for the cluster: " + l.kubeWait; r.waiting != w {
-				r.waiting = w
-				l.touch(r)
-			}
+			r.waiting = "waiting for the cluster: " + l.kubeWait
 			continue
 		}
 		if r.want == nil || !r.enabled || r.worker.gen != 0 || (r.spec.Local == nil && r.k8s.unavailable != "") {
@@ -299,14 +294,10 @@ func (l *loop) schedule() {
 			waiting = "other updates to finish (allow_parallel=False)"
 		}
 		if waiting != "" {
-			phase := r.phase
 			if r.current == nil && r.phase != PhaseError {
-				phase = PhasePending
+				r.phase = PhasePending
 			}
-			if r.waiting != "waiting for "+waiting || r.phase != phase {
-				r.phase, r.waiting = phase, "waiting for "+waiting
-				l.touch(r)
-			}
+			r.waiting = "waiting for " + waiting
 			continue
 		}
 		l.start(r)
@@ -348,20 +339,40 @@ func (l *loop) blockers(r *resource, localOnly bool) string {
 	return "resource_deps: " + strings.Join(not, ", ")
 }
 
-// touch marks r changed: every change to what r's view shows must touch it,
-// or the View keeps showing the cached one.
-func (l *loop) touch(r *resource) {
-	r.cache.version++
-	l.dirty = true
-}
-
 // logf adds a line of devloop's own to resource's log ("" for the global one).
 func (l *loop) logf(resource, format string, args ...any) {
 	l.e.logs.append(resource, fmt.Sprintf(format, args...))
 }
 
-// publish stores and sends a copy of the state as the next View.
+// refresh rebuilds the cached view of every resource whose viewKey
+// changed since the last refresh, with the next Version, and tells
+// whether one did. Every change is seen here: handlers change resources,
+// they need not say so.
+func (l *loop) refresh() bool {
+	changed := false
+	for _, name := range l.order {
+		r := l.res[name]
+		k := r.key()
+		if k == r.cache.key && r.cache.view.Name != "" {
+			if l.e.checkView != nil {
+				l.e.checkView(r.cache.view, r.view())
+			}
+			continue
+		}
+		v := r.view()
+		v.Version = r.cache.view.Version + 1
+		r.cache.key, r.cache.view = k, v
+		changed = true
+	}
+	return changed
+}
+
+// publish stores and sends a copy of the state as the next View when a
+// resource changed (refresh) or l.dirty says something else did.
 func (l *loop) publish() {
+	if !l.refresh() && !l.dirty {
+		return
+	}
 	l.dirty = false
 	l.ids.seq++
 	v := View{
@@ -375,7 +386,7 @@ func (l *loop) publish() {
 		v.Cluster = &ClusterStatus{Error: l.cluster.err, Since: l.cluster.since}
 	}
 	for _, name := range l.order {
-		v.Resources = append(v.Resources, l.res[name].shown())
+		v.Resources = append(v.Resources, l.res[name].cache.view)
 	}
 	l.e.view.Store(&v)
 	l.e.subs.publish(v)
@@ -395,5 +406,6 @@ func (l *loop) shutdown() {
 	if l.cluster.cancel != nil {
 		l.cluster.cancel()
 	}
+	l.dirty = true // the last View, even when stopping changed nothing
 	l.publish()
 }

@@ -30,7 +30,8 @@ type want struct {
 
 // resource is one resource's state, owned by the loop.
 type resource struct {
-	spec    devfile.Resource
+	// spec is the loop's own copy, replaced when a reload changes it.
+	spec    *devfile.Resource
 	filters filterSet
 	enabled bool
 	phase   Phase
@@ -40,11 +41,11 @@ type resource struct {
 	want    *want
 	current *Update
 	history []Update
-	// cache holds the last view built, valid while its Version is
-	// version: Views are immutable, so an unchanged resource shares it.
+	// cache holds the last view built and the key it was built from
+	// (refresh): Views are immutable, so an unchanged resource shares it.
 	cache struct {
-		version uint64
-		shown   ResourceView
+		key  viewKey
+		view ResourceView
 	}
 	// worker is the running update's worker: gen 0 when none runs; owned is
 	// false once stop() disowned it (its results are then ignored, but no
@@ -66,7 +67,7 @@ type resource struct {
 }
 
 func newResource(spec devfile.Resource, filters filterSet, noK8s string) *resource {
-	r := &resource{spec: spec, filters: filters, enabled: spec.Enabled}
+	r := &resource{spec: &spec, filters: filters, enabled: spec.Enabled}
 	if spec.Local == nil {
 		r.k8s.unavailable = noK8s
 	}
@@ -158,7 +159,6 @@ func (l *loop) stop(r *resource, why string) {
 		l.finish(r, "cancelled", why)
 	}
 	r.want = nil
-	l.touch(r)
 }
 
 // finish ends r's current update with result.
@@ -168,19 +168,43 @@ func (l *loop) finish(r *resource, result, errText string) {
 	l.e.log.Debug("update end", "resource", r.spec.Name, "id", u.ID, "result", result, "duration", u.End.Sub(u.Start))
 	r.current = nil
 	r.history = append([]Update{u}, r.history[:min(len(r.history), maxHistory-1)]...)
-	l.touch(r)
 }
 
-// shown returns r for a View, rebuilt only when r changed since the last.
-func (r *resource) shown() ResourceView {
-	if r.cache.shown.Version == r.cache.version && r.cache.shown.Name != "" {
-		return r.cache.shown
+// viewKey is what r's view is made of, compared instead of the view:
+// the spec (a reload replaces it, never changes it), the scalars, and for
+// the rest what a change to it changes. queued and want.files only grow
+// until they are dropped; current is replaced, and its Steps only grow;
+// history only grows at the front, with a new update ID.
+type viewKey struct {
+	spec                *devfile.Resource
+	enabled             bool
+	phase               Phase
+	err, waiting        string
+	queued              int
+	want                *want
+	wantFiles           int
+	current             *Update
+	steps, lastUpdateID int
+}
+
+// key returns r's viewKey.
+func (r *resource) key() viewKey {
+	k := viewKey{spec: r.spec, enabled: r.enabled, phase: r.phase, err: r.err, waiting: r.waiting,
+		queued: len(r.queued), want: r.want, current: r.current}
+	if r.want != nil {
+		k.wantFiles = len(r.want.files)
 	}
-	r.cache.shown = r.view()
-	return r.cache.shown
+	if r.current != nil {
+		k.steps = len(r.current.Steps)
+	}
+	if len(r.history) > 0 {
+		k.lastUpdateID = r.history[0].ID
+	}
+	return k
 }
 
-// view copies r into a new ResourceView.
+// view copies r into a new ResourceView, without its Version (refresh
+// sets it).
 func (r *resource) view() ResourceView {
 	v := ResourceView{
 		Name:         r.spec.Name,
@@ -194,7 +218,6 @@ func (r *resource) view() ResourceView {
 		Error:        r.err,
 		Waiting:      r.waiting,
 		Queued:       boundFiles(r.queued),
-		Version:      r.cache.version,
 	}
 	if r.want != nil && len(r.want.files) > 0 {
 		// Changes waiting for resource_deps, a slot, or the running update.
@@ -209,7 +232,7 @@ func (r *resource) view() ResourceView {
 	if v.TriggerMode == "" {
 		v.TriggerMode = string(devfile.TriggerAuto)
 	}
-	v.Links = append(v.Links, k8sLinks(r.spec)...)
+	v.Links = append(v.Links, k8sLinks(*r.spec)...)
 	for _, lk := range r.spec.Links {
 		v.Links = append(v.Links, Link{URL: lk.URL, Name: lk.Name})
 	}

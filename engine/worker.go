@@ -108,7 +108,6 @@ func (l *loop) begin(r *resource, u *Update, run func(ctx context.Context, w wor
 	if !u.LiveUpdate {
 		l.slots[r.worker.gen] = parallel(r)
 	}
-	l.touch(r)
 	w := work{name: r.spec.Name, gen: r.worker.gen}
 	l.e.goWorker(func() { run(ctx, w) })
 }
@@ -159,7 +158,6 @@ func (l *loop) end(w work) (*resource, bool) {
 func (l *loop) onStep(m stepMsg) {
 	if r := l.owner(m.work); r != nil && r.current != nil {
 		r.current.Steps = append(r.current.Steps, m.step)
-		l.touch(r)
 	}
 }
 
@@ -187,7 +185,6 @@ func (l *loop) onWorkerDone(m workerDoneMsg) {
 	default:
 		l.serving(r, m.serve)
 	}
-	l.touch(r)
 }
 
 // ready ends r's current update, if any, as ready: a step since its last
