@@ -1,7 +1,3 @@
-// Package engine is devloop's control loop. One goroutine owns all state
-// (resources, their phases, update history, queued changes) and does no
-// blocking I/O; workers (local processes, builds and deploys, pod watches)
-// report back on a channel. Readers get copied Views.
 package engine
 
 import (
