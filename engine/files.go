@@ -178,6 +178,18 @@ func (l *loop) rewatch() {
 	})
 }
 
+// onWatchErr shows that the watcher of generation m.gen failed.
+func (l *loop) onWatchErr(m watchErrMsg) {
+	if m.gen != l.watch.gen {
+		return
+	}
+	msg := fmt.Sprintf("watching files failed, changes are not seen until the Devfile reloads: %v", m.err)
+	l.logf("", "%s", msg)
+	l.devfile.Warnings = append(l.devfile.Warnings, msg)
+	l.watch.key = "" // the next reload retries
+	l.dirty = true
+}
+
 // onBatch maps changed paths to the Devfile and to resources.
 func (l *loop) onBatch(b watch.Batch) {
 	deps := map[string]bool{}

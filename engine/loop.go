@@ -98,13 +98,7 @@ func (l *loop) handle(m msg) {
 	case loadedMsg:
 		l.onLoaded(m)
 	case watchErrMsg:
-		if m.gen == l.watch.gen {
-			msg := fmt.Sprintf("watching files failed, changes are not seen until the Devfile reloads: %v", m.err)
-			l.logf("", "%s", msg)
-			l.devfile.Warnings = append(l.devfile.Warnings, msg)
-			l.watch.key = "" // the next reload retries
-			l.dirty = true
-		}
+		l.onWatchErr(m)
 	case stepMsg:
 		l.onStep(m)
 	case swapMsg:

@@ -104,7 +104,7 @@ func (l *loop) begin(r *resource, u *Update, run func(ctx context.Context, w wor
 	l.ids.update++
 	u.ID, u.Result = l.ids.update, "running"
 	r.current = u
-	l.e.log.Debug("update start", "resource", r.spec.Name, "id", u.ID, "reason", u.Reason, "live", u.LiveUpdate)
+	l.e.log.Debug("update start", "resource", r.spec.Name, "id", u.ID, "reason", u.Reason, "files", len(u.Files), "live", u.LiveUpdate)
 	if !u.LiveUpdate {
 		l.slots[r.worker.gen] = parallel(r)
 	}
