@@ -3,7 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -256,6 +256,12 @@ func (h *harness) with(m *devfile.Model) *harness {
 	e, err := New(cfg)
 	if err != nil {
 		h.t.Fatal(err)
+	}
+	e.checkView = func(cached, fresh ResourceView) {
+		fresh.Version = cached.Version
+		if !reflect.DeepEqual(cached, fresh) {
+			h.t.Errorf("resource %s changed without a new viewKey: shown %+v, now %+v", cached.Name, cached, fresh)
+		}
 	}
 	h.e = e
 	ctx, cancel := context.WithCancel(context.Background())
@@ -735,134 +741,6 @@ func TestShutdown(t *testing.T) {
 	})
 }
 
-func TestSubscribeLatestOnly(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := start(t, nil)
-		h.run.exits["a"] = nil
-		h.with(model(local("a", "", "a-serve")))
-		ctx, cancel := context.WithCancel(context.Background())
-		sub := h.e.Subscribe(ctx)
-		h.batch(proj + "/a/x") // no deps: no change, no new view
-		if err := h.e.SetEnabled(context.Background(), "a", false); err != nil {
-			t.Fatal(err)
-		}
-		synctest.Wait()
-		v := <-sub
-		if want := h.e.Snapshot().Seq; v.Seq != want {
-			t.Errorf("Subscribe: first unread view Seq = %d, want the latest %d", v.Seq, want)
-		}
-		cancel()
-		synctest.Wait()
-		if _, ok := <-sub; ok {
-			t.Error("Subscribe: channel open after ctx was cancelled")
-		}
-		h.stop()
-	})
-}
-
-func TestLogStore(t *testing.T) {
-	now := func() time.Time { return time.Unix(0, 0) }
-	tests := []struct {
-		name      string
-		bounds    logBounds
-		lines     map[string]int // resource → lines appended, in name order
-		resource  string
-		after     uint64
-		limit     int
-		wantTexts []string
-		wantDrop  int
-	}{
-		{
-			name: "all resources in order", bounds: logBounds{1 << 20, 1 << 20},
-			lines: map[string]int{"a": 2, "b": 2}, wantTexts: []string{"a0", "a1", "b0", "b1"},
-		},
-		{
-			name: "one resource after a cursor with a limit", bounds: logBounds{1 << 20, 1 << 20},
-			lines: map[string]int{"a": 5}, resource: "a", after: 1, limit: 2, wantTexts: []string{"a1", "a2"},
-		},
-		{
-			// Each line costs 2+64 bytes; 10 lines pass 600 bytes.
-			name: "per-resource bound drops the oldest behind a marker", bounds: logBounds{600, 1 << 20},
-			lines: map[string]int{"a": 10}, resource: "a", wantDrop: 10,
-		},
-		{
-			name: "global bound drops from the largest resource", bounds: logBounds{1 << 20, 700},
-			lines: map[string]int{"a": 2, "b": 9}, resource: "a", wantTexts: []string{"a0", "a1"},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := newLogStore(now, tt.bounds)
-			for _, res := range slices.Sorted(func(yield func(string) bool) {
-				for k := range tt.lines {
-					if !yield(k) {
-						return
-					}
-				}
-			}) {
-				for i := range tt.lines[res] {
-					s.append(res, fmt.Sprintf("%s%d", res, i))
-				}
-			}
-			got := s.get(tt.resource, tt.after, tt.limit)
-			if tt.wantDrop > 0 {
-				// wantDrop is the number of lines appended: the marker
-				// accounts for those that are gone.
-				if len(got) < 2 || got[0].Dropped == 0 || got[0].Dropped+len(got)-1 != tt.wantDrop || !strings.Contains(got[0].Text, "dropped") {
-					t.Fatalf("get(%q) = %+v, want a marker for the dropped lines first, then the rest of %d", tt.resource, got, tt.wantDrop)
-				}
-				if last := got[len(got)-1].Text; last != "a9" {
-					t.Fatalf("get(%q): newest line = %q, want a9", tt.resource, last)
-				}
-				return
-			}
-			var texts []string
-			for _, l := range got {
-				texts = append(texts, l.Text)
-			}
-			if !slices.Equal(texts, tt.wantTexts) {
-				t.Errorf("get(%q, %d, %d) = %q, want %q", tt.resource, tt.after, tt.limit, texts, tt.wantTexts)
-			}
-		})
-	}
-}
-
-// TestWatchConfig: the watcher gets the Devfile's inputs and the deps (with
-// ignore rebased onto each dep), and restarts only when they change.
-func TestWatchConfig(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		srv := local("server", "", "serve", "server")
-		srv.Local.Ignore = []string{"server/*.log", "*.tmp"}
-		m := model(srv)
-		m.Settings.WatchIgnore = []string{"node_modules"}
-		h := start(t, m)
-		defer h.stop()
-		cfgs := h.watcher.cfgs
-		if len(cfgs) != 1 {
-			t.Fatalf("watch configs = %d, want 1", len(cfgs))
-		}
-		want := []watch.Root{{Path: proj + "/Devfile"}, {Path: proj + "/server", Ignore: []string{"*.log", "*.tmp"}}}
-		if got := cfgs[0].Roots; fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Errorf("watch roots = %+v, want %+v", got, want)
-		}
-		if got := cfgs[0].Ignore; !slices.Equal(got, []string{"node_modules"}) || cfgs[0].GlobalBase != proj {
-			t.Errorf("global ignore = %q in %q, want node_modules in %s", got, cfgs[0].GlobalBase, proj)
-		}
-
-		m2 := model(srv, local("web", "", "web-serve", "web"))
-		m3 := model(srv, local("web", "", "web-serve --v2", "web"))
-		h.loader.results = []loadResult{{m: m2}, {m: m3}}
-		h.batch(proj + "/Devfile")
-		h.batch(proj + "/Devfile")
-		h.watcher.mu.Lock()
-		n := len(h.watcher.cfgs)
-		h.watcher.mu.Unlock()
-		if n != 2 {
-			t.Errorf("watch configs after a new dep and then a change of command = %d, want 2", n)
-		}
-	})
-}
-
 // TestProbeAfterReady: a probe failing past its threshold after the server
 // was ready is an error; passing again makes it ready.
 func TestProbeAfterReady(t *testing.T) {
@@ -918,50 +796,6 @@ func TestResourceDepsWaiting(t *testing.T) {
 			})
 		})
 	}
-}
-
-func TestLogStoreInterleaved(t *testing.T) {
-	s := newLogStore(time.Now, defaultLogBounds)
-	for _, l := range []struct{ res, text string }{{"a", "a0"}, {"b", "b0"}, {"", "devloop"}, {"a", "a1"}, {"b", "b1"}} {
-		s.append(l.res, l.text)
-	}
-	tests := []struct {
-		name     string
-		resource string
-		after    uint64
-		limit    int
-		want     []string
-	}{
-		{"all", "", 0, 0, []string{"a0", "b0", "devloop", "a1", "b1"}},
-		{"all, a page", "", 1, 3, []string{"b0", "devloop", "a1"}},
-		{"one resource", "b", 0, 0, []string{"b0", "b1"}},
-		{"unknown resource", "zz", 0, 0, nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var got []string
-			for _, l := range s.get(tt.resource, tt.after, tt.limit) {
-				got = append(got, l.Text)
-			}
-			if !slices.Equal(got, tt.want) {
-				t.Errorf("get(%q, %d, %d) = %q, want %q", tt.resource, tt.after, tt.limit, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestWatchFailure(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := start(t, nil)
-		h.watcher.fail = errors.New("inotify watch limit reached: raise fs.inotify.max_user_watches")
-		h.with(model(local("server", "", "serve", "server")))
-		defer h.stop()
-		v := h.e.Snapshot()
-		if len(v.Devfile.Warnings) != 1 || !strings.Contains(v.Devfile.Warnings[0], "max_user_watches") {
-			t.Errorf("devfile warnings = %q, want the watch error with its remedy", v.Devfile.Warnings)
-		}
-		h.wantPhase("server", PhaseReady)
-	})
 }
 
 // TestDisableDuringCmd: disabling a resource whose cmd runs stops the cmd,

@@ -3,18 +3,14 @@ package engine
 import (
 	"context"
 	"fmt"
-	"path/filepath"
-	"reflect"
+	"slices"
 	"strings"
 	"time"
 
-	"go.starlark.net/syntax"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/devloop-dev/devloop/builder"
 	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/kube"
-	"github.com/devloop-dev/devloop/watch"
 )
 
 // Messages of Kubernetes resources' workers.
@@ -23,8 +19,7 @@ type (
 	// to be closed before it applies: resource_deps order deploys, not
 	// builds.
 	gateMsg struct {
-		name  string
-		gen   int
+		work
 		reply chan struct{}
 	}
 	// statusMsg is the pods' status from the watch of follow generation gen.
@@ -43,122 +38,9 @@ type (
 	}
 )
 
-// imageSet is what the loop knows of the model's images. It is read off
-// the loop (it reads Dockerfiles and .dockerignore files): by Run before
-// the loop starts and by the reload worker.
-type imageSet struct {
-	byRef map[string]devfile.Image
-	// deps are each image's base images of the Devfile (FROM, build args).
-	deps map[string][]string
-	// roots are the trees whose changes rebuild each image: its context
-	// (with .dockerignore, ignore= and only=) and its Dockerfile when that
-	// is outside the context or left out by only=, or a custom_build's deps.
-	roots    map[string][]watch.Root
-	warnings []string
-}
-
-// readImages reads what the loop needs to know of m's images.
-func readImages(m *devfile.Model) imageSet {
-	s := imageSet{byRef: map[string]devfile.Image{}, deps: map[string][]string{}, roots: map[string][]watch.Root{}}
-	for _, img := range m.Images {
-		s.byRef[img.Ref] = img
-		switch img.Kind {
-		case devfile.ImageCustom:
-			for _, d := range img.Deps {
-				s.roots[img.Ref] = append(s.roots[img.Ref], watch.Root{Path: d, Ignore: img.Ignore})
-			}
-		default:
-			ignore, err := watch.ReadIgnoreFile(filepath.Join(img.Context, ".dockerignore"))
-			if err != nil {
-				s.warnings = append(s.warnings, fmt.Sprintf("image %s: %v: its context is watched without it", img.Ref, err))
-			}
-			ignore = append(ignore, img.Ignore...)
-			s.roots[img.Ref] = append(s.roots[img.Ref], watch.Root{Path: img.Context, Ignore: ignore, Only: img.Only})
-			// The Dockerfile is watched even when only= leaves it out of the
-			// context (BuildKit reads it apart from the context).
-			if df := img.Dockerfile; df != "" && (!within(img.Context, df) || len(img.Only) > 0) {
-				s.roots[img.Ref] = append(s.roots[img.Ref], watch.Root{Path: df})
-			}
-		}
-	}
-	if len(m.Images) > 0 {
-		if g, err := builder.NewGraph(m.Images); err != nil {
-			s.warnings = append(s.warnings, fmt.Sprintf("image dependencies: %v", err))
-		} else {
-			s.deps = g.Deps
-		}
-	}
-	return s
-}
-
-func within(dir, path string) bool {
-	rel, err := filepath.Rel(dir, path)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
-}
-
-// closure returns refs and the images they build from, each once, in
-// first-seen order.
-func (s imageSet) closure(refs []string) []string {
-	var out []string
-	seen := map[string]bool{}
-	var walk func(string)
-	walk = func(r string) {
-		if seen[r] {
-			return
-		}
-		seen[r] = true
-		out = append(out, r)
-		for _, d := range s.deps[r] {
-			walk(d)
-		}
-	}
-	for _, r := range refs {
-		walk(r)
-	}
-	return out
-}
-
-// used returns the images spec builds, with their base images.
-func (s imageSet) used(spec devfile.Resource) []devfile.Image {
-	var out []devfile.Image
-	for _, r := range s.closure(spec.Images) {
-		img := s.byRef[r]
-		img.Pos = syntax.Position{}
-		out = append(out, img)
-	}
-	return out
-}
-
-// usersOf maps each image ref to the resources whose images build from it.
-func usersOf(m *devfile.Model, s imageSet) map[string][]string {
-	out := map[string][]string{}
-	for _, r := range m.Resources {
-		for _, ref := range s.closure(r.Images) {
-			out[ref] = append(out[ref], r.Name)
-		}
-	}
-	return out
-}
-
-// k8sRoots are the watch roots of a Kubernetes resource: those of the
-// images it uses and of their base images.
-func (l *loop) k8sRoots(spec devfile.Resource) []watch.Root {
-	var roots []watch.Root
-	for _, r := range l.imgs.closure(spec.Images) {
-		roots = append(roots, l.imgs.roots[r]...)
-	}
-	return roots
-}
-
-// sameImages tells whether spec builds the same images in both sets.
-func sameImages(a, b imageSet, spec devfile.Resource) bool {
-	return reflect.DeepEqual(a.used(spec), b.used(spec))
-}
-
 // k8sJob is what a Kubernetes resource's update worker needs.
 type k8sJob struct {
-	name    string
-	gen     int
+	work
 	images  []devfile.Image // every image of the model: BuildAll needs the graph
 	refs    []string
 	objects []devfile.Object
@@ -170,12 +52,9 @@ type k8sJob struct {
 // failed build or apply changes nothing in the cluster: the pods of the
 // last good deploy keep serving.
 func (e *Engine) runK8s(ctx context.Context, j k8sJob) {
-	step := func(name string, start time.Time) {
-		e.send(stepMsg{name: j.name, gen: j.gen, step: Step{Name: name, Start: start, End: e.cfg.Now()}})
-	}
 	images := map[string]string{}
 	done := func(applied []kube.Applied, err error) {
-		m := workerDoneMsg{name: j.name, gen: j.gen, k8s: true, applied: applied, err: err}
+		m := workerDoneMsg{work: j.work, k8s: true, applied: applied, err: err}
 		if err == nil {
 			m.images = images
 		}
@@ -198,7 +77,7 @@ func (e *Engine) runK8s(ctx context.Context, j k8sJob) {
 		t := e.cfg.Now()
 		e.logs.append(j.name, "building "+strings.Join(j.refs, ", "))
 		res, err := e.cfg.Builder.BuildAll(ctx, j.images, j.refs...)
-		step("build", t)
+		e.step(j.work, "build", t)
 		for _, ref := range j.refs {
 			r, ok := res[ref]
 			if !ok {
@@ -217,7 +96,7 @@ func (e *Engine) runK8s(ctx context.Context, j k8sJob) {
 			return
 		}
 	}
-	gate := gateMsg{name: j.name, gen: j.gen, reply: make(chan struct{})}
+	gate := gateMsg{work: j.work, reply: make(chan struct{})}
 	if !e.send(gate) {
 		return
 	}
@@ -229,7 +108,7 @@ func (e *Engine) runK8s(ctx context.Context, j k8sJob) {
 	}
 	t := e.cfg.Now()
 	applied, err := e.cfg.Cluster.Apply(ctx, objs, images)
-	step("apply", t)
+	e.step(j.work, "apply", t)
 	if err != nil {
 		done(nil, fmt.Errorf("apply failed: %w", err))
 		return
@@ -244,29 +123,31 @@ func (e *Engine) runK8s(ctx context.Context, j k8sJob) {
 	done(applied, nil)
 }
 
-// deployReference is the reference of a built image to put in manifests.
-func deployReference(r builder.Result) string {
-	switch {
-	case r.ClusterReference != "":
-		return r.ClusterReference
-	case r.Reference != "":
-		return r.Reference
+// startK8s runs u, a Kubernetes resource's update, in a worker (runK8s).
+func (l *loop) startK8s(r *resource, u *Update) {
+	r.liveBuildStarts()
+	j := k8sJob{
+		images:  slices.Clone(l.model.Images),
+		refs:    slices.Clone(r.spec.Images),
+		objects: slices.Clone(r.spec.Objects),
 	}
-	return r.Image
+	l.begin(r, u, func(ctx context.Context, w work) {
+		j.work = w
+		l.e.runK8s(ctx, j)
+	})
 }
 
 // onGate holds a worker that built its images until its resource_deps are
 // ready (schedule opens the gate); it gives back the update slot, which
 // bounds builds, not waits.
 func (l *loop) onGate(m gateMsg) {
-	r := l.liveWorker(m.name, m.gen)
+	r := l.owner(m.work)
 	if r == nil {
 		return // stopped: its ctx is done, it does not wait
 	}
-	l.release(m.gen)
+	delete(l.slots, m.gen)
 	r.k8s.gate = m.reply
 	r.phase = PhaseDeploying
-	l.touch(r)
 }
 
 // openGates lets workers deploy whose resource_deps are ready.
@@ -277,15 +158,11 @@ func (l *loop) openGates() {
 			continue
 		}
 		if b := l.blockers(r, false); b != "" {
-			if w := "waiting for " + b; r.waiting != w {
-				r.waiting = w
-				l.touch(r)
-			}
+			r.waiting = "waiting for " + b
 			continue
 		}
 		close(r.k8s.gate)
 		r.k8s.gate, r.waiting = nil, ""
-		l.touch(r)
 	}
 }
 
@@ -302,9 +179,9 @@ type k8sState struct {
 	follow follow
 	// status is the last status of its pods.
 	status kube.Status
-	// live is its live update state, nil when none of its images has a
+	// liveUpdate is its live update state, nil when none of its images has a
 	// live_update.
-	live *liveState
+	liveUpdate *liveState
 }
 
 // follow is what runs for a deployed Kubernetes resource: the watch of its
@@ -395,7 +272,6 @@ func (l *loop) deployed(r *resource, applied []kube.Applied) {
 		}
 	})
 	r.phase, r.waiting = PhaseDeploying, "waiting for pods"
-	l.touch(r)
 }
 
 func logText(ll kube.LogLine) string {
@@ -466,45 +342,30 @@ func (l *loop) onStatus(m statusMsg) {
 	}
 	r.k8s.status = m.status
 	r.liveStatus(m.status)
-	if r.worker.gen != 0 || r.k8s.failed || (r.k8s.live != nil && r.k8s.live.runErr != "") {
+	if r.worker.gen != 0 || r.k8s.failed || (r.k8s.liveUpdate != nil && r.k8s.liveUpdate.runErr != "") {
 		// An update is running, or the last one (or its live update's
 		// run() step) failed: its phase stands while the last good pods
 		// serve.
 		return
 	}
-	st := m.status
-	switch st.State {
-	case kube.StateReady, kube.StateSucceeded:
-		if r.phase == PhaseReady && r.current == nil {
-			return
-		}
-		r.phase, r.err, r.waiting = PhaseReady, "", ""
-		if r.current != nil {
-			l.stepToNow(r, "ready")
-			l.finish(r, "ok", "")
-		}
-	case kube.StateError:
-		r.phase, r.err, r.waiting = PhaseError, st.Reason, ""
-		if r.current != nil {
-			l.finish(r, "error", r.err)
-		}
-	default:
-		reason := st.Reason
-		if reason == "" {
-			reason = "waiting for pods"
-		}
-		r.phase, r.err, r.waiting = PhaseDeploying, "", reason
-	}
-	l.touch(r)
+	l.showStatus(r)
 }
 
-// stepToNow ends r's current update with a step since its last one.
-func (l *loop) stepToNow(r *resource, name string) {
-	start := r.current.Start
-	if n := len(r.current.Steps); n > 0 {
-		start = r.current.Steps[n-1].End
+// showStatus sets r's phase from its pods' last status; pods ready or
+// failed end r's current update.
+func (l *loop) showStatus(r *resource) {
+	st := r.k8s.status
+	switch st.State {
+	case kube.StateReady, kube.StateSucceeded:
+		l.ready(r)
+	case kube.StateError:
+		l.fail(r, st.Reason)
+	default:
+		r.phase, r.err, r.waiting = PhaseDeploying, "", st.Reason
+		if r.waiting == "" {
+			r.waiting = "waiting for pods"
+		}
 	}
-	r.current.Steps = append(r.current.Steps, Step{Name: name, Start: start, End: l.e.cfg.Now()})
 }
 
 func (l *loop) onFollowErr(m followErrMsg) {
@@ -517,48 +378,7 @@ func (l *loop) onFollowErr(m followErrMsg) {
 	if r.worker.gen != 0 {
 		return
 	}
-	r.phase, r.err, r.waiting = PhaseError, msg, ""
-	if r.current != nil {
-		l.finish(r, "error", msg)
-	}
-	l.touch(r)
-}
-
-// BuildProgress shows a build's progress event in the log of every
-// resource that uses the image ref (or builds from it). Give it to
-// builder.Config.OnProgress; it is safe from any goroutine.
-func (e *Engine) BuildProgress(ref string, ev builder.Progress) {
-	var text string
-	switch ev.Kind {
-	case builder.ProgressMessage:
-		text = ev.Message
-	case builder.ProgressStep:
-		switch {
-		case !ev.Done:
-			text = "▸ " + ev.Step
-		case ev.Error != "":
-			text = fmt.Sprintf("✗ %s: %s", ev.Step, ev.Error)
-		case ev.Cached:
-			text = "✓ " + ev.Step + " (cached)"
-		default:
-			text = fmt.Sprintf("✓ %s (%s)", ev.Step, ev.Duration.Round(time.Millisecond))
-		}
-	case builder.ProgressLog:
-		text = strings.TrimRight(string(ev.Log), "\n")
-	}
-	if text == "" {
-		return
-	}
-	users := e.imageUsers.Load()
-	if users == nil || len((*users)[ref]) == 0 {
-		e.logs.append("", ref+": "+text)
-		return
-	}
-	for _, name := range (*users)[ref] {
-		for _, line := range strings.Split(text, "\n") {
-			e.logs.append(name, line)
-		}
-	}
+	l.fail(r, msg)
 }
 
 // k8sLinks are the links of r's port-forwards.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -20,6 +21,14 @@ import (
 // Tracker; liveUpdate then asks sync.Decide, per running container of the
 // image, whether to copy it in, hold it, or rebuild. A sync runs as the
 // resource's worker; its results come back in a syncDoneMsg.
+
+// Syncer applies a live update plan to running containers (*sync.Updater):
+// one Result per container; run steps' output goes to out.
+type Syncer interface {
+	Update(ctx context.Context, plan liveupdate.Plan, containers []liveupdate.Container, out io.Writer) ([]liveupdate.Result, error)
+}
+
+var _ Syncer = (*liveupdate.Updater)(nil)
 
 // liveState is a Kubernetes resource's live update state.
 type liveState struct {
@@ -87,7 +96,7 @@ func (l *loop) newLive(spec devfile.Resource) *liveState {
 // a change under an image without a live_update (or a base image), lost
 // events, or a resource that does not live update now.
 func (l *loop) track(r *resource, b watch.Batch) bool {
-	ls := r.k8s.live
+	ls := r.k8s.liveUpdate
 	if ls == nil || b.Overflow || !r.enabled || r.k8s.unavailable != "" || r.spec.TriggerMode == devfile.TriggerManual {
 		return false
 	}
@@ -131,7 +140,7 @@ func (l *loop) track(r *resource, b watch.Batch) bool {
 
 // liveChanged notes that files of r changed and were tracked.
 func (r *resource) liveChanged(files []string, b watch.Batch) {
-	ls := r.k8s.live
+	ls := r.k8s.liveUpdate
 	ls.files = mergeFiles(ls.files, files)
 	if ls.batch == nil {
 		ls.batch = &b
@@ -150,8 +159,7 @@ type syncGroup struct {
 
 // syncDoneMsg ends the live update worker gen: results[i] are groups[i]'s.
 type syncDoneMsg struct {
-	name    string
-	gen     int
+	work
 	groups  []syncGroup
 	results [][]liveupdate.Result
 }
@@ -160,7 +168,7 @@ type syncDoneMsg struct {
 // worker running, no build wanted. The first deploy of an image is always
 // a build; after a failed build, changes rebuild.
 func (l *loop) liveUpdate(r *resource) {
-	ls := r.k8s.live
+	ls := r.k8s.liveUpdate
 	if ls == nil || !ls.dirty || r.worker.gen != 0 || r.want != nil || !r.enabled || r.k8s.unavailable != "" {
 		return
 	}
@@ -247,7 +255,7 @@ func samePlan(a, b liveupdate.Plan) bool {
 
 // rebuild asks for a build of r with the live changes, saying why.
 func (l *loop) rebuild(r *resource, why string) {
-	ls := r.k8s.live
+	ls := r.k8s.liveUpdate
 	l.logf(r.spec.Name, "%s", why)
 	if r.want == nil {
 		r.want = &want{reason: "files", at: l.e.cfg.Now()}
@@ -257,13 +265,12 @@ func (l *loop) rebuild(r *resource, why string) {
 		r.want.batch = ls.batch
 	}
 	ls.files, ls.batch = nil, nil
-	l.touch(r)
 }
 
 // liveBuildStarts marks the trackers of r's images where a build starts:
 // the image holds the changes before it.
 func (r *resource) liveBuildStarts() {
-	ls := r.k8s.live
+	ls := r.k8s.liveUpdate
 	if ls == nil {
 		return
 	}
@@ -276,7 +283,7 @@ func (r *resource) liveBuildStarts() {
 
 // liveDeployed records the references r's images were deployed with.
 func (r *resource) liveDeployed(images map[string]string) {
-	ls := r.k8s.live
+	ls := r.k8s.liveUpdate
 	if ls == nil {
 		return
 	}
@@ -292,7 +299,7 @@ func (r *resource) liveDeployed(images map[string]string) {
 
 // liveStatus forgets the containers that are gone from st.
 func (r *resource) liveStatus(st kube.Status) {
-	ls := r.k8s.live
+	ls := r.k8s.liveUpdate
 	if ls == nil {
 		return
 	}
@@ -319,16 +326,9 @@ func (r *resource) liveStatus(st kube.Status) {
 
 // startSync runs groups as r's update.
 func (l *loop) startSync(r *resource, groups []syncGroup) {
-	ls := r.k8s.live
+	ls := r.k8s.liveUpdate
 	now := l.e.cfg.Now()
-	if r.current != nil {
-		l.finish(r, "cancelled", "superseded by a newer update")
-	}
-	l.ids.gen++
-	ctx, cancel := context.WithCancel(context.Background())
-	r.worker.gen, r.worker.live, r.worker.cancel = l.ids.gen, true, cancel
-	l.ids.update++
-	u := &Update{ID: l.ids.update, Reason: "files", Start: now, Result: "running", LiveUpdate: true}
+	u := &Update{Reason: "files", Start: now, LiveUpdate: true, Steps: batchSteps(ls.batch)}
 	files := ls.files
 	if len(files) == 0 {
 		// A container that restarted or was replaced catches up.
@@ -338,15 +338,10 @@ func (l *loop) startSync(r *resource, groups []syncGroup) {
 		}
 	}
 	u.Files = boundFiles(files)
-	if b := ls.batch; b != nil {
-		u.Steps = append(u.Steps, Step{Name: "file events", Start: b.First, End: b.Last},
-			Step{Name: "batch", Start: b.Last, End: b.Emitted})
-		if now.After(b.Emitted) {
-			u.Steps = append(u.Steps, Step{Name: "decide", Start: b.Emitted, End: now})
-		}
+	if b := ls.batch; b != nil && now.After(b.Emitted) {
+		u.Steps = append(u.Steps, Step{Name: "decide", Start: b.Emitted, End: now})
 	}
 	ls.files, ls.batch = nil, nil
-	r.current = u
 	r.phase, r.waiting = PhaseSyncing, ""
 	var where []string
 	for _, g := range groups {
@@ -355,26 +350,18 @@ func (l *loop) startSync(r *resource, groups []syncGroup) {
 		}
 	}
 	l.logf(r.spec.Name, "live update of %s: %s", strings.Join(where, ", "), strings.Join(u.Files, ", "))
-	l.touch(r)
-	j := syncGroupsJob{name: r.spec.Name, gen: r.worker.gen, groups: groups}
-	l.e.goWorker(func() { l.e.runSync(ctx, j) })
-}
-
-type syncGroupsJob struct {
-	name   string
-	gen    int
-	groups []syncGroup
+	l.begin(r, u, func(ctx context.Context, w work) { l.e.runSync(ctx, w, groups) })
 }
 
 // runSync is a live update's worker.
-func (e *Engine) runSync(ctx context.Context, j syncGroupsJob) {
-	out := &logWriter{e: e, name: j.name}
-	results := make([][]liveupdate.Result, len(j.groups))
-	for i, g := range j.groups {
+func (e *Engine) runSync(ctx context.Context, w work, groups []syncGroup) {
+	out := &logWriter{e: e, name: w.name}
+	results := make([][]liveupdate.Result, len(groups))
+	for i, g := range groups {
 		// The error joins the results' errors, which the loop reads.
 		results[i], _ = e.cfg.Syncer.Update(ctx, g.plan, g.containers, out)
 	}
-	e.send(syncDoneMsg{name: j.name, gen: j.gen, groups: j.groups, results: results})
+	e.send(syncDoneMsg{work: w, groups: groups, results: results})
 }
 
 // logWriter writes a resource's log, a line per line written.
@@ -394,19 +381,11 @@ func (w *logWriter) Write(p []byte) (int, error) {
 // caught up; a failed run() step is the resource's error until the next
 // change; a fall back (exec refused, no tar, ...) rebuilds.
 func (l *loop) onSyncDone(m syncDoneMsg) {
-	r := l.res[m.name]
-	if r == nil || r.worker.gen != m.gen {
+	r, owned := l.end(m.work)
+	if !owned || r.k8s.liveUpdate == nil || r.current == nil {
 		return
 	}
-	live := r.worker.live
-	if r.worker.cancel != nil {
-		r.worker.cancel()
-	}
-	r.worker.gen, r.worker.live, r.worker.cancel = 0, false, nil
-	ls := r.k8s.live
-	if !live || ls == nil || r.current == nil {
-		return
-	}
+	ls := r.k8s.liveUpdate
 	ls.dirty = true
 	var fallBack, runErrs, other []string
 	var slowest []liveupdate.Step
@@ -445,29 +424,11 @@ func (l *loop) onSyncDone(m syncDoneMsg) {
 		l.rebuild(r, msg+"; rebuilding")
 	case len(runErrs)+len(other) > 0:
 		ls.runErr = "live update: " + strings.Join(slices.Concat(runErrs, other), "; ")
-		r.phase, r.err, r.waiting = PhaseError, ls.runErr, ""
-		l.finish(r, "error", ls.runErr)
+		l.fail(r, ls.runErr)
 	default:
 		ls.runErr = ""
 		l.logf(r.spec.Name, "live update done in %s", l.e.cfg.Now().Sub(r.current.Start).Round(time.Millisecond))
 		l.finish(r, "ok", "")
 		l.showStatus(r)
-	}
-	l.touch(r)
-}
-
-// showStatus sets r's phase from its pods' last status.
-func (l *loop) showStatus(r *resource) {
-	st := r.k8s.status
-	switch st.State {
-	case kube.StateReady, kube.StateSucceeded:
-		r.phase, r.err, r.waiting = PhaseReady, "", ""
-	case kube.StateError:
-		r.phase, r.err, r.waiting = PhaseError, st.Reason, ""
-	default:
-		r.phase, r.err, r.waiting = PhaseDeploying, "", st.Reason
-		if r.waiting == "" {
-			r.waiting = "waiting for pods"
-		}
 	}
 }

@@ -3,77 +3,20 @@ package engine
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/devloop-dev/devloop/devfile"
-	"github.com/devloop-dev/devloop/kube"
 	"github.com/devloop-dev/devloop/watch"
 )
 
-// Messages workers and callers send to the loop.
-type (
-	loadedMsg struct {
-		model *devfile.Model
-		imgs  imageSet
-		err   error
-	}
-	watchErrMsg struct {
-		gen int
-		err error
-	}
-	// stepMsg records a finished step of the update running as gen.
-	stepMsg struct {
-		name string
-		gen  int
-		step Step
-	}
-	// workerDoneMsg ends the worker of gen: serve is the started serve_cmd
-	// (nil without one or on error); a Kubernetes resource's worker (k8s)
-	// gives what it applied.
-	workerDoneMsg struct {
-		name    string
-		gen     int
-		serve   Process
-		k8s     bool
-		applied []kube.Applied
-		// images are the references deployed, by Devfile ref.
-		images map[string]string
-		err    error
-	}
-	// swapMsg asks for the old serve_cmd, which the worker of gen stops
-	// before it starts the new one; the loop replies at once (nil: none).
-	swapMsg struct {
-		name  string
-		gen   int
-		reply chan Process
-	}
-	// serveExitMsg and probeMsg are about the serve_cmd p.
-	serveExitMsg struct {
-		name string
-		p    Process
-		err  error
-	}
-	probeMsg struct {
-		name  string
-		p     Process
-		ready bool
-		err   error
-	}
-	// kubeMsg is SetKube's.
-	kubeMsg struct{ k Kube }
-	// pingMsg says the cluster's answer changed: err is "" when it answers.
-	pingMsg    struct{ err string }
-	requestMsg struct {
-		name    string
-		trigger bool
-		enabled *bool
-		reply   chan error
-	}
-)
+type loadedMsg struct {
+	model *devfile.Model
+	imgs  imageSet
+	err   error
+}
 
 type msg any
 
@@ -106,13 +49,14 @@ type loop struct {
 		since  time.Time
 		cancel context.CancelFunc
 	}
-	// running counts updates holding a slot (max_parallel_updates); serial
-	// counts those of them without allow_parallel. slots holds the workers
-	// holding one (gen → parallel).
-	running, serial int
-	slots           map[int]bool
+	// slots holds the workers holding an update slot (max_parallel_updates),
+	// gen → whether it may run beside others (busy counts them).
+	slots map[int]bool
 	// ids hands out view sequence numbers, update IDs and worker generations.
-	ids   struct{ seq, update, gen int }
+	ids struct{ seq, update, gen int }
+	// dirty says that what the View shows besides the resources changed
+	// (the Devfile's status, the cluster's, the log sequence); resources'
+	// changes are found by refresh.
 	dirty bool
 }
 
@@ -132,64 +76,6 @@ func newLoop(e *Engine) *loop {
 	}
 }
 
-// noK8sReason is why Kubernetes resources cannot deploy, "" when they can.
-func noK8sReason(kubeErr error, c Cluster) string {
-	switch {
-	case kubeErr != nil:
-		return "Kubernetes is not available: " + kubeErr.Error()
-	case c == nil:
-		return errNoK8s
-	}
-	return ""
-}
-
-// onKube ends the wait for the cluster. The Kubernetes seams are written
-// into the engine's Config here, in the loop, before any worker that uses
-// them starts.
-func (l *loop) onKube(m kubeMsg) {
-	if l.kubeWait == "" {
-		return // not waiting, or given already
-	}
-	c := &l.e.cfg
-	c.Builder, c.Cluster, c.Forwarder, c.Syncer, c.KubeError = m.k.Builder, m.k.Cluster, m.k.Forwarder, m.k.Syncer, m.k.Err
-	l.kubeWait, l.noK8s = "", noK8sReason(m.k.Err, m.k.Cluster)
-	if l.noK8s != "" {
-		l.logf("", "%s", l.noK8s)
-	}
-	l.startPing()
-	for _, name := range l.order {
-		r := l.res[name]
-		if r.spec.Local != nil {
-			continue
-		}
-		r.k8s.unavailable = l.noK8s
-		r.k8s.live = l.newLive(r.spec)
-		r.init("initial", l.e.cfg.Now())
-		l.touch(r)
-	}
-}
-
-// startPing pings the cluster when it can be.
-func (l *loop) startPing() {
-	p, ok := l.e.cfg.Cluster.(Pinger)
-	if !ok || l.noK8s != "" || l.kubeWait != "" || l.cluster.cancel != nil {
-		return
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	l.cluster.cancel = cancel
-	l.e.goWorker(func() { l.e.ping(ctx, p) })
-}
-
-func (l *loop) onPing(m pingMsg) {
-	l.cluster.err, l.cluster.since = m.err, l.e.cfg.Now()
-	if m.err != "" {
-		l.logf("", "cannot reach the cluster: %s", m.err)
-	} else {
-		l.logf("", "the cluster answers again")
-	}
-	l.dirty = true
-}
-
 func (l *loop) run(ctx context.Context) {
 	for {
 		select {
@@ -203,9 +89,7 @@ func (l *loop) run(ctx context.Context) {
 			l.dirty = true
 		}
 		l.schedule()
-		if l.dirty {
-			l.publish()
-		}
+		l.publish()
 	}
 }
 
@@ -214,18 +98,9 @@ func (l *loop) handle(m msg) {
 	case loadedMsg:
 		l.onLoaded(m)
 	case watchErrMsg:
-		if m.gen == l.watch.gen {
-			msg := fmt.Sprintf("watching files failed, changes are not seen until the Devfile reloads: %v", m.err)
-			l.logf("", "%s", msg)
-			l.devfile.Warnings = append(l.devfile.Warnings, msg)
-			l.watch.key = "" // the next reload retries
-			l.dirty = true
-		}
+		l.onWatchErr(m)
 	case stepMsg:
-		if r := l.liveWorker(m.name, m.gen); r != nil && r.current != nil {
-			r.current.Steps = append(r.current.Steps, m.step)
-			l.touch(r)
-		}
+		l.onStep(m)
 	case swapMsg:
 		l.onSwap(m)
 	case workerDoneMsg:
@@ -275,21 +150,20 @@ func (l *loop) apply(model *devfile.Model, imgs imageSet, reason string) {
 		switch {
 		case r == nil:
 			r = newResource(spec, l.filters(spec), l.noK8s)
-			r.k8s.live = l.newLive(spec)
+			r.k8s.liveUpdate = l.newLive(spec)
 			l.res[spec.Name] = r
 			r.init(reason, l.e.cfg.Now())
-			l.touch(r)
-		case !sameSpec(r.spec, spec) || !sameImages(oldImgs, imgs, spec):
+		case !sameSpec(*r.spec, spec) || !sameImages(oldImgs, imgs, spec):
 			if r.spec.Enabled != spec.Enabled {
 				r.enabled = spec.Enabled // the Devfile's say overrides the last toggle
 			}
-			r.spec = spec
+			r.spec = &spec
 			r.filters = l.filters(spec)
 			l.stop(r, "the Devfile changed it")
-			r.k8s.live = l.newLive(spec)
+			r.k8s.liveUpdate = l.newLive(spec)
 			r.init("devfile", l.e.cfg.Now())
 		default:
-			r.spec = spec // only positions moved
+			r.spec.Pos = spec.Pos // only its position moved: the view shows none
 		}
 	}
 	for _, name := range l.order {
@@ -306,150 +180,6 @@ func (l *loop) apply(model *devfile.Model, imgs imageSet, reason string) {
 func sameSpec(a, b devfile.Resource) bool {
 	a.Pos = b.Pos
 	return reflect.DeepEqual(a, b)
-}
-
-// filters are the watch filters of a resource's deps. Ignore patterns are
-// relative to the Devfile's directory, as in Tilt; each is rebased onto the
-// dep it falls under.
-func (l *loop) filters(spec devfile.Resource) filterSet {
-	return l.newFilters(spec.Name, l.roots(spec))
-}
-
-// newFilters makes the filters of roots; a root that cannot be one is
-// logged to resource name's log and left out.
-func (l *loop) newFilters(name string, roots []watch.Root) filterSet {
-	var out filterSet
-	for _, root := range roots {
-		f, err := watch.NewFilter(root)
-		if err != nil {
-			l.logf(name, "ignoring dep %s: %v", root.Path, err)
-			continue
-		}
-		out = append(out, f)
-	}
-	return out
-}
-
-func (l *loop) roots(spec devfile.Resource) []watch.Root {
-	if spec.Local == nil {
-		return l.k8sRoots(spec)
-	}
-	base := defaultDir(l.model)
-	var roots []watch.Root
-	for _, dep := range spec.Local.Deps {
-		roots = append(roots, watch.Root{Path: dep, Ignore: rebase(spec.Local.Ignore, base, dep)})
-	}
-	return roots
-}
-
-// rebase rewrites dockerignore patterns relative to base into patterns
-// relative to dir. Patterns naming another subtree are kept as written,
-// which matches nothing or the same names below dir.
-func rebase(patterns []string, base, dir string) []string {
-	rel, err := filepath.Rel(base, dir)
-	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
-		return patterns
-	}
-	prefix := filepath.ToSlash(rel) + "/"
-	out := make([]string, 0, len(patterns))
-	for _, p := range patterns {
-		neg := strings.HasPrefix(p, "!")
-		body := strings.TrimPrefix(p, "!")
-		body = strings.TrimPrefix(body, "./")
-		if after, ok := strings.CutPrefix(body, prefix); ok {
-			body = after
-		}
-		if neg {
-			body = "!" + body
-		}
-		out = append(out, body)
-	}
-	return out
-}
-
-// rewatch restarts the watcher when the set of watched roots changed.
-func (l *loop) rewatch() {
-	cfg := watch.Config{
-		GlobalBase: defaultDir(l.model),
-		Ignore:     append(slices.Clone(l.e.cfg.WatchIgnore), l.model.Settings.WatchIgnore...),
-	}
-	for _, dep := range l.model.Dependencies {
-		cfg.Roots = append(cfg.Roots, watch.Root{Path: dep})
-	}
-	for _, name := range l.order {
-		cfg.Roots = append(cfg.Roots, l.roots(l.res[name].spec)...)
-	}
-	key := fmt.Sprintf("%v", cfg)
-	if key == l.watch.key {
-		return
-	}
-	if l.watch.cancel != nil {
-		l.watch.cancel()
-	}
-	l.watch.key = key
-	l.ids.gen++
-	gen := l.ids.gen
-	l.watch.gen = gen
-	ctx, cancel := context.WithCancel(context.Background())
-	l.watch.cancel = cancel
-	l.e.goWorker(func() {
-		if err := l.e.cfg.Watcher.Watch(ctx, cfg, l.batches); err != nil && ctx.Err() == nil {
-			l.e.send(watchErrMsg{gen: gen, err: err})
-		}
-	})
-}
-
-// onBatch maps changed paths to the Devfile and to resources.
-func (l *loop) onBatch(b watch.Batch) {
-	deps := map[string]bool{}
-	for _, d := range l.model.Dependencies {
-		deps[filepath.Clean(d)] = true
-	}
-	reload := b.Overflow
-	for _, p := range slices.Concat(b.Changed, b.Removed) {
-		if deps[p] {
-			reload = true
-		}
-	}
-	if reload {
-		l.startReload()
-	}
-	for _, name := range l.order {
-		r := l.res[name]
-		var files []string
-		for _, p := range b.Changed {
-			if r.filters.matches(p) {
-				files = append(files, l.relative(p))
-			}
-		}
-		for _, p := range b.Removed {
-			if r.filters.matches(p) || r.filters.under(p) {
-				files = append(files, l.relative(p))
-			}
-		}
-		if len(files) == 0 && b.Overflow && len(r.filters) > 0 {
-			// Events were lost: anything under the deps may have changed.
-			files = []string{"(file events were dropped; rescanned)"}
-		}
-		if len(files) == 0 {
-			continue
-		}
-		if l.track(r, b) {
-			r.liveChanged(files, b)
-		} else {
-			r.changed(files, b)
-		}
-		l.touch(r)
-	}
-}
-
-// relative shows path relative to the Devfile's directory when under it.
-func (l *loop) relative(path string) string {
-	rel, err := filepath.Rel(defaultDir(l.model), path)
-	if err != nil || strings.HasPrefix(rel, "..") {
-		return path
-	}
-	return rel
 }
 
 func (l *loop) startReload() {
@@ -507,7 +237,6 @@ func (l *loop) onRequest(m requestMsg) error {
 			l.stop(r, "disabled")
 			r.phase, r.waiting, r.err = PhaseDisabled, "", ""
 		}
-		l.touch(r)
 		return nil
 	}
 	if !r.enabled {
@@ -520,7 +249,6 @@ func (l *loop) onRequest(m requestMsg) error {
 		return fmt.Errorf("resource %q waits for the cluster (%s): it updates once the cluster is ready", m.name, l.kubeWait)
 	}
 	r.trigger(l.e.cfg.Now())
-	l.touch(r)
 	return nil
 }
 
@@ -538,10 +266,7 @@ func (l *loop) schedule() {
 	for _, name := range l.order {
 		r := l.res[name]
 		if r.spec.Local == nil && l.kubeWait != "" && r.enabled {
-			if w := "waiting for the cluster: " + l.kubeWait; r.waiting != w {
-				r.waiting = w
-				l.touch(r)
-			}
+			r.waiting = "waiting for the cluster: " + l.kubeWait
 			continue
 		}
 		if r.want == nil || !r.enabled || r.worker.gen != 0 || (r.spec.Local == nil && r.k8s.unavailable != "") {
@@ -552,25 +277,21 @@ func (l *loop) schedule() {
 		// code) before it builds; its worker waits for the others before it
 		// deploys (openGates).
 		waiting := l.blockers(r, r.spec.Local == nil)
-
+		running, serial := l.busy()
 		switch {
 		case waiting != "":
-		case l.running >= limit:
+		case running >= limit:
 			waiting = fmt.Sprintf("a free update slot (max_parallel_updates=%d)", limit)
-		case l.serial > 0 || (l.running > 0 && !parallel(r)):
+		case serial > 0 || (running > 0 && !parallel(r)):
 			// Tilt's rule: local commands may race on the file system, so
 			// one without allow_parallel=True runs alone.
 			waiting = "other updates to finish (allow_parallel=False)"
 		}
 		if waiting != "" {
-			phase := r.phase
 			if r.current == nil && r.phase != PhaseError {
-				phase = PhasePending
+				r.phase = PhasePending
 			}
-			if r.waiting != "waiting for "+waiting || r.phase != phase {
-				r.phase, r.waiting = phase, "waiting for "+waiting
-				l.touch(r)
-			}
+			r.waiting = "waiting for " + waiting
 			continue
 		}
 		l.start(r)
@@ -612,20 +333,40 @@ func (l *loop) blockers(r *resource, localOnly bool) string {
 	return "resource_deps: " + strings.Join(not, ", ")
 }
 
-// touch marks r changed: every change to what r's view shows must touch it,
-// or the View keeps showing the cached one.
-func (l *loop) touch(r *resource) {
-	r.cache.version++
-	l.dirty = true
-}
-
 // logf adds a line of devloop's own to resource's log ("" for the global one).
 func (l *loop) logf(resource, format string, args ...any) {
 	l.e.logs.append(resource, fmt.Sprintf(format, args...))
 }
 
-// publish stores and sends a copy of the state as the next View.
+// refresh rebuilds the cached view of every resource whose viewKey
+// changed since the last refresh, with the next Version, and tells
+// whether one did. Every change is seen here: handlers change resources,
+// they need not say so.
+func (l *loop) refresh() bool {
+	changed := false
+	for _, name := range l.order {
+		r := l.res[name]
+		k := r.key()
+		if k == r.cache.key && r.cache.view.Name != "" {
+			if l.e.checkView != nil {
+				l.e.checkView(r.cache.view, r.view())
+			}
+			continue
+		}
+		v := r.view()
+		v.Version = r.cache.view.Version + 1
+		r.cache.key, r.cache.view = k, v
+		changed = true
+	}
+	return changed
+}
+
+// publish stores and sends a copy of the state as the next View when a
+// resource changed (refresh) or l.dirty says something else did.
 func (l *loop) publish() {
+	if !l.refresh() && !l.dirty {
+		return
+	}
 	l.dirty = false
 	l.ids.seq++
 	v := View{
@@ -639,7 +380,7 @@ func (l *loop) publish() {
 		v.Cluster = &ClusterStatus{Error: l.cluster.err, Since: l.cluster.since}
 	}
 	for _, name := range l.order {
-		v.Resources = append(v.Resources, l.res[name].view())
+		v.Resources = append(v.Resources, l.res[name].cache.view)
 	}
 	l.e.view.Store(&v)
 	l.e.subs.publish(v)
@@ -659,5 +400,6 @@ func (l *loop) shutdown() {
 	if l.cluster.cancel != nil {
 		l.cluster.cancel()
 	}
+	l.dirty = true // the last View, even when stopping changed nothing
 	l.publish()
 }
