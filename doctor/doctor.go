@@ -187,11 +187,22 @@ func (d *Doctor) Run(ctx context.Context, w io.Writer) ([]Result, error) {
 	}
 	buildkitHost := d.cfg.Getenv("BUILDKIT_HOST")
 	if m != nil {
-		if err := emit(checkDocker(ctx, d.d.Runner, d.cfg.Docker, d.cfg.DockerTimeout, dockerNeed(m, buildkitHost))); err != nil {
+		docker := checkDocker(ctx, d.d.Runner, d.cfg.Docker, d.cfg.DockerTimeout, dockerNeed(m, buildkitHost))
+		if err := emit(docker); err != nil {
 			return results, err
 		}
-		if err := emit(checkBuildKit(ctx, buildkitHost, needsBuildKit(m), d.cfg.DockerTimeout, d.d.Dial, d.d.BuildKit, d.d.Runner, d.cfg.Docker)); err != nil {
+		bk := checkBuildKit(ctx, buildkitHost, needsBuildKit(m), d.cfg.DockerTimeout, d.d.Dial, d.d.BuildKit, d.d.Runner, d.cfg.Docker)
+		if buildkitHost == "" && needsBuildKit(m) && docker.Status == Fail {
+			bk = Result{Status: Fail, Check: "buildkit", Found: "BUILDKIT_HOST is not set and docker does not answer, so devloop cannot start its own buildkitd",
+				Fix: "make docker answer (see the docker line), or point BUILDKIT_HOST at a running buildkitd"}
+		}
+		if err := emit(bk); err != nil {
 			return results, err
+		}
+		if m.Cluster != nil && docker.Status == OK {
+			if err := emit(checkCluster(ctx, d.d.Runner, d.cfg.Docker, d.cfg.DockerTimeout, *m.Cluster, d.cfg.Getenv)...); err != nil {
+				return results, err
+			}
 		}
 	}
 	scanCtx, cancel := context.WithTimeout(ctx, d.cfg.ScanTimeout)
@@ -202,6 +213,11 @@ func (d *Doctor) Run(ctx context.Context, w io.Writer) ([]Result, error) {
 	}
 	if err := emit(checkPort(d.cfg.Port, d.d.DaemonState)); err != nil {
 		return results, err
+	}
+	if m != nil {
+		if err := emit(checkForwards(m)...); err != nil {
+			return results, err
+		}
 	}
 	if m != nil {
 		name, server, err := d.d.KubeContext()

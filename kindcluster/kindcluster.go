@@ -7,6 +7,7 @@
 package kindcluster
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/kind/pkg/apis/config/defaults"
 	"sigs.k8s.io/kind/pkg/cluster"
 	kindexec "sigs.k8s.io/kind/pkg/exec"
 
@@ -268,7 +270,12 @@ func (m *Manager) create(ctx context.Context, s spec) error {
 	select {
 	case err := <-done:
 		if err != nil {
-			return fmt.Errorf("creating kind cluster %q: %w%s", s.name, err, commandOutput(err))
+			hint := ""
+			if img := cmp.Or(s.nodeImage, defaults.Image); m.missingImage(ctx, img) {
+				// Most often an offline machine that could not pull it.
+				hint = "\n" + MirrorHint(img, "DEVLOOP_KIND_NODE_IMAGE (or kind_cluster(node_image=))")
+			}
+			return fmt.Errorf("creating kind cluster %q: %w%s%s", s.name, err, commandOutput(err), hint)
 		}
 		return nil
 	case <-ctx.Done():

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/kind/pkg/apis/config/defaults"
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	"sigs.k8s.io/kind/pkg/cluster"
 	kindexec "sigs.k8s.io/kind/pkg/exec"
@@ -69,6 +70,7 @@ type fakeKind struct {
 	deleted  []string
 	release  chan struct{}
 	onCreate func()
+	err      error // Create's answer
 }
 
 func (k *fakeKind) Create(name string, opts ...cluster.CreateOption) error {
@@ -83,7 +85,7 @@ func (k *fakeKind) Create(name string, opts ...cluster.CreateOption) error {
 	if k.onCreate != nil {
 		k.onCreate()
 	}
-	return nil
+	return k.err
 }
 
 func (k *fakeKind) Delete(name, kubeconfig string) error {
@@ -149,6 +151,7 @@ type world struct {
 	dockerMissng bool
 	dockerDown   bool
 	created      bool
+	noImages     bool // docker image inspect finds nothing
 }
 
 func (w *world) respond(args []string) (string, error) {
@@ -169,6 +172,8 @@ func (w *world) respond(args []string) (string, error) {
 			return "", errors.New("Error response from daemon: Could not find the file /kind/devloop-cluster in container")
 		}
 		return markerTar(w.t, w.marker), nil
+	case args[0] == "image" && w.noImages:
+		return "", errors.New("Error response from daemon: No such image")
 	case args[0] == "inspect":
 		if w.registry == "" {
 			return "", errors.New("Error: No such container: x")
@@ -573,4 +578,42 @@ func TestEnsureSwitchContext(t *testing.T) {
 			t.Errorf("after reusing: current-context %q, Switched %v; want work kept, false", got, info.Switched)
 		}
 	})
+}
+
+// TestEnsureCreateFailsWithoutNodeImage: when kind fails and the node image
+// is not on the machine (an offline machine that could not pull it), the
+// error says what to mirror and which variable names the copy.
+func TestEnsureCreateFailsWithoutNodeImage(t *testing.T) {
+	for _, missing := range []bool{true, false} {
+		w := &world{t: t, noImages: missing}
+		k := &fakeKind{err: errors.New("failed to pull image \"node:env\"")}
+		m, _, _ := newTestManager(t, w, k, readyCluster())
+		_, err := m.Ensure(t.Context(), devfile.Cluster{Name: "dev"})
+		hint := "image node:env is not on this machine"
+		if err == nil || !strings.Contains(err.Error(), "failed to pull image") || strings.Contains(err.Error(), hint) != missing {
+			t.Errorf("Ensure with the image missing=%v = %v, want kind's error, with the hint %q only when missing", missing, err, hint)
+		}
+		if missing && !strings.Contains(err.Error(), "DEVLOOP_KIND_NODE_IMAGE") {
+			t.Errorf("Ensure = %v, want it to name DEVLOOP_KIND_NODE_IMAGE", err)
+		}
+	}
+}
+
+func TestPlanFor(t *testing.T) {
+	p, err := PlanFor(devfile.Cluster{Name: "dev", Registry: true}, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Plan{Name: "dev", ControlPlane: "dev-control-plane", NodeImage: defaults.Image, Registry: true,
+		RegistryContainer: "devloop-dev-registry", RegistryImage: DefaultRegistryImage, RegistryPort: DefaultRegistryPort}
+	if p != want {
+		t.Errorf("PlanFor = %+v, want %+v", p, want)
+	}
+	p, err = PlanFor(devfile.Cluster{Name: "dev"}, Config{NodeImage: "mirror/node:1"})
+	if err != nil || p.NodeImage != "mirror/node:1" || p.RegistryPort != 0 {
+		t.Errorf("PlanFor(no registry, DEVLOOP_KIND_NODE_IMAGE) = %+v, %v; want mirror/node:1 and no registry", p, err)
+	}
+	if _, err := PlanFor(devfile.Cluster{Name: "Bad_Name"}, Config{}); err == nil {
+		t.Errorf("PlanFor(Bad_Name) = nil error, want the name error Ensure gives")
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"sigs.k8s.io/kind/pkg/apis/config/defaults"
+
 	"github.com/devloop-dev/devloop/doctor"
 	"github.com/devloop-dev/devloop/web"
 )
@@ -75,10 +77,15 @@ type fakeDocker struct {
 
 func (f *fakeDocker) Run(ctx context.Context, argv ...string) (string, error) {
 	f.calls = append(f.calls, strings.Join(argv, " "))
+	if argv[1] == "ps" && f.err == nil {
+		return "", nil // no such container
+	}
 	return f.out, f.err
 }
 
-const kindDevfile = `kind_cluster(name = "dev")
+// kindDevfile's cluster has no registry: the registry port check is
+// doctor's own test (a port of this machine's is not the test's to assume).
+const kindDevfile = `kind_cluster(name = "dev", registry = False)
 k8s_yaml(blob("""
 apiVersion: apps/v1
 kind: Deployment
@@ -120,10 +127,13 @@ func TestDoctorDecisions(t *testing.T) {
 			wantCode: 0,
 			want: []string{
 				"✓ devfile: ", "✓ docker: daemon 27.3.1 answering; needed: kind_cluster \"dev\" runs in docker; without BUILDKIT_HOST, images build in devloop's buildkitd container",
-				"✓ buildkit: BUILDKIT_HOST is not set", "✓ inotify: max_user_watches 524288, max_user_instances 128; the project has 1 directory",
+				"✓ buildkit: BUILDKIT_HOST is not set",
+				"✓ cluster: kind cluster dev does not exist yet; devloop up creates it from node image kindest/node:",
+				"✓ inotify: max_user_watches 524288, max_user_instances 128; the project has 1 directory",
 				"✓ port: ", "✓ kube: the Devfile's kind_cluster \"dev\" is used",
 			},
-			wantRun: []string{"docker info --format {{.ServerVersion}}"},
+			wantRun: []string{"docker info --format {{.ServerVersion}}", "docker ps -a --filter name=^dev-control-plane$ --format {{.State}}",
+				"docker image inspect --format {{.Id}} " + defaults.Image},
 		},
 		{
 			name: "docker down", devfile: kindDevfile,
@@ -131,9 +141,9 @@ func TestDoctorDecisions(t *testing.T) {
 			wantCode: 1,
 			want: []string{
 				"✓ devfile: ", "✗ docker: the docker daemon is not answering (docker info: exit status 1: Cannot connect to the Docker daemon",
-				"✓ buildkit: ", "✓ inotify: ", "✓ port: ", "✓ kube: ",
+				"✗ buildkit: BUILDKIT_HOST is not set and docker does not answer", "✓ inotify: ", "✓ port: ", "✓ kube: ",
 			},
-			wantErr: "Error: 1 of 6 checks failed: apply the fixes on the ✗ lines above",
+			wantErr: "Error: 2 of 6 checks failed: apply the fixes on the ✗ lines above",
 			wantRun: []string{"docker info --format {{.ServerVersion}}"},
 		},
 		{
