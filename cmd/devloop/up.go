@@ -32,7 +32,9 @@ type upConfig struct {
 	host   string
 	port   int
 	stream bool
-	args   []string
+	// color colours resource names and status marks (useColor).
+	color bool
+	args  []string
 	// allowRemote permits a --host that is not loopback (web.Config.AllowRemote).
 	allowRemote bool
 	// supervisor is the argv prefix local commands run under (see package
@@ -71,6 +73,9 @@ func newUpCmd(s Streams) *cobra.Command {
 				return fmt.Errorf("finding the devloop executable to supervise local commands: %w", err)
 			}
 			cfg.supervisor = []string{exe, "internal", "supervise"}
+			if f, ok := s.Out.(*os.File); ok {
+				cfg.color = useColor(f, os.Getenv)
+			}
 			return runUp(cmd.Context(), cfg, s)
 		},
 	}
@@ -221,7 +226,7 @@ func runUp(ctx context.Context, cfg upConfig, s Streams) error {
 		})
 	}
 	g.Go(func() error {
-		printStream(gctx, eng, s.Out, cfg.stream)
+		printStream(gctx, eng, s.Out, cfg.stream, cfg.color)
 		return nil
 	})
 	forced := forceOnSecondSignal(s.Err)
@@ -270,8 +275,8 @@ func forceOnSecondSignal(stderr io.Writer) func() {
 
 // printStream prints status changes and, when logs is set, every log line as
 // "name │ line", until ctx is done or the engine stops.
-func printStream(ctx context.Context, eng *engine.Engine, out io.Writer, logs bool) {
-	p := &printer{out: out, last: map[string]string{}}
+func printStream(ctx context.Context, eng *engine.Engine, out io.Writer, logs, color bool) {
+	p := &printer{out: out, last: map[string]string{}, color: color}
 	var cursor uint64
 	for v := range eng.Subscribe(ctx) {
 		p.width(v)
@@ -334,6 +339,7 @@ type printer struct {
 	w       int
 	last    map[string]string
 	devfile string
+	color   bool
 }
 
 func (p *printer) width(v engine.View) {
@@ -347,7 +353,32 @@ func (p *printer) line(name, text string) {
 	if name == "" {
 		name = "devloop"
 	}
-	fmt.Fprintf(p.out, "%-*s │ %s\n", p.w, name, text)
+	if !p.color {
+		fmt.Fprintf(p.out, "%-*s │ %s\n", p.w, name, text)
+		return
+	}
+	c := nameColor(name)
+	if name == "devloop" {
+		c = sgrDim
+	}
+	fmt.Fprintf(p.out, "%s%-*s │%s %s\n", c, p.w, name, sgrReset, text)
+}
+
+// paint colours a status line by its mark: ● ready green, ✗ error red,
+// ○ on the way yellow.
+func (p *printer) paint(st string) string {
+	if !p.color {
+		return st
+	}
+	switch {
+	case strings.HasPrefix(st, "●"):
+		return sgrGreen + st + sgrReset
+	case strings.HasPrefix(st, "✗"):
+		return sgrRed + st + sgrReset
+	case strings.HasPrefix(st, "○"):
+		return sgrYellow + st + sgrReset
+	}
+	return st
 }
 
 func (p *printer) status(v engine.View) {
@@ -363,7 +394,7 @@ func (p *printer) status(v engine.View) {
 			continue
 		}
 		p.last[r.Name] = st
-		p.line(r.Name, st)
+		p.line(r.Name, p.paint(st))
 	}
 }
 
