@@ -253,3 +253,62 @@ func TestLogsFollow(t *testing.T) {
 		t.Errorf("devloop logs -f after interrupt = %d, %q, want 0", code, errb.String())
 	}
 }
+
+// TestLogsFlags: --tail, --since, --timestamps and -o json, as kubectl logs
+// has them, over a daemon's real API.
+func TestLogsFlags(t *testing.T) {
+	eng := webtest.New(verbResources()...)
+	clock := t0.Add(-time.Hour)
+	eng.Clock = func() time.Time { return clock }
+	eng.AddLogs("api", "old 1", "old 2")
+	clock = t0.Add(-time.Minute)
+	eng.AddLogs("api", "new 1", "new 2", "new 3")
+	eng.AddLogs("db", "db new")
+	port := daemon(t, eng)
+	c, err := web.NewClient(web.ClientConfig{Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		cfg  logsConfig
+		want string
+	}{
+		{"all", logsConfig{tail: -1}, "api │ old 1\napi │ old 2\napi │ new 1\napi │ new 2\napi │ new 3\ndb │ db new\n"},
+		{"tail", logsConfig{name: "api", tail: 2}, "new 2\nnew 3\n"},
+		{"tail 0", logsConfig{name: "api", tail: 0}, ""},
+		{"since", logsConfig{tail: -1, since: 10 * time.Minute}, "api │ new 1\napi │ new 2\napi │ new 3\ndb │ db new\n"},
+		{"since and tail", logsConfig{name: "api", tail: 4, since: 10 * time.Minute}, "new 1\nnew 2\nnew 3\n"},
+		{"timestamps", logsConfig{name: "db", tail: -1, timestamps: true}, "2026-11-22T09:59:00Z db new\n"},
+		{"json", logsConfig{name: "db", tail: -1, output: "json"}, `{"seq":6,"resource":"db","time":"2026-11-22T09:59:00Z","text":"db new"}` + "\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			tt.cfg.now = func() time.Time { return t0 }
+			if err := runLogs(context.Background(), tt.cfg, c, Streams{Out: &out}); err != nil {
+				t.Fatalf("runLogs = %v", err)
+			}
+			if out.String() != tt.want {
+				t.Errorf("devloop logs (%s) =\n%q\nwant\n%q", tt.name, out.String(), tt.want)
+			}
+		})
+	}
+	for _, args := range [][]string{{"logs", "-o", "yaml"}, {"logs", "--since", "-5m"}} {
+		if code, _, errOut := runCLI(t, append(args, "--port", strconv.Itoa(port))...); code != 1 || !strings.Contains(errOut, "Error: ") {
+			t.Errorf("devloop %v = %d, %q; want 1 and an error", args, code, errOut)
+		}
+	}
+}
+
+// TestLogsDroppedMarker: the marker of dropped lines names its resource.
+func TestLogsDroppedMarker(t *testing.T) {
+	var out bytes.Buffer
+	l := engine.LogLine{Resource: "api", Dropped: 120, Text: "[devloop: 120 older lines dropped to bound memory]"}
+	if err := printLogLine(&out, logsConfig{}, l); err != nil {
+		t.Fatal(err)
+	}
+	if want := "api │ … 120 older lines of api dropped …\n"; out.String() != want {
+		t.Errorf("marker = %q, want %q", out.String(), want)
+	}
+}
