@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -156,6 +157,30 @@ func TestDashboard(t *testing.T) {
 		// An error box shows plain text.
 		eng.SetPhase("worker", engine.PhaseError, "\x1b[31merror:\x1b[0m build failed")
 		b.waitFor(t, ctx, "the list shows the plain error", `document.querySelector('.res[data-resource="worker"] .err').textContent === "error: build failed"`)
+	})
+
+	t.Run("Times shows each line's time", func(t *testing.T) {
+		b.mustEval(t, ctx, `document.getElementById("all").click()`, nil)
+		b.mustEval(t, ctx, `document.getElementById("log-times").click()`, nil)
+		b.waitFor(t, ctx, "times show", `document.querySelectorAll("#log .log-line .ts").length > 0`)
+		var got struct {
+			Shown, Title, Text string
+			On, Stored         bool
+		}
+		b.mustEval(t, ctx, `(() => {
+			const l = [...document.querySelectorAll("#log .log-line")].find(l => l.textContent.includes("ready to accept connections"));
+			const ts = l.querySelector(".ts");
+			return {Shown: ts.textContent, Title: ts.title, Text: l.textContent, On: document.getElementById("log-times").classList.contains("on"),
+				Stored: localStorage.getItem("devloop.times") === "1"};
+		})()`, &got)
+		if !regexp.MustCompile(`^\d\d:\d\d:\d\d\.\d{3}$`).MatchString(got.Shown) || !strings.HasPrefix(got.Title, time.Now().UTC().Format("2006-")) || !got.On || !got.Stored {
+			t.Errorf("time of a line = %+v, want HH:MM:SS.mmm with the full time as its title, the button on and the choice kept", got)
+		}
+		// The filter still sees only the line's text.
+		b.mustEval(t, ctx, `(() => { const f = document.getElementById("log-filter"); f.value = "ready to accept"; f.dispatchEvent(new Event("input")); })()`, nil)
+		b.waitFor(t, ctx, "the filter ignores the times", `document.querySelectorAll("#log .log-line").length === 1`)
+		b.mustEval(t, ctx, `(() => { const f = document.getElementById("log-filter"); f.value = ""; f.dispatchEvent(new Event("input")); document.getElementById("log-times").click(); })()`, nil)
+		b.waitFor(t, ctx, "times hide again", `document.querySelectorAll("#log .log-line .ts").length === 0 && localStorage.getItem("devloop.times") === "0"`)
 	})
 
 	t.Run("the trigger button triggers", func(t *testing.T) {

@@ -127,6 +127,8 @@
     hits: [],
     hit: -1,
     follow: true,
+    // times shows each line's time; kept across reloads.
+    times: localStorage.getItem('devloop.times') === '1',
     conn: 'connecting',
     backoff: BACKOFF_MIN,
     messages: 0,
@@ -365,14 +367,28 @@
     $('log-count').textContent = n.toLocaleString() + (n === 1 ? ' line' : ' lines');
     $('search-count').textContent = state.search ? (state.hit >= 0 ? (state.hit + 1) + '/' : '') + state.hits.length.toLocaleString() + ' found' : '';
     $('log-follow').classList.toggle('on', state.follow);
+    $('log-times').classList.toggle('on', state.times);
+  }
+
+  // lineTime is a line's local time of day with milliseconds (HH:MM:SS.mmm).
+  function lineTime(iso) {
+    const d = new Date(iso);
+    if (isNaN(d)) return '';
+    const p = (n, w) => String(n).padStart(w, '0');
+    return p(d.getHours(), 2) + ':' + p(d.getMinutes(), 2) + ':' + p(d.getSeconds(), 2) + '.' + p(d.getMilliseconds(), 3);
   }
 
   function logLine(l, current) {
     const d = el('div', 'log-line');
     if (current) d.classList.add('current');
+    if (state.times) {
+      const ts = el('span', 'ts', lineTime(l.time));
+      ts.title = l.time || '';
+      d.append(ts);
+    }
     if (l.dropped) {
       d.classList.add('dropped');
-      d.textContent = '… ' + l.dropped + ' older lines dropped …';
+      d.append('… ' + l.dropped + ' older lines' + (l.resource ? ' of ' + l.resource : '') + ' dropped …');
       return d;
     }
     if (!state.selected) d.append(el('span', 'src', l.resource || 'devloop'));
@@ -576,6 +592,11 @@
   });
   $('search-next').addEventListener('click', () => jump(1));
   $('search-prev').addEventListener('click', () => jump(-1));
+  $('log-times').addEventListener('click', () => {
+    state.times = !state.times;
+    localStorage.setItem('devloop.times', state.times ? '1' : '0');
+    renderLog();
+  });
   $('log-follow').addEventListener('click', () => {
     state.follow = !state.follow;
     renderLog();
