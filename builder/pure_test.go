@@ -430,16 +430,6 @@ func TestParseSSH(t *testing.T) {
 	}
 }
 
-func TestParseBearer(t *testing.T) {
-	got, ok := parseBearer(`Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"`)
-	if !ok || got["realm"] != "https://auth.docker.io/token" || got["service"] != "registry.docker.io" {
-		t.Errorf("parseBearer() = %v, %v, want realm and service", got, ok)
-	}
-	if _, ok := parseBearer(`Basic realm="x"`); ok {
-		t.Errorf("parseBearer(Basic) ok = true, want false")
-	}
-}
-
 func TestSumCache(t *testing.T) {
 	old := time.Now().Add(-time.Hour)
 	tests := []struct {
