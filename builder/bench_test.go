@@ -13,6 +13,7 @@ import (
 
 	"github.com/devloop-dev/devloop/builder/internal/registrytest"
 	"github.com/devloop-dev/devloop/internal/testkit/testenv"
+	"github.com/devloop-dev/devloop/kube/localregistry"
 )
 
 // The benchmarks build a small Go service: a static HTTP server binary
@@ -88,7 +89,7 @@ func (r *rig) benchBuilder(b *testing.B) *Builder {
 	b.Helper()
 	bl, err := newBuilder(Config{
 		Getenv:   func(k string) string { return map[string]string{"BUILDKIT_HOST": r.host}[k] },
-		Registry: Registry{Host: r.reg.Host},
+		Registry: localregistry.Hosting{Host: r.reg.Host},
 		CacheDir: r.cache,
 	}, deps{})
 	if err != nil {
@@ -149,7 +150,7 @@ func BenchmarkNoOpRebuild(b *testing.B) {
 	for range b.N {
 		bl, err := newBuilder(Config{
 			Getenv:   func(k string) string { return map[string]string{"BUILDKIT_HOST": br.r.host}[k] },
-			Registry: Registry{Host: br.r.reg.Host},
+			Registry: localregistry.Hosting{Host: br.r.reg.Host},
 			CacheDir: br.r.cache,
 		}, deps{solver: failingSolver{}})
 		if err != nil {

@@ -31,6 +31,7 @@ import (
 
 	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/internal/dockercli"
+	"github.com/devloop-dev/devloop/kube/localregistry"
 )
 
 // Config configures a Builder. The zero value builds with BUILDKIT_HOST (or
@@ -38,9 +39,9 @@ import (
 type Config struct {
 	// Host is the BuildKit address the Devfile gives; BUILDKIT_HOST wins over it.
 	Host string
-	// Registry is where images are pushed: from ParseLocalRegistryHosting,
-	// or Registry{Host: default_registry}.
-	Registry Registry
+	// Registry is where images are pushed: the cluster's KEP-1755
+	// ConfigMap (localregistry.Parse), or Hosting{Host: default_registry}.
+	Registry localregistry.Hosting
 	// CacheDir holds the no-op cache file; default $XDG_CACHE_HOME/devloop.
 	CacheDir string
 	// MaxParallel bounds concurrent builds in BuildAll; default 3, Tilt's

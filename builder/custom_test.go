@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/devloop-dev/devloop/devfile"
+	"github.com/devloop-dev/devloop/kube/localregistry"
 )
 
 func TestUnreachableBuildKitNamesTheAddress(t *testing.T) {
@@ -26,7 +27,7 @@ func TestUnreachableBuildKitNamesTheAddress(t *testing.T) {
 			writeFiles(t, dir, map[string]string{"Dockerfile": "FROM scratch\n"})
 			b, err := New(Config{
 				CacheDir: t.TempDir(),
-				Registry: Registry{Host: "127.0.0.1:1"},
+				Registry: localregistry.Hosting{Host: "127.0.0.1:1"},
 				Getenv:   func(k string) string { return map[string]string{"BUILDKIT_HOST": tt.addr}[k] },
 			})
 			if err != nil {
@@ -146,9 +147,9 @@ func TestCustomBuild(t *testing.T) {
 			reg := &fakeRegistry{manifests: map[string]string{}}
 			run := &fakeRunner{answers: tt.docker}
 			heads := pushOnHead{reg: reg, dir: dir, push: tt.push}
-			registry := Registry{Host: "localhost:5001"}
+			registry := localregistry.Hosting{Host: "localhost:5001"}
 			if tt.noRegistry {
-				registry = Registry{}
+				registry = localregistry.Hosting{}
 			}
 			b, err := newBuilder(Config{CacheDir: t.TempDir(), Registry: registry}, deps{runner: run, heads: heads})
 			if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/devloop-dev/devloop/builder/internal/registrytest"
 	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/internal/testkit/testenv"
+	"github.com/devloop-dev/devloop/kube/localregistry"
 )
 
 // TestDockerEmbeddedBuildKit builds with no BUILDKIT_HOST and a managed
@@ -50,7 +51,7 @@ func TestDockerEmbeddedBuildKit(t *testing.T) {
 		var messages []string
 		solves := &countingSolver{}
 		b, err := newBuilder(Config{
-			Registry:      Registry{Host: reg.Host},
+			Registry:      localregistry.Hosting{Host: reg.Host},
 			CacheDir:      cache,
 			Docker:        docker,
 			BuildKitImage: "devloop-test/no-such-buildkit:" + n, // not local, and nothing can be pulled

@@ -16,6 +16,7 @@ import (
 	digest "github.com/opencontainers/go-digest"
 
 	"github.com/devloop-dev/devloop/devfile"
+	"github.com/devloop-dev/devloop/kube/localregistry"
 )
 
 // fakeRegistry is the manifests a fakeSolver pushed, answering HEADs.
@@ -99,7 +100,7 @@ func (f *fakeSolver) names() []string {
 func newFakeBuilder(t *testing.T, s *fakeSolver, cacheDir string, cfg Config) *Builder {
 	t.Helper()
 	cfg.CacheDir = cacheDir
-	cfg.Registry = Registry{Host: "localhost:5001"}
+	cfg.Registry = localregistry.Hosting{Host: "localhost:5001"}
 	b, err := newBuilder(cfg, deps{solver: s, heads: s.reg})
 	if err != nil {
 		t.Fatal(err)

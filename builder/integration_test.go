@@ -18,6 +18,7 @@ import (
 	"github.com/devloop-dev/devloop/builder/internal/registrytest"
 	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/internal/testkit/testenv"
+	"github.com/devloop-dev/devloop/kube/localregistry"
 )
 
 // countingSolver counts the solves that reach BuildKit.
@@ -68,7 +69,7 @@ func (r *rig) newBuilder(t *testing.T, cfg Config) *Builder {
 		return ""
 	}
 	if cfg.Registry.Host == "" {
-		cfg.Registry = Registry{Host: r.reg.Host}
+		cfg.Registry = localregistry.Hosting{Host: r.reg.Host}
 	}
 	if cfg.CacheDir == "" {
 		cfg.CacheDir = r.cache

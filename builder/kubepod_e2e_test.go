@@ -19,6 +19,7 @@ import (
 	"github.com/devloop-dev/devloop/builder/internal/registrytest"
 	"github.com/devloop-dev/devloop/internal/testkit/e2ekit"
 	"github.com/devloop-dev/devloop/internal/testkit/testenv"
+	"github.com/devloop-dev/devloop/kube/localregistry"
 )
 
 // TestKubePodBuildKitHost builds through BUILDKIT_HOST=kube-pod://: a
@@ -87,7 +88,7 @@ func TestKubePodBuildKitHost(t *testing.T) {
 	host := fmt.Sprintf("kube-pod://%s?context=%s&namespace=%s", pod, c.Info.Context, ns)
 	var messages []string
 	b, err := New(Config{
-		Registry: Registry{Host: regHost},
+		Registry: localregistry.Hosting{Host: regHost},
 		CacheDir: t.TempDir(),
 		Getenv: func(k string) string {
 			if k == "BUILDKIT_HOST" {

@@ -15,47 +15,8 @@ import (
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
 
 	"github.com/devloop-dev/devloop/devfile"
+	"github.com/devloop-dev/devloop/kube/localregistry"
 )
-
-func TestParseLocalRegistryHosting(t *testing.T) {
-	tests := []struct {
-		name    string
-		data    map[string]string
-		want    Registry
-		wantErr string
-	}{
-		{
-			name: "kind with registry",
-			data: map[string]string{LocalRegistryHostingKey: "host: \"localhost:5001\"\nhostFromClusterNetwork: \"kind-registry:5000\"\nhelp: \"https://kind.sigs.k8s.io/docs/user/local-registry/\"\n"},
-			want: Registry{Host: "localhost:5001", HostFromClusterNetwork: "kind-registry:5000", Help: "https://kind.sigs.k8s.io/docs/user/local-registry/"},
-		},
-		{
-			name: "container runtime sees another host",
-			data: map[string]string{LocalRegistryHostingKey: "host: localhost:5000\nhostFromContainerRuntime: registry.local:5000\n"},
-			want: Registry{Host: "localhost:5000", HostFromContainerRuntime: "registry.local:5000"},
-		},
-		{name: "missing key", data: map[string]string{"other": "x"}, wantErr: "has no key"},
-		{name: "no host", data: map[string]string{LocalRegistryHostingKey: "help: x\n"}, wantErr: "has no host"},
-		{name: "bad yaml", data: map[string]string{LocalRegistryHostingKey: "host: [\n"}, wantErr: "parsing localRegistryHosting.v1"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseLocalRegistryHosting(tt.data)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("ParseLocalRegistryHosting(%v) error = %v, want one containing %q", tt.data, err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tt.want {
-				t.Errorf("ParseLocalRegistryHosting(%v) = %+v, want %+v", tt.data, got, tt.want)
-			}
-		})
-	}
-}
 
 func TestTagAndRepository(t *testing.T) {
 	const d = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -82,7 +43,7 @@ func TestTagAndRepository(t *testing.T) {
 }
 
 func TestResultReferences(t *testing.T) {
-	reg := Registry{Host: "localhost:5001", HostFromContainerRuntime: "kind-registry:5000"}
+	reg := localregistry.Hosting{Host: "localhost:5001", HostFromContainerRuntime: "kind-registry:5000"}
 	tests := []struct {
 		name                         string
 		p                            plan

@@ -13,52 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-	"go.yaml.in/yaml/v3"
 )
-
-// Registry is where built images are pushed, as KEP-1755 describes it.
-type Registry struct {
-	// Host is the registry as seen from this machine, e.g. "localhost:5001".
-	Host string `yaml:"host"`
-	// HostFromClusterNetwork is the registry as seen from pods, when it differs.
-	HostFromClusterNetwork string `yaml:"hostFromClusterNetwork"`
-	// HostFromContainerRuntime is the registry as the nodes' container runtime
-	// pulls from it, when it differs from Host.
-	HostFromContainerRuntime string `yaml:"hostFromContainerRuntime"`
-	// Help is a URL explaining how the registry is set up.
-	Help string `yaml:"help"`
-}
-
-// LocalRegistryHostingKey is the ConfigMap key that KEP-1755 defines in
-// kube-public/local-registry-hosting.
-const LocalRegistryHostingKey = "localRegistryHosting.v1"
-
-// ParseLocalRegistryHosting parses the data of the KEP-1755 ConfigMap
-// kube-public/local-registry-hosting into a Registry. It returns an error when
-// the key is missing, the YAML is malformed or no host is given.
-func ParseLocalRegistryHosting(data map[string]string) (Registry, error) {
-	raw, ok := data[LocalRegistryHostingKey]
-	if !ok {
-		return Registry{}, fmt.Errorf("configmap kube-public/local-registry-hosting has no key %q: the cluster does not advertise a local registry (KEP-1755); set default_registry() in the Devfile", LocalRegistryHostingKey)
-	}
-	var r Registry
-	if err := yaml.Unmarshal([]byte(raw), &r); err != nil {
-		return Registry{}, fmt.Errorf("parsing %s of configmap kube-public/local-registry-hosting: %w", LocalRegistryHostingKey, err)
-	}
-	r.Host = strings.TrimSpace(r.Host)
-	if r.Host == "" {
-		return Registry{}, fmt.Errorf("%s of configmap kube-public/local-registry-hosting has no host: fix the configmap or set default_registry() in the Devfile", LocalRegistryHostingKey)
-	}
-	return r, nil
-}
-
-// ContainerRuntimeHost returns the registry host the cluster's nodes pull from.
-func (r Registry) ContainerRuntimeHost() string {
-	if r.HostFromContainerRuntime != "" {
-		return r.HostFromContainerRuntime
-	}
-	return r.Host
-}
 
 // TagPrefix starts every tag devloop gives an image it built.
 const TagPrefix = "devloop-"

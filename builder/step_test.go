@@ -12,6 +12,7 @@ import (
 
 	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/internal/testkit/testenv"
+	"github.com/devloop-dev/devloop/kube/localregistry"
 )
 
 // fakeStep is the inner step of a noopCache: it records the plans it
@@ -27,7 +28,7 @@ func (f *fakeStep) build(ctx context.Context, p *plan) (Result, error) {
 	if f.err != nil {
 		return Result{}, f.err
 	}
-	return result(p, Registry{Host: "localhost:5001"}, f.digest), nil
+	return result(p, localregistry.Hosting{Host: "localhost:5001"}, f.digest), nil
 }
 
 // TestNoopCache builds a plan, then builds it again through a new cache on
@@ -64,7 +65,7 @@ func TestNoopCache(t *testing.T) {
 			reg := &fakeRegistry{manifests: map[string]string{}}
 			id := tt.idFirst
 			newCache := func() *noopCache {
-				return &noopCache{inner: inner, file: newBuildCache(dir), reg: reg, registry: Registry{Host: "localhost:5001"},
+				return &noopCache{inner: inner, file: newBuildCache(dir), reg: reg, registry: localregistry.Hosting{Host: "localhost:5001"},
 					log: slog.New(slog.DiscardHandler), progress: func(string, Progress) {},
 					localID: func(ctx context.Context, image string) (string, error) {
 						if id == "" {

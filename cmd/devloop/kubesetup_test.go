@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/devloop-dev/devloop/builder"
 	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/kindcluster"
+	"github.com/devloop-dev/devloop/kube/localregistry"
 )
 
 // writeKubeconfig writes a kubeconfig with one context per name → server.
@@ -69,7 +69,7 @@ func TestSetupKube(t *testing.T) {
 		servers  map[string]string
 		ensure   func(ctx context.Context, c devfile.Cluster) (*kindcluster.Info, error)
 		context  string
-		registry builder.Registry
+		registry localregistry.Hosting
 		err      string
 	}{
 		{
@@ -77,7 +77,7 @@ func TestSetupKube(t *testing.T) {
 			model:   devfile.Model{Images: app},
 			current: "kind-dev", servers: map[string]string{"kind-dev": withRegistry.URL},
 			context:  "kind-dev",
-			registry: builder.Registry{Host: "localhost:5005", HostFromContainerRuntime: "devloop-registry:5000"},
+			registry: localregistry.Hosting{Host: "localhost:5005", HostFromContainerRuntime: "devloop-registry:5000"},
 		},
 		{
 			name:  "kind_cluster is ensured and its context used, not the current one",
@@ -90,7 +90,7 @@ func TestSetupKube(t *testing.T) {
 			},
 			current: "prod", servers: map[string]string{"kind-dev": withRegistry.URL, "prod": "https://k8s.example.com"},
 			context:  "kind-dev",
-			registry: builder.Registry{Host: "localhost:5005", HostFromContainerRuntime: "devloop-registry:5000"},
+			registry: localregistry.Hosting{Host: "localhost:5005", HostFromContainerRuntime: "devloop-registry:5000"},
 		},
 		{
 			name:  "kind_cluster that cannot be created",
@@ -109,7 +109,7 @@ func TestSetupKube(t *testing.T) {
 			name:    "default_registry wins over the cluster's",
 			model:   devfile.Model{Images: app, Settings: devfile.Settings{DefaultRegistry: "registry.local:5000"}},
 			current: "kind-dev", servers: map[string]string{"kind-dev": withRegistry.URL},
-			context: "kind-dev", registry: builder.Registry{Host: "registry.local:5000"},
+			context: "kind-dev", registry: localregistry.Hosting{Host: "registry.local:5000"},
 		},
 		{
 			name:    "images but no registry",
