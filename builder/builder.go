@@ -146,7 +146,7 @@ type Builder struct {
 	log   *slog.Logger
 	run   runner
 	reg   manifestHeader
-	steps step // runStep behind the no-op cache
+	steps step // runStep behind the no-op cache, behind sharing
 	sums  *sumCache
 	wrap  func(solver) solver
 	// container names the managed buildkitd container (tests use their own).
@@ -214,8 +214,8 @@ func newBuilder(cfg Config, d deps) (*Builder, error) {
 	if b.solver != nil {
 		b.endpoint = Endpoint{Address: "(injected)", Reason: "test seam"}
 	}
-	b.steps = &noopCache{inner: runStep{b}, file: newBuildCache(cfg.CacheDir), reg: b.reg, localID: b.localImageID,
-		registry: cfg.Registry, log: log, progress: b.progress}
+	b.steps = newShared(&noopCache{inner: runStep{b}, file: newBuildCache(cfg.CacheDir), reg: b.reg, localID: b.localImageID,
+		registry: cfg.Registry, log: log, progress: b.progress}, log)
 	return b, nil
 }
 

@@ -24,14 +24,28 @@ import (
 // countingSolver counts the solves that reach BuildKit.
 type countingSolver struct {
 	inner solver
-	mu    sync.Mutex
-	n     int
+	// started and gate, when set, announce each solve and hold it until
+	// gate is closed.
+	started chan<- struct{}
+	gate    <-chan struct{}
+
+	mu sync.Mutex
+	n  int
 }
 
 func (c *countingSolver) Solve(ctx context.Context, opt client.SolveOpt, ch chan *client.SolveStatus) (*client.SolveResponse, error) {
 	c.mu.Lock()
 	c.n++
 	c.mu.Unlock()
+	if c.started != nil {
+		c.started <- struct{}{}
+		select {
+		case <-c.gate:
+		case <-ctx.Done():
+			close(ch)
+			return nil, ctx.Err()
+		}
+	}
 	return c.inner.Solve(ctx, opt, ch)
 }
 
@@ -431,5 +445,47 @@ func TestExternalBaseTagMoves(t *testing.T) {
 	}
 	if got := r.solves.calls(); got != 2 || moved.Unchanged || moved.Image == first.Image {
 		t.Errorf("rebuild after the base tag moved: %d solves, %+v; want 2 solves in all and a new tag", got, moved)
+	}
+}
+
+// TestConcurrentBuildsOfOneImageSolveOnce: three resources that deploy one
+// image ask for it at once after a change, as on examples/multi; BuildKit
+// solves once and each caller gets the pushed image.
+func TestConcurrentBuildsOfOneImageSolveOnce(t *testing.T) {
+	r := newRig(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM scratch\nCOPY a.txt /\n", "a.txt": nonce(t)})
+	img := dockerImage("multi", dir)
+	b := r.newBuilder(t, Config{})
+	const callers = 3
+	started, joined, gate := make(chan struct{}, callers), make(chan string, callers), make(chan struct{})
+	r.solves.started, r.solves.gate = started, gate
+	b.steps.(*shared).onJoin = func(image string) { joined <- image }
+
+	results := make([]Result, callers)
+	errs := make([]error, callers)
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() { results[i], errs[i] = b.Build(context.Background(), img) })
+	}
+	// Every caller is either in a solve or waiting for one.
+	for range callers {
+		select {
+		case <-started:
+		case <-joined:
+		}
+	}
+	close(gate)
+	wg.Wait()
+	if got := r.solves.calls(); got != 1 {
+		t.Errorf("BuildKit solves for %d concurrent builds of one image = %d, want 1", callers, got)
+	}
+	for i, res := range results {
+		if errs[i] != nil || res.Digest == "" || res.Reference != results[0].Reference {
+			t.Errorf("Build() call %d = %+v, %v, want the one build's result", i, res, errs[i])
+		}
+	}
+	if !r.reg.Has(t, "multi", results[0].Digest) {
+		t.Errorf("registry lacks %s", results[0].Reference)
 	}
 }
