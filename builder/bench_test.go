@@ -78,7 +78,7 @@ func newBenchRig(b *testing.B) *benchRig {
 	if err := os.WriteFile(filepath.Join(baseDir, "busybox"), bb, 0o755); err != nil {
 		b.Fatal(err)
 	}
-	base, err := r.benchBuilder(b).Build(context.Background(), dockerImage("busybox", baseDir))
+	base, err := r.benchBuilder(b).buildOne(context.Background(), dockerImage("busybox", baseDir))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func BenchmarkNoOpRebuild(b *testing.B) {
 	dir := b.TempDir()
 	br.service(b, dir)
 	img := dockerImage("svc", dir)
-	if _, err := br.r.benchBuilder(b).Build(context.Background(), img); err != nil {
+	if _, err := br.r.benchBuilder(b).buildOne(context.Background(), img); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
@@ -156,9 +156,9 @@ func BenchmarkNoOpRebuild(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		res, err := bl.Build(context.Background(), img)
+		res, err := bl.buildOne(context.Background(), img)
 		if err != nil || !res.Unchanged {
-			b.Fatalf("no-op Build() = %+v, %v, want Unchanged", res, err)
+			b.Fatalf("no-op buildOne() = %+v, %v, want Unchanged", res, err)
 		}
 	}
 }
@@ -175,7 +175,7 @@ func BenchmarkOneFileRebuild(b *testing.B) {
 	br.service(b, dir)
 	bl := br.r.benchBuilder(b)
 	img := dockerImage("svc", dir)
-	if _, err := bl.Build(context.Background(), img); err != nil {
+	if _, err := bl.buildOne(context.Background(), img); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
@@ -184,9 +184,9 @@ func BenchmarkOneFileRebuild(b *testing.B) {
 		b.StopTimer()
 		br.writeServer(b, dir)
 		b.StartTimer()
-		res, err := bl.Build(context.Background(), img)
+		res, err := bl.buildOne(context.Background(), img)
 		if err != nil || res.Unchanged {
-			b.Fatalf("one-file Build() = %+v, %v, want a rebuild", res, err)
+			b.Fatalf("one-file buildOne() = %+v, %v, want a rebuild", res, err)
 		}
 		t.add(res)
 	}
@@ -236,7 +236,7 @@ func BenchmarkColdBuild(b *testing.B) {
 		dir := b.TempDir()
 		br.service(b, dir)
 		b.StartTimer()
-		res, err := bl.Build(context.Background(), dockerImage("svc", dir))
+		res, err := bl.buildOne(context.Background(), dockerImage("svc", dir))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -48,7 +48,7 @@ type Config struct {
 	// max_parallel_updates default.
 	MaxParallel int
 	// BuildKitImage is the image of the managed buildkitd container; default
-	// $DEVLOOP_BUILDKIT_IMAGE, then DefaultBuildKitImage.
+	// $DEVLOOP_BUILDKIT_IMAGE, then defaultBuildKitImage (moby/buildkit at the version devloop is built with).
 	BuildKitImage string
 	// Docker is the docker CLI; default "docker".
 	Docker string
@@ -168,7 +168,7 @@ type deps struct {
 	wrap   func(solver) solver
 	runner runner
 	heads  manifestHeader
-	// container replaces ManagedContainer.
+	// container replaces managedContainer.
 	container string
 }
 
@@ -203,7 +203,7 @@ func newBuilder(cfg Config, d deps) (*Builder, error) {
 	b := &Builder{cfg: cfg, log: log, run: d.runner, reg: d.heads, solver: d.solver,
 		sums: newSumCache(), wrap: d.wrap, container: d.container, last: map[string]Result{}}
 	if b.container == "" {
-		b.container = ManagedContainer
+		b.container = managedContainer
 	}
 	if b.run == nil {
 		b.run = dockercli.Exec{}
@@ -300,9 +300,9 @@ func (s clientSolver) Solve(ctx context.Context, opt client.SolveOpt, ch chan *c
 	return s.c.Solve(ctx, nil, opt, ch)
 }
 
-// Build builds one image (and nothing it depends on: use BuildAll for
+// buildOne builds one image (and nothing it depends on: use BuildAll for
 // images that build FROM other images of the Devfile).
-func (b *Builder) Build(ctx context.Context, img devfile.Image) (Result, error) {
+func (b *Builder) buildOne(ctx context.Context, img devfile.Image) (Result, error) {
 	res, err := b.BuildAll(ctx, []devfile.Image{img})
 	return res[img.Ref], err
 }
@@ -334,12 +334,12 @@ func (b *Builder) BuildAll(ctx context.Context, images []devfile.Image, refs ...
 			return nil, fmt.Errorf("no image %q in the Devfile", r)
 		}
 		want[r] = true
-		for _, d := range g.Dependents(r) {
+		for _, d := range g.dependents(r) {
 			want[d] = true
 		}
 	}
 	// Dependencies of wanted images are needed too (usually unchanged, so free).
-	order := g.Order()
+	order := g.inOrder()
 	for i := len(order) - 1; i >= 0; i-- {
 		if want[order[i]] {
 			for _, d := range g.Deps[order[i]] {
@@ -370,7 +370,7 @@ func (b *Builder) BuildAll(ctx context.Context, images []devfile.Image, refs ...
 		}
 		eg.Go(func() error {
 			defer close(o.done)
-			if err := g.Err(r); err != nil {
+			if err := g.refErr(r); err != nil {
 				o.err = err
 				return nil
 			}
@@ -531,7 +531,7 @@ func (b *Builder) planDocker(ctx context.Context, img devfile.Image, uses map[st
 		return nil, err
 	}
 	p := &plan{img: img, hash: "sha256:" + hex.EncodeToString(h.Sum(nil)), push: true, docker: dp, deps: depResults}
-	p.repo, p.tag = Repository(b.cfg.Registry.Host, img.Ref), Tag(p.hash)
+	p.repo, p.tag = repository(b.cfg.Registry.Host, img.Ref), contentTag(p.hash)
 	p.image = p.repo + ":" + p.tag
 	return p, nil
 }

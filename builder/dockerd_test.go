@@ -90,8 +90,8 @@ func TestDockerEmbeddedBuildKit(t *testing.T) {
 		if m := reg.Manifest(t, repo, res.Digest); m.Digest != res.Digest {
 			t.Errorf("%s: registry digest of %s = %s, want %s", ref, res.Reference, m.Digest, res.Digest)
 		}
-		if tagged := reg.Manifest(t, repo, Tag(res.InputHash)); tagged.Digest != res.Digest {
-			t.Errorf("%s: registry digest of tag %s = %s, want %s", ref, Tag(res.InputHash), tagged.Digest, res.Digest)
+		if tagged := reg.Manifest(t, repo, contentTag(res.InputHash)); tagged.Digest != res.Digest {
+			t.Errorf("%s: registry digest of tag %s = %s, want %s", ref, contentTag(res.InputHash), tagged.Digest, res.Digest)
 		}
 		if last := res.Steps[len(res.Steps)-1]; !strings.Contains(last.Name, "docker push") {
 			t.Errorf("%s: last step = %q, want the docker push", ref, last.Name)

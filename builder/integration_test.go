@@ -150,7 +150,7 @@ func baseImage(t *testing.T, r *rig) Result {
 	dir := t.TempDir()
 	busybox(t, dir)
 	writeFiles(t, dir, map[string]string{"Dockerfile": busyboxDockerfile})
-	res, err := r.newBuilder(t, Config{}).Build(context.Background(), dockerImage("busybox", dir))
+	res, err := r.newBuilder(t, Config{}).buildOne(context.Background(), dockerImage("busybox", dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,19 +169,19 @@ func TestBuildPushesByDigest(t *testing.T) {
 		events = append(events, ev)
 		mu.Unlock()
 	}})
-	res, err := b.Build(context.Background(), dockerImage("tools/busybox", dir))
+	res, err := b.buildOne(context.Background(), dockerImage("tools/busybox", dir))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := r.reg.Host + "/tools_busybox:" + Tag(res.InputHash); res.Image != want {
-		t.Errorf("Build().Image = %s, want %s", res.Image, want)
+	if want := r.reg.Host + "/tools_busybox:" + contentTag(res.InputHash); res.Image != want {
+		t.Errorf("buildOne().Image = %s, want %s", res.Image, want)
 	}
 	m := r.reg.Manifest(t, "tools_busybox", res.Digest)
 	if m.Digest != res.Digest {
 		t.Errorf("registry digest of %s = %s, want %s", res.Reference, m.Digest, res.Digest)
 	}
-	if tagged := r.reg.Manifest(t, "tools_busybox", Tag(res.InputHash)); tagged.Digest != res.Digest {
-		t.Errorf("registry digest of tag %s = %s, want %s", Tag(res.InputHash), tagged.Digest, res.Digest)
+	if tagged := r.reg.Manifest(t, "tools_busybox", contentTag(res.InputHash)); tagged.Digest != res.Digest {
+		t.Errorf("registry digest of tag %s = %s, want %s", contentTag(res.InputHash), tagged.Digest, res.Digest)
 	}
 	if !strings.Contains(m.MediaType, "manifest") && !strings.Contains(m.MediaType, "index") {
 		t.Errorf("manifest media type = %q, want an image manifest or index", m.MediaType)
@@ -197,7 +197,7 @@ func TestBuildPushesByDigest(t *testing.T) {
 		t.Errorf("progress events %v: want the RUN step started and done", events)
 	}
 	if len(res.Steps) == 0 || res.Unchanged {
-		t.Errorf("Build() = %+v, want a fresh build with a timing trace", res)
+		t.Errorf("buildOne() = %+v, want a fresh build with a timing trace", res)
 	}
 }
 
@@ -238,13 +238,13 @@ func TestOneFileChangeReusesLayers(t *testing.T) {
 		"main.go":    "package main // " + nonce(t) + "\n",
 	})
 	img := dockerImage("svc", dir)
-	first, err := r.builder.Build(context.Background(), img)
+	first, err := r.builder.buildOne(context.Background(), img)
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeFiles(t, dir, map[string]string{"main.go": "package main // " + nonce(t) + "\n\nfunc main() {}\n"})
 	before := r.solves.calls()
-	second, err := r.builder.Build(context.Background(), img)
+	second, err := r.builder.buildOne(context.Background(), img)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +266,7 @@ func TestUnchangedInputsMakeNoBuildKitCall(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM scratch\nCOPY a.txt /\n", "a.txt": "a", "notes.md": "n", ".dockerignore": "*.md\n"})
 	img := dockerImage("app", dir)
-	first, err := r.builder.Build(context.Background(), img)
+	first, err := r.builder.buildOne(context.Background(), img)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +286,7 @@ func TestUnchangedInputsMakeNoBuildKitCall(t *testing.T) {
 			tt.change(t)
 			// A new Builder on the same cache directory is a restarted devloop.
 			b := r.newBuilder(t, Config{})
-			res, err := b.Build(context.Background(), img)
+			res, err := b.buildOne(context.Background(), img)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -294,7 +294,7 @@ func TestUnchangedInputsMakeNoBuildKitCall(t *testing.T) {
 				t.Errorf("BuildKit solves = %d, want %d", got, tt.wantSolves)
 			}
 			if res.Unchanged != (tt.wantSolves == 0) || res.Image != first.Image {
-				t.Errorf("Build() = %+v, want Unchanged %v and image %s", res, tt.wantSolves == 0, first.Image)
+				t.Errorf("buildOne() = %+v, want Unchanged %v and image %s", res, tt.wantSolves == 0, first.Image)
 			}
 			if !r.reg.Has(t, "app", res.Digest) {
 				t.Errorf("registry lacks %s", res.Reference)
@@ -385,19 +385,19 @@ func TestBrokenDockerfileNamesItsLine(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			writeFiles(t, dir, map[string]string{"Dockerfile": tt.dockerfile, "a.txt": "a"})
-			_, err := r.builder.Build(context.Background(), dockerImage("broken", dir))
+			_, err := r.builder.buildOne(context.Background(), dockerImage("broken", dir))
 			var be *BuildError
 			if !errors.As(err, &be) {
-				t.Fatalf("Build() error = %v, want a *BuildError", err)
+				t.Fatalf("buildOne() error = %v, want a *BuildError", err)
 			}
 			if be.Line != tt.wantLine || be.File != filepath.Join(dir, "Dockerfile") {
-				t.Errorf("Build() error at %s:%d, want %s:%d (%v)", be.File, be.Line, filepath.Join(dir, "Dockerfile"), tt.wantLine, err)
+				t.Errorf("buildOne() error at %s:%d, want %s:%d (%v)", be.File, be.Line, filepath.Join(dir, "Dockerfile"), tt.wantLine, err)
 			}
 			if !strings.Contains(be.Step, tt.wantStep) || !strings.Contains(be.Output, tt.wantOutput) {
-				t.Errorf("Build() error step %q output %q, want step containing %q and output containing %q", be.Step, be.Output, tt.wantStep, tt.wantOutput)
+				t.Errorf("buildOne() error step %q output %q, want step containing %q and output containing %q", be.Step, be.Output, tt.wantStep, tt.wantOutput)
 			}
 			if want := fmt.Sprintf("Dockerfile:%d", tt.wantLine); !strings.Contains(err.Error(), want) {
-				t.Errorf("Build() error = %q, want it to name %s", err, want)
+				t.Errorf("buildOne() error = %q, want it to name %s", err, want)
 			}
 		})
 	}
@@ -413,7 +413,7 @@ func TestExternalBaseTagMoves(t *testing.T) {
 	dir2 := t.TempDir()
 	busybox(t, dir2)
 	writeFiles(t, dir2, map[string]string{"Dockerfile": busyboxDockerfile + "RUN echo " + nonce(t) + " > /etc/release\n"})
-	v2, err := r.newBuilder(t, Config{}).Build(context.Background(), dockerImage("busybox", dir2))
+	v2, err := r.newBuilder(t, Config{}).buildOne(context.Background(), dockerImage("busybox", dir2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,11 +426,11 @@ func TestExternalBaseTagMoves(t *testing.T) {
 	})
 	img := dockerImage("app", dir)
 	b := r.newBuilder(t, Config{})
-	first, err := b.Build(context.Background(), img)
+	first, err := b.buildOne(context.Background(), img)
 	if err != nil {
 		t.Fatal(err)
 	}
-	same, err := b.Build(context.Background(), img)
+	same, err := b.buildOne(context.Background(), img)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,7 +439,7 @@ func TestExternalBaseTagMoves(t *testing.T) {
 	}
 
 	r.reg.Tag(t, "busybox", v2.Digest, "stable")
-	moved, err := b.Build(context.Background(), img)
+	moved, err := b.buildOne(context.Background(), img)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,7 +466,7 @@ func TestConcurrentBuildsOfOneImageSolveOnce(t *testing.T) {
 	errs := make([]error, callers)
 	var wg sync.WaitGroup
 	for i := range callers {
-		wg.Go(func() { results[i], errs[i] = b.Build(context.Background(), img) })
+		wg.Go(func() { results[i], errs[i] = b.buildOne(context.Background(), img) })
 	}
 	// Every caller is either in a solve or waiting for one.
 	for range callers {
@@ -482,7 +482,7 @@ func TestConcurrentBuildsOfOneImageSolveOnce(t *testing.T) {
 	}
 	for i, res := range results {
 		if errs[i] != nil || res.Digest == "" || res.Reference != results[0].Reference {
-			t.Errorf("Build() call %d = %+v, %v, want the one build's result", i, res, errs[i])
+			t.Errorf("buildOne() call %d = %+v, %v, want the one build's result", i, res, errs[i])
 		}
 	}
 	if !r.reg.Has(t, "multi", results[0].Digest) {

@@ -108,7 +108,7 @@ func TestKubePodBuildKitHost(t *testing.T) {
 	defer b.Close()
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM scratch\nCOPY a.txt /\n", "a.txt": nonce(t)})
-	res, err := b.Build(ctx, dockerImage("app", dir))
+	res, err := b.buildOne(ctx, dockerImage("app", dir))
 	if err != nil {
 		t.Fatalf("Build through %s: %v", host, err)
 	}

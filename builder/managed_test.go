@@ -46,7 +46,7 @@ func TestManagedContainer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := b.Build(context.Background(), dockerImage("managed", dir))
+		res, err := b.buildOne(context.Background(), dockerImage("managed", dir))
 		b.Close()
 		if err != nil {
 			out, _ := exec.Command(docker, "logs", "--tail", "20", name).CombinedOutput()

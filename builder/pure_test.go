@@ -20,8 +20,8 @@ import (
 
 func TestTagAndRepository(t *testing.T) {
 	const d = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-	if got, want := Tag(d), "devloop-0123456789abcdef"; got != want {
-		t.Errorf("Tag(%s) = %s, want %s", d, got, want)
+	if got, want := contentTag(d), "devloop-0123456789abcdef"; got != want {
+		t.Errorf("contentTag(%s) = %s, want %s", d, got, want)
 	}
 	tests := []struct {
 		name, host, ref, want string
@@ -35,8 +35,8 @@ func TestTagAndRepository(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Repository(tt.host, tt.ref); got != tt.want {
-				t.Errorf("Repository(%q, %q) = %q, want %q", tt.host, tt.ref, got, tt.want)
+			if got := repository(tt.host, tt.ref); got != tt.want {
+				t.Errorf("repository(%q, %q) = %q, want %q", tt.host, tt.ref, got, tt.want)
 			}
 		})
 	}
@@ -316,8 +316,8 @@ func TestNewGraph(t *testing.T) {
 					t.Errorf("NewGraph().Deps[%s] = %v, want %v", ref, got, want)
 				}
 			}
-			if got := g.Order(); !slices.Equal(got, tt.wantOrder) {
-				t.Errorf("NewGraph().Order() = %v, want %v", got, tt.wantOrder)
+			if got := g.inOrder(); !slices.Equal(got, tt.wantOrder) {
+				t.Errorf("NewGraph().inOrder() = %v, want %v", got, tt.wantOrder)
 			}
 		})
 	}
@@ -334,11 +334,11 @@ func TestGraphDependents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := g.Dependents("root"), []string{"base", "app", "worker"}; !slices.Equal(got, want) {
-		t.Errorf("Dependents(root) = %v, want %v", got, want)
+	if got, want := g.dependents("root"), []string{"base", "app", "worker"}; !slices.Equal(got, want) {
+		t.Errorf("dependents(root) = %v, want %v", got, want)
 	}
-	if got := g.Dependents("lonely"); len(got) != 0 {
-		t.Errorf("Dependents(lonely) = %v, want none", got)
+	if got := g.dependents("lonely"); len(got) != 0 {
+		t.Errorf("dependents(lonely) = %v, want none", got)
 	}
 }
 

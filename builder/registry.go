@@ -15,25 +15,25 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
-// TagPrefix starts every tag devloop gives an image it built.
-const TagPrefix = "devloop-"
+// tagPrefix starts every tag devloop gives an image it built.
+const tagPrefix = "devloop-"
 
-// Tag returns the tag for an image whose inputs hash to digest
-// ("sha256:<hex>" or bare hex): TagPrefix plus its first 16 hex digits.
-func Tag(digest string) string {
+// contentTag returns the tag for an image whose inputs hash to digest
+// ("sha256:<hex>" or bare hex): tagPrefix plus its first 16 hex digits.
+func contentTag(digest string) string {
 	hex := strings.TrimPrefix(digest, "sha256:")
 	if len(hex) > 16 {
 		hex = hex[:16]
 	}
-	return TagPrefix + hex
+	return tagPrefix + hex
 }
 
-// Repository returns the repository an image ref is pushed to in registry
+// repository returns the repository an image ref is pushed to in registry
 // host: the ref without tag or digest, with '/' replaced by '_' so that any
 // ref fits one path component under the registry, as Tilt's default_registry
 // does ("gcr.io/proj/app" → "localhost:5001/gcr.io_proj_app"). With no host,
 // the ref's own name is used.
-func Repository(host, ref string) string {
+func repository(host, ref string) string {
 	base := refName(ref)
 	if host == "" {
 		return base

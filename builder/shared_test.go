@@ -43,7 +43,7 @@ func (g *gatedStep) counts() (started, cancelled int) {
 }
 
 func sharedPlan(ref, hash string) *plan {
-	return &plan{img: devfile.Image{Ref: ref}, hash: hash, image: "localhost:5001/" + ref + ":" + Tag(hash)}
+	return &plan{img: devfile.Image{Ref: ref}, hash: hash, image: "localhost:5001/" + ref + ":" + contentTag(hash)}
 }
 
 type sharedCall struct {

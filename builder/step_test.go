@@ -128,7 +128,7 @@ func TestCustomBuildDisablePushCache(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := b.Build(context.Background(), img)
+		res, err := b.buildOne(context.Background(), img)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,8 +136,8 @@ func TestCustomBuildDisablePushCache(t *testing.T) {
 	}
 	first := build()
 	t.Cleanup(func() { _ = exec.Command(docker, "rmi", "-f", first.Image).Run() })
-	if runs() != 1 || first.Unchanged || first.ClusterReference != first.Image || !strings.HasPrefix(first.Image, ref+":"+TagPrefix) {
-		t.Fatalf("first Build(disable_push) = %+v after %d runs, want one run and the image deployed by its content tag", first, runs())
+	if runs() != 1 || first.Unchanged || first.ClusterReference != first.Image || !strings.HasPrefix(first.Image, ref+":"+tagPrefix) {
+		t.Fatalf("first buildOne(disable_push) = %+v after %d runs, want one run and the image deployed by its content tag", first, runs())
 	}
 	if again := build(); runs() != 1 || !again.Unchanged || again.Image != first.Image {
 		t.Errorf("Build after a restart with unchanged deps = %+v after %d runs, want Unchanged and no new run", again, runs())
