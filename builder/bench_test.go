@@ -13,6 +13,7 @@ import (
 
 	"github.com/devloop-dev/devloop/builder/internal/registrytest"
 	"github.com/devloop-dev/devloop/internal/testkit/testenv"
+	"github.com/devloop-dev/devloop/kube/localregistry"
 )
 
 // The benchmarks build a small Go service: a static HTTP server binary
@@ -77,7 +78,7 @@ func newBenchRig(b *testing.B) *benchRig {
 	if err := os.WriteFile(filepath.Join(baseDir, "busybox"), bb, 0o755); err != nil {
 		b.Fatal(err)
 	}
-	base, err := r.benchBuilder(b).Build(context.Background(), dockerImage("busybox", baseDir))
+	base, err := r.benchBuilder(b).buildOne(context.Background(), dockerImage("busybox", baseDir))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -88,7 +89,7 @@ func (r *rig) benchBuilder(b *testing.B) *Builder {
 	b.Helper()
 	bl, err := newBuilder(Config{
 		Getenv:   func(k string) string { return map[string]string{"BUILDKIT_HOST": r.host}[k] },
-		Registry: Registry{Host: r.reg.Host},
+		Registry: localregistry.Hosting{Host: r.reg.Host},
 		CacheDir: r.cache,
 	}, deps{})
 	if err != nil {
@@ -142,22 +143,22 @@ func BenchmarkNoOpRebuild(b *testing.B) {
 	dir := b.TempDir()
 	br.service(b, dir)
 	img := dockerImage("svc", dir)
-	if _, err := br.r.benchBuilder(b).Build(context.Background(), img); err != nil {
+	if _, err := br.r.benchBuilder(b).buildOne(context.Background(), img); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for range b.N {
 		bl, err := newBuilder(Config{
 			Getenv:   func(k string) string { return map[string]string{"BUILDKIT_HOST": br.r.host}[k] },
-			Registry: Registry{Host: br.r.reg.Host},
+			Registry: localregistry.Hosting{Host: br.r.reg.Host},
 			CacheDir: br.r.cache,
 		}, deps{solver: failingSolver{}})
 		if err != nil {
 			b.Fatal(err)
 		}
-		res, err := bl.Build(context.Background(), img)
+		res, err := bl.buildOne(context.Background(), img)
 		if err != nil || !res.Unchanged {
-			b.Fatalf("no-op Build() = %+v, %v, want Unchanged", res, err)
+			b.Fatalf("no-op buildOne() = %+v, %v, want Unchanged", res, err)
 		}
 	}
 }
@@ -174,7 +175,7 @@ func BenchmarkOneFileRebuild(b *testing.B) {
 	br.service(b, dir)
 	bl := br.r.benchBuilder(b)
 	img := dockerImage("svc", dir)
-	if _, err := bl.Build(context.Background(), img); err != nil {
+	if _, err := bl.buildOne(context.Background(), img); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
@@ -183,9 +184,9 @@ func BenchmarkOneFileRebuild(b *testing.B) {
 		b.StopTimer()
 		br.writeServer(b, dir)
 		b.StartTimer()
-		res, err := bl.Build(context.Background(), img)
+		res, err := bl.buildOne(context.Background(), img)
 		if err != nil || res.Unchanged {
-			b.Fatalf("one-file Build() = %+v, %v, want a rebuild", res, err)
+			b.Fatalf("one-file buildOne() = %+v, %v, want a rebuild", res, err)
 		}
 		t.add(res)
 	}
@@ -235,7 +236,7 @@ func BenchmarkColdBuild(b *testing.B) {
 		dir := b.TempDir()
 		br.service(b, dir)
 		b.StartTimer()
-		res, err := bl.Build(context.Background(), dockerImage("svc", dir))
+		res, err := bl.buildOne(context.Background(), dockerImage("svc", dir))
 		if err != nil {
 			b.Fatal(err)
 		}

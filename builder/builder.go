@@ -31,6 +31,7 @@ import (
 
 	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/internal/dockercli"
+	"github.com/devloop-dev/devloop/kube/localregistry"
 )
 
 // Config configures a Builder. The zero value builds with BUILDKIT_HOST (or
@@ -38,16 +39,16 @@ import (
 type Config struct {
 	// Host is the BuildKit address the Devfile gives; BUILDKIT_HOST wins over it.
 	Host string
-	// Registry is where images are pushed: from ParseLocalRegistryHosting,
-	// or Registry{Host: default_registry}.
-	Registry Registry
+	// Registry is where images are pushed: the cluster's KEP-1755
+	// ConfigMap (localregistry.Parse), or Hosting{Host: default_registry}.
+	Registry localregistry.Hosting
 	// CacheDir holds the no-op cache file; default $XDG_CACHE_HOME/devloop.
 	CacheDir string
 	// MaxParallel bounds concurrent builds in BuildAll; default 3, Tilt's
 	// max_parallel_updates default.
 	MaxParallel int
 	// BuildKitImage is the image of the managed buildkitd container; default
-	// $DEVLOOP_BUILDKIT_IMAGE, then DefaultBuildKitImage.
+	// $DEVLOOP_BUILDKIT_IMAGE, then defaultBuildKitImage (moby/buildkit at the version devloop is built with).
 	BuildKitImage string
 	// Docker is the docker CLI; default "docker".
 	Docker string
@@ -145,7 +146,7 @@ type Builder struct {
 	log   *slog.Logger
 	run   runner
 	reg   manifestHeader
-	steps step // runStep behind the no-op cache
+	steps step // runStep behind the no-op cache, behind sharing
 	sums  *sumCache
 	wrap  func(solver) solver
 	// container names the managed buildkitd container (tests use their own).
@@ -167,7 +168,7 @@ type deps struct {
 	wrap   func(solver) solver
 	runner runner
 	heads  manifestHeader
-	// container replaces ManagedContainer.
+	// container replaces managedContainer.
 	container string
 }
 
@@ -202,7 +203,7 @@ func newBuilder(cfg Config, d deps) (*Builder, error) {
 	b := &Builder{cfg: cfg, log: log, run: d.runner, reg: d.heads, solver: d.solver,
 		sums: newSumCache(), wrap: d.wrap, container: d.container, last: map[string]Result{}}
 	if b.container == "" {
-		b.container = ManagedContainer
+		b.container = managedContainer
 	}
 	if b.run == nil {
 		b.run = dockercli.Exec{}
@@ -213,8 +214,8 @@ func newBuilder(cfg Config, d deps) (*Builder, error) {
 	if b.solver != nil {
 		b.endpoint = Endpoint{Address: "(injected)", Reason: "test seam"}
 	}
-	b.steps = &noopCache{inner: runStep{b}, file: newBuildCache(cfg.CacheDir), reg: b.reg, localID: b.localImageID,
-		registry: cfg.Registry, log: log, progress: b.progress}
+	b.steps = newShared(&noopCache{inner: runStep{b}, file: newBuildCache(cfg.CacheDir), reg: b.reg, localID: b.localImageID,
+		registry: cfg.Registry, log: log, progress: b.progress}, log)
 	return b, nil
 }
 
@@ -299,9 +300,9 @@ func (s clientSolver) Solve(ctx context.Context, opt client.SolveOpt, ch chan *c
 	return s.c.Solve(ctx, nil, opt, ch)
 }
 
-// Build builds one image (and nothing it depends on: use BuildAll for
+// buildOne builds one image (and nothing it depends on: use BuildAll for
 // images that build FROM other images of the Devfile).
-func (b *Builder) Build(ctx context.Context, img devfile.Image) (Result, error) {
+func (b *Builder) buildOne(ctx context.Context, img devfile.Image) (Result, error) {
 	res, err := b.BuildAll(ctx, []devfile.Image{img})
 	return res[img.Ref], err
 }
@@ -333,12 +334,12 @@ func (b *Builder) BuildAll(ctx context.Context, images []devfile.Image, refs ...
 			return nil, fmt.Errorf("no image %q in the Devfile", r)
 		}
 		want[r] = true
-		for _, d := range g.Dependents(r) {
+		for _, d := range g.dependents(r) {
 			want[d] = true
 		}
 	}
 	// Dependencies of wanted images are needed too (usually unchanged, so free).
-	order := g.Order()
+	order := g.inOrder()
 	for i := len(order) - 1; i >= 0; i-- {
 		if want[order[i]] {
 			for _, d := range g.Deps[order[i]] {
@@ -369,7 +370,7 @@ func (b *Builder) BuildAll(ctx context.Context, images []devfile.Image, refs ...
 		}
 		eg.Go(func() error {
 			defer close(o.done)
-			if err := g.Err(r); err != nil {
+			if err := g.refErr(r); err != nil {
 				o.err = err
 				return nil
 			}
@@ -530,7 +531,7 @@ func (b *Builder) planDocker(ctx context.Context, img devfile.Image, uses map[st
 		return nil, err
 	}
 	p := &plan{img: img, hash: "sha256:" + hex.EncodeToString(h.Sum(nil)), push: true, docker: dp, deps: depResults}
-	p.repo, p.tag = Repository(b.cfg.Registry.Host, img.Ref), Tag(p.hash)
+	p.repo, p.tag = repository(b.cfg.Registry.Host, img.Ref), contentTag(p.hash)
 	p.image = p.repo + ":" + p.tag
 	return p, nil
 }

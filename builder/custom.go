@@ -35,7 +35,7 @@ func (b *Builder) planCustom(img devfile.Image) (*plan, error) {
 		}
 	}
 	p := &plan{img: img, hash: "sha256:" + hex.EncodeToString(h.Sum(nil)), push: !img.DisablePush}
-	p.repo, p.tag = Repository(b.cfg.Registry.Host, img.Ref), Tag(p.hash)
+	p.repo, p.tag = repository(b.cfg.Registry.Host, img.Ref), contentTag(p.hash)
 	if img.Tag != "" {
 		p.tag = img.Tag
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/devloop-dev/devloop/devfile"
+	"github.com/devloop-dev/devloop/kube/localregistry"
 )
 
 func TestUnreachableBuildKitNamesTheAddress(t *testing.T) {
@@ -26,17 +27,17 @@ func TestUnreachableBuildKitNamesTheAddress(t *testing.T) {
 			writeFiles(t, dir, map[string]string{"Dockerfile": "FROM scratch\n"})
 			b, err := New(Config{
 				CacheDir: t.TempDir(),
-				Registry: Registry{Host: "127.0.0.1:1"},
+				Registry: localregistry.Hosting{Host: "127.0.0.1:1"},
 				Getenv:   func(k string) string { return map[string]string{"BUILDKIT_HOST": tt.addr}[k] },
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer b.Close()
-			_, err = b.Build(context.Background(), dockerImage("app", dir))
+			_, err = b.buildOne(context.Background(), dockerImage("app", dir))
 			for _, want := range []string{tt.addr, "BUILDKIT_HOST is set", "unreachable", "start buildkitd"} {
 				if err == nil || !strings.Contains(err.Error(), want) {
-					t.Errorf("Build() with BuildKit down: error = %v, want it to contain %q", err, want)
+					t.Errorf("buildOne() with BuildKit down: error = %v, want it to contain %q", err, want)
 				}
 			}
 		})
@@ -146,18 +147,18 @@ func TestCustomBuild(t *testing.T) {
 			reg := &fakeRegistry{manifests: map[string]string{}}
 			run := &fakeRunner{answers: tt.docker}
 			heads := pushOnHead{reg: reg, dir: dir, push: tt.push}
-			registry := Registry{Host: "localhost:5001"}
+			registry := localregistry.Hosting{Host: "localhost:5001"}
 			if tt.noRegistry {
-				registry = Registry{}
+				registry = localregistry.Hosting{}
 			}
 			b, err := newBuilder(Config{CacheDir: t.TempDir(), Registry: registry}, deps{runner: run, heads: heads})
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := b.Build(context.Background(), tt.img(dir))
+			res, err := b.buildOne(context.Background(), tt.img(dir))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("Build(custom) error = %v, want one containing %q", err, tt.wantErr)
+					t.Fatalf("buildOne(custom) error = %v, want one containing %q", err, tt.wantErr)
 				}
 				return
 			}
@@ -165,29 +166,29 @@ func TestCustomBuild(t *testing.T) {
 				t.Fatal(err)
 			}
 			got, _ := os.ReadFile(filepath.Join(dir, "ref.txt"))
-			wantPrefix := Repository(registry.Host, "gen") + tt.wantTagPart
+			wantPrefix := repository(registry.Host, "gen") + tt.wantTagPart
 			if strings.TrimSpace(string(got)) != res.Image || !strings.HasPrefix(res.Image, wantPrefix) {
 				t.Errorf("EXPECTED_REF = %q, Result.Image = %q, want the same, %s...", got, res.Image, wantPrefix)
 			}
 			if (res.Digest != "") != tt.wantDigest {
-				t.Errorf("Build(custom).Digest = %q, want a digest: %v", res.Digest, tt.wantDigest)
+				t.Errorf("buildOne(custom).Digest = %q, want a digest: %v", res.Digest, tt.wantDigest)
 			}
 			if !slices.Equal(run.verbs(), tt.wantDocker) {
 				t.Errorf("docker verbs = %v, want %v", run.verbs(), tt.wantDocker)
 			}
 			// Unchanged deps: the command does not run again.
 			os.Remove(filepath.Join(dir, "ref.txt"))
-			again, err := b.Build(context.Background(), tt.img(dir))
+			again, err := b.buildOne(context.Background(), tt.img(dir))
 			if err != nil || !again.Unchanged || again.Digest != res.Digest || again.ClusterReference != res.ClusterReference {
-				t.Errorf("second Build(custom) = %+v, %v, want Unchanged with digest %s", again, err, res.Digest)
+				t.Errorf("second buildOne(custom) = %+v, %v, want Unchanged with digest %s", again, err, res.Digest)
 			}
 			if _, err := os.Stat(filepath.Join(dir, "ref.txt")); err == nil {
 				t.Errorf("the command ran again with unchanged deps")
 			}
 			writeFiles(t, dir, map[string]string{"src/a.txt": "changed"})
-			changed, err := b.Build(context.Background(), tt.img(dir))
+			changed, err := b.buildOne(context.Background(), tt.img(dir))
 			if err != nil || changed.Unchanged || (changed.Image == res.Image) != (tt.img(dir).Tag != "") {
-				t.Errorf("Build(custom) after a deps change = %+v, %v, want a new build (and a new tag unless tag= is fixed)", changed, err)
+				t.Errorf("buildOne(custom) after a deps change = %+v, %v, want a new build (and a new tag unless tag= is fixed)", changed, err)
 			}
 		})
 	}

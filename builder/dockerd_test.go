@@ -10,6 +10,7 @@ import (
 	"github.com/devloop-dev/devloop/builder/internal/registrytest"
 	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/internal/testkit/testenv"
+	"github.com/devloop-dev/devloop/kube/localregistry"
 )
 
 // TestDockerEmbeddedBuildKit builds with no BUILDKIT_HOST and a managed
@@ -50,7 +51,7 @@ func TestDockerEmbeddedBuildKit(t *testing.T) {
 		var messages []string
 		solves := &countingSolver{}
 		b, err := newBuilder(Config{
-			Registry:      Registry{Host: reg.Host},
+			Registry:      localregistry.Hosting{Host: reg.Host},
 			CacheDir:      cache,
 			Docker:        docker,
 			BuildKitImage: "devloop-test/no-such-buildkit:" + n, // not local, and nothing can be pulled
@@ -89,8 +90,8 @@ func TestDockerEmbeddedBuildKit(t *testing.T) {
 		if m := reg.Manifest(t, repo, res.Digest); m.Digest != res.Digest {
 			t.Errorf("%s: registry digest of %s = %s, want %s", ref, res.Reference, m.Digest, res.Digest)
 		}
-		if tagged := reg.Manifest(t, repo, Tag(res.InputHash)); tagged.Digest != res.Digest {
-			t.Errorf("%s: registry digest of tag %s = %s, want %s", ref, Tag(res.InputHash), tagged.Digest, res.Digest)
+		if tagged := reg.Manifest(t, repo, contentTag(res.InputHash)); tagged.Digest != res.Digest {
+			t.Errorf("%s: registry digest of tag %s = %s, want %s", ref, contentTag(res.InputHash), tagged.Digest, res.Digest)
 		}
 		if last := res.Steps[len(res.Steps)-1]; !strings.Contains(last.Name, "docker push") {
 			t.Errorf("%s: last step = %q, want the docker push", ref, last.Name)

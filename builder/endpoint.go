@@ -24,14 +24,14 @@ type Endpoint struct {
 	daemon string
 }
 
-// ManagedContainer is the name of the buildkitd container devloop starts
+// managedContainer is the name of the buildkitd container devloop starts
 // when no BuildKit address is configured, and reuses afterwards.
-const ManagedContainer = "devloop-buildkitd"
+const managedContainer = "devloop-buildkitd"
 
-// DefaultBuildKitImage is the image of the managed buildkitd container when
+// defaultBuildKitImage is the image of the managed buildkitd container when
 // neither Config.BuildKitImage nor DEVLOOP_BUILDKIT_IMAGE names one. It
 // matches the BuildKit client devloop is built with.
-const DefaultBuildKitImage = "moby/buildkit:v0.33.1"
+const defaultBuildKitImage = "moby/buildkit:v0.33.1"
 
 // runner runs a program and returns its standard output; on failure the
 // error carries its standard error. It is the seam over the docker CLI.
@@ -55,7 +55,7 @@ func resolveEndpoint(ctx context.Context, getenv func(string) string, host, dock
 		image = getenv("DEVLOOP_BUILDKIT_IMAGE")
 	}
 	if image == "" {
-		image = DefaultBuildKitImage
+		image = defaultBuildKitImage
 	}
 	version, err := run.Run(ctx, docker, "version", "--format", "{{.Server.Version}}")
 	if err != nil {

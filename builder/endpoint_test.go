@@ -140,7 +140,7 @@ func TestResolveEndpoint(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			run := &fakeRunner{answers: tt.answers}
 			getenv := func(k string) string { return tt.env[k] }
-			got, err := resolveEndpoint(context.Background(), getenv, tt.host, "docker", tt.image, ManagedContainer, run)
+			got, err := resolveEndpoint(context.Background(), getenv, tt.host, "docker", tt.image, managedContainer, run)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("resolveEndpoint() error = %v, want one containing %q", err, tt.wantErr)

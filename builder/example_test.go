@@ -7,6 +7,7 @@ import (
 
 	"github.com/devloop-dev/devloop/builder"
 	"github.com/devloop-dev/devloop/devfile"
+	"github.com/devloop-dev/devloop/kube/localregistry"
 )
 
 // The engine's use: the registry from the cluster's KEP-1755 ConfigMap (or
@@ -15,13 +16,13 @@ import (
 // into the manifests. (Not run: it needs BuildKit and a registry.)
 func ExampleBuilder_BuildAll() {
 	ctx := context.Background()
-	configMapData := map[string]string{builder.LocalRegistryHostingKey: "host: localhost:5001\nhostFromContainerRuntime: kind-registry:5000\n"}
-	reg, err := builder.ParseLocalRegistryHosting(configMapData)
-	if err != nil {
+	configMapData := map[string]string{localregistry.Key: "host: localhost:5001\nhostFromContainerRuntime: kind-registry:5000\n"}
+	reg, err := localregistry.Parse(configMapData)
+	if err != nil || reg == nil {
 		log.Fatal(err) // the engine would fall back to Model.Settings.DefaultRegistry
 	}
 	b, err := builder.New(builder.Config{
-		Registry: reg,
+		Registry: *reg,
 		OnProgress: func(ref string, ev builder.Progress) {
 			if ev.Kind == builder.ProgressStep && ev.Done {
 				fmt.Printf("%s: %s (cached %v, %v)\n", ref, ev.Step, ev.Cached, ev.Duration)

@@ -16,6 +16,7 @@ import (
 	digest "github.com/opencontainers/go-digest"
 
 	"github.com/devloop-dev/devloop/devfile"
+	"github.com/devloop-dev/devloop/kube/localregistry"
 )
 
 // fakeRegistry is the manifests a fakeSolver pushed, answering HEADs.
@@ -99,7 +100,7 @@ func (f *fakeSolver) names() []string {
 func newFakeBuilder(t *testing.T, s *fakeSolver, cacheDir string, cfg Config) *Builder {
 	t.Helper()
 	cfg.CacheDir = cacheDir
-	cfg.Registry = Registry{Host: "localhost:5001"}
+	cfg.Registry = localregistry.Hosting{Host: "localhost:5001"}
 	b, err := newBuilder(cfg, deps{solver: s, heads: s.reg})
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +160,7 @@ func TestBuildAllOrderAndNamedContexts(t *testing.T) {
 		}
 	}
 	for ref, r := range res {
-		if r.Unchanged || r.Digest == "" || r.Reference != Repository("localhost:5001", ref)+"@"+r.Digest || len(r.Steps) != 1 {
+		if r.Unchanged || r.Digest == "" || r.Reference != repository("localhost:5001", ref)+"@"+r.Digest || len(r.Steps) != 1 {
 			t.Errorf("BuildAll()[%s] = %+v, want a fresh build referenced by digest with its step", ref, r)
 		}
 	}
@@ -331,9 +332,9 @@ func TestNoRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = b.Build(context.Background(), chain(t)[3])
+	_, err = b.buildOne(context.Background(), chain(t)[3])
 	if err == nil || !strings.Contains(err.Error(), "default_registry") {
-		t.Errorf("Build() without a registry error = %v, want one naming default_registry()", err)
+		t.Errorf("buildOne() without a registry error = %v, want one naming default_registry()", err)
 	}
 	if len(s.solves) != 0 {
 		t.Errorf("solves = %d, want 0", len(s.solves))

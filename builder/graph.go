@@ -37,8 +37,8 @@ func (e *CycleError) Error() string {
 
 // NewGraph reads the Dockerfiles of images and returns their dependency
 // graph, or a *CycleError when images depend on each other. An image whose
-// Dockerfile cannot be read or parsed has no dependencies in the graph;
-// Err returns why.
+// Dockerfile cannot be read or parsed has no dependencies in the graph,
+// and BuildAll reports why.
 func NewGraph(images []devfile.Image) (*Graph, error) {
 	byName := map[string]string{} // refName → ref
 	for _, img := range images {
@@ -91,14 +91,14 @@ func NewGraph(images []devfile.Image) (*Graph, error) {
 	return g, nil
 }
 
-// Err returns why ref's Dockerfile could not be read or parsed, or nil.
-func (g *Graph) Err(ref string) error { return g.errs[ref] }
+// refErr returns why ref's Dockerfile could not be read or parsed, or nil.
+func (g *Graph) refErr(ref string) error { return g.errs[ref] }
 
-// Order returns the refs with every image after its dependencies.
-func (g *Graph) Order() []string { return slices.Clone(g.order) }
+// inOrder returns the refs with every image after its dependencies.
+func (g *Graph) inOrder() []string { return slices.Clone(g.order) }
 
-// Dependents returns the refs that depend on ref, directly or not, in build order.
-func (g *Graph) Dependents(ref string) []string {
+// dependents returns the refs that depend on ref, directly or not, in build order.
+func (g *Graph) dependents(ref string) []string {
 	affected := map[string]bool{ref: true}
 	var out []string
 	for _, r := range g.order {

@@ -18,19 +18,34 @@ import (
 	"github.com/devloop-dev/devloop/builder/internal/registrytest"
 	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/internal/testkit/testenv"
+	"github.com/devloop-dev/devloop/kube/localregistry"
 )
 
 // countingSolver counts the solves that reach BuildKit.
 type countingSolver struct {
 	inner solver
-	mu    sync.Mutex
-	n     int
+	// started and gate, when set, announce each solve and hold it until
+	// gate is closed.
+	started chan<- struct{}
+	gate    <-chan struct{}
+
+	mu sync.Mutex
+	n  int
 }
 
 func (c *countingSolver) Solve(ctx context.Context, opt client.SolveOpt, ch chan *client.SolveStatus) (*client.SolveResponse, error) {
 	c.mu.Lock()
 	c.n++
 	c.mu.Unlock()
+	if c.started != nil {
+		c.started <- struct{}{}
+		select {
+		case <-c.gate:
+		case <-ctx.Done():
+			close(ch)
+			return nil, ctx.Err()
+		}
+	}
 	return c.inner.Solve(ctx, opt, ch)
 }
 
@@ -68,7 +83,7 @@ func (r *rig) newBuilder(t *testing.T, cfg Config) *Builder {
 		return ""
 	}
 	if cfg.Registry.Host == "" {
-		cfg.Registry = Registry{Host: r.reg.Host}
+		cfg.Registry = localregistry.Hosting{Host: r.reg.Host}
 	}
 	if cfg.CacheDir == "" {
 		cfg.CacheDir = r.cache
@@ -135,7 +150,7 @@ func baseImage(t *testing.T, r *rig) Result {
 	dir := t.TempDir()
 	busybox(t, dir)
 	writeFiles(t, dir, map[string]string{"Dockerfile": busyboxDockerfile})
-	res, err := r.newBuilder(t, Config{}).Build(context.Background(), dockerImage("busybox", dir))
+	res, err := r.newBuilder(t, Config{}).buildOne(context.Background(), dockerImage("busybox", dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,19 +169,19 @@ func TestBuildPushesByDigest(t *testing.T) {
 		events = append(events, ev)
 		mu.Unlock()
 	}})
-	res, err := b.Build(context.Background(), dockerImage("tools/busybox", dir))
+	res, err := b.buildOne(context.Background(), dockerImage("tools/busybox", dir))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := r.reg.Host + "/tools_busybox:" + Tag(res.InputHash); res.Image != want {
-		t.Errorf("Build().Image = %s, want %s", res.Image, want)
+	if want := r.reg.Host + "/tools_busybox:" + contentTag(res.InputHash); res.Image != want {
+		t.Errorf("buildOne().Image = %s, want %s", res.Image, want)
 	}
 	m := r.reg.Manifest(t, "tools_busybox", res.Digest)
 	if m.Digest != res.Digest {
 		t.Errorf("registry digest of %s = %s, want %s", res.Reference, m.Digest, res.Digest)
 	}
-	if tagged := r.reg.Manifest(t, "tools_busybox", Tag(res.InputHash)); tagged.Digest != res.Digest {
-		t.Errorf("registry digest of tag %s = %s, want %s", Tag(res.InputHash), tagged.Digest, res.Digest)
+	if tagged := r.reg.Manifest(t, "tools_busybox", contentTag(res.InputHash)); tagged.Digest != res.Digest {
+		t.Errorf("registry digest of tag %s = %s, want %s", contentTag(res.InputHash), tagged.Digest, res.Digest)
 	}
 	if !strings.Contains(m.MediaType, "manifest") && !strings.Contains(m.MediaType, "index") {
 		t.Errorf("manifest media type = %q, want an image manifest or index", m.MediaType)
@@ -182,7 +197,7 @@ func TestBuildPushesByDigest(t *testing.T) {
 		t.Errorf("progress events %v: want the RUN step started and done", events)
 	}
 	if len(res.Steps) == 0 || res.Unchanged {
-		t.Errorf("Build() = %+v, want a fresh build with a timing trace", res)
+		t.Errorf("buildOne() = %+v, want a fresh build with a timing trace", res)
 	}
 }
 
@@ -223,13 +238,13 @@ func TestOneFileChangeReusesLayers(t *testing.T) {
 		"main.go":    "package main // " + nonce(t) + "\n",
 	})
 	img := dockerImage("svc", dir)
-	first, err := r.builder.Build(context.Background(), img)
+	first, err := r.builder.buildOne(context.Background(), img)
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeFiles(t, dir, map[string]string{"main.go": "package main // " + nonce(t) + "\n\nfunc main() {}\n"})
 	before := r.solves.calls()
-	second, err := r.builder.Build(context.Background(), img)
+	second, err := r.builder.buildOne(context.Background(), img)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +266,7 @@ func TestUnchangedInputsMakeNoBuildKitCall(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM scratch\nCOPY a.txt /\n", "a.txt": "a", "notes.md": "n", ".dockerignore": "*.md\n"})
 	img := dockerImage("app", dir)
-	first, err := r.builder.Build(context.Background(), img)
+	first, err := r.builder.buildOne(context.Background(), img)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +286,7 @@ func TestUnchangedInputsMakeNoBuildKitCall(t *testing.T) {
 			tt.change(t)
 			// A new Builder on the same cache directory is a restarted devloop.
 			b := r.newBuilder(t, Config{})
-			res, err := b.Build(context.Background(), img)
+			res, err := b.buildOne(context.Background(), img)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -279,7 +294,7 @@ func TestUnchangedInputsMakeNoBuildKitCall(t *testing.T) {
 				t.Errorf("BuildKit solves = %d, want %d", got, tt.wantSolves)
 			}
 			if res.Unchanged != (tt.wantSolves == 0) || res.Image != first.Image {
-				t.Errorf("Build() = %+v, want Unchanged %v and image %s", res, tt.wantSolves == 0, first.Image)
+				t.Errorf("buildOne() = %+v, want Unchanged %v and image %s", res, tt.wantSolves == 0, first.Image)
 			}
 			if !r.reg.Has(t, "app", res.Digest) {
 				t.Errorf("registry lacks %s", res.Reference)
@@ -370,19 +385,19 @@ func TestBrokenDockerfileNamesItsLine(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			writeFiles(t, dir, map[string]string{"Dockerfile": tt.dockerfile, "a.txt": "a"})
-			_, err := r.builder.Build(context.Background(), dockerImage("broken", dir))
+			_, err := r.builder.buildOne(context.Background(), dockerImage("broken", dir))
 			var be *BuildError
 			if !errors.As(err, &be) {
-				t.Fatalf("Build() error = %v, want a *BuildError", err)
+				t.Fatalf("buildOne() error = %v, want a *BuildError", err)
 			}
 			if be.Line != tt.wantLine || be.File != filepath.Join(dir, "Dockerfile") {
-				t.Errorf("Build() error at %s:%d, want %s:%d (%v)", be.File, be.Line, filepath.Join(dir, "Dockerfile"), tt.wantLine, err)
+				t.Errorf("buildOne() error at %s:%d, want %s:%d (%v)", be.File, be.Line, filepath.Join(dir, "Dockerfile"), tt.wantLine, err)
 			}
 			if !strings.Contains(be.Step, tt.wantStep) || !strings.Contains(be.Output, tt.wantOutput) {
-				t.Errorf("Build() error step %q output %q, want step containing %q and output containing %q", be.Step, be.Output, tt.wantStep, tt.wantOutput)
+				t.Errorf("buildOne() error step %q output %q, want step containing %q and output containing %q", be.Step, be.Output, tt.wantStep, tt.wantOutput)
 			}
 			if want := fmt.Sprintf("Dockerfile:%d", tt.wantLine); !strings.Contains(err.Error(), want) {
-				t.Errorf("Build() error = %q, want it to name %s", err, want)
+				t.Errorf("buildOne() error = %q, want it to name %s", err, want)
 			}
 		})
 	}
@@ -398,7 +413,7 @@ func TestExternalBaseTagMoves(t *testing.T) {
 	dir2 := t.TempDir()
 	busybox(t, dir2)
 	writeFiles(t, dir2, map[string]string{"Dockerfile": busyboxDockerfile + "RUN echo " + nonce(t) + " > /etc/release\n"})
-	v2, err := r.newBuilder(t, Config{}).Build(context.Background(), dockerImage("busybox", dir2))
+	v2, err := r.newBuilder(t, Config{}).buildOne(context.Background(), dockerImage("busybox", dir2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,11 +426,11 @@ func TestExternalBaseTagMoves(t *testing.T) {
 	})
 	img := dockerImage("app", dir)
 	b := r.newBuilder(t, Config{})
-	first, err := b.Build(context.Background(), img)
+	first, err := b.buildOne(context.Background(), img)
 	if err != nil {
 		t.Fatal(err)
 	}
-	same, err := b.Build(context.Background(), img)
+	same, err := b.buildOne(context.Background(), img)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -424,11 +439,53 @@ func TestExternalBaseTagMoves(t *testing.T) {
 	}
 
 	r.reg.Tag(t, "busybox", v2.Digest, "stable")
-	moved, err := b.Build(context.Background(), img)
+	moved, err := b.buildOne(context.Background(), img)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := r.solves.calls(); got != 2 || moved.Unchanged || moved.Image == first.Image {
 		t.Errorf("rebuild after the base tag moved: %d solves, %+v; want 2 solves in all and a new tag", got, moved)
+	}
+}
+
+// TestConcurrentBuildsOfOneImageSolveOnce: three resources that deploy one
+// image ask for it at once after a change, as on examples/multi; BuildKit
+// solves once and each caller gets the pushed image.
+func TestConcurrentBuildsOfOneImageSolveOnce(t *testing.T) {
+	r := newRig(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM scratch\nCOPY a.txt /\n", "a.txt": nonce(t)})
+	img := dockerImage("multi", dir)
+	b := r.newBuilder(t, Config{})
+	const callers = 3
+	started, joined, gate := make(chan struct{}, callers), make(chan string, callers), make(chan struct{})
+	r.solves.started, r.solves.gate = started, gate
+	b.steps.(*shared).onJoin = func(image string) { joined <- image }
+
+	results := make([]Result, callers)
+	errs := make([]error, callers)
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() { results[i], errs[i] = b.buildOne(context.Background(), img) })
+	}
+	// Every caller is either in a solve or waiting for one.
+	for range callers {
+		select {
+		case <-started:
+		case <-joined:
+		}
+	}
+	close(gate)
+	wg.Wait()
+	if got := r.solves.calls(); got != 1 {
+		t.Errorf("BuildKit solves for %d concurrent builds of one image = %d, want 1", callers, got)
+	}
+	for i, res := range results {
+		if errs[i] != nil || res.Digest == "" || res.Reference != results[0].Reference {
+			t.Errorf("buildOne() call %d = %+v, %v, want the one build's result", i, res, errs[i])
+		}
+	}
+	if !r.reg.Has(t, "multi", results[0].Digest) {
+		t.Errorf("registry lacks %s", results[0].Reference)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/devloop-dev/devloop/builder/internal/registrytest"
 	"github.com/devloop-dev/devloop/internal/testkit/e2ekit"
 	"github.com/devloop-dev/devloop/internal/testkit/testenv"
+	"github.com/devloop-dev/devloop/kube/localregistry"
 )
 
 // TestKubePodBuildKitHost builds through BUILDKIT_HOST=kube-pod://: a
@@ -87,7 +88,7 @@ func TestKubePodBuildKitHost(t *testing.T) {
 	host := fmt.Sprintf("kube-pod://%s?context=%s&namespace=%s", pod, c.Info.Context, ns)
 	var messages []string
 	b, err := New(Config{
-		Registry: Registry{Host: regHost},
+		Registry: localregistry.Hosting{Host: regHost},
 		CacheDir: t.TempDir(),
 		Getenv: func(k string) string {
 			if k == "BUILDKIT_HOST" {
@@ -107,7 +108,7 @@ func TestKubePodBuildKitHost(t *testing.T) {
 	defer b.Close()
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM scratch\nCOPY a.txt /\n", "a.txt": nonce(t)})
-	res, err := b.Build(ctx, dockerImage("app", dir))
+	res, err := b.buildOne(ctx, dockerImage("app", dir))
 	if err != nil {
 		t.Fatalf("Build through %s: %v", host, err)
 	}

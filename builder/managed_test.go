@@ -8,6 +8,7 @@ import (
 
 	"github.com/devloop-dev/devloop/builder/internal/registrytest"
 	"github.com/devloop-dev/devloop/internal/testkit/testenv"
+	"github.com/devloop-dev/devloop/kube/localregistry"
 )
 
 // TestManagedContainer starts buildkitd as a docker container from
@@ -32,7 +33,7 @@ func TestManagedContainer(t *testing.T) {
 	for i, wantHow := range []string{"started", "reused"} {
 		var messages []string
 		b, err := newBuilder(Config{
-			Registry:      Registry{Host: reg.Host},
+			Registry:      localregistry.Hosting{Host: reg.Host},
 			CacheDir:      t.TempDir(),
 			BuildKitImage: image,
 			Getenv:        func(string) string { return "" },
@@ -45,7 +46,7 @@ func TestManagedContainer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := b.Build(context.Background(), dockerImage("managed", dir))
+		res, err := b.buildOne(context.Background(), dockerImage("managed", dir))
 		b.Close()
 		if err != nil {
 			out, _ := exec.Command(docker, "logs", "--tail", "20", name).CombinedOutput()

@@ -101,15 +101,15 @@ func TestBuildOptions(t *testing.T) {
 			dir := t.TempDir()
 			writeFiles(t, dir, tt.files)
 			img := tt.img(dockerImage("opts", dir))
-			res, err := r.builder.Build(context.Background(), img)
+			res, err := r.builder.buildOne(context.Background(), img)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("Build(%s) error = %v, want one containing %q", tt.name, err, tt.wantErr)
+					t.Fatalf("buildOne(%s) error = %v, want one containing %q", tt.name, err, tt.wantErr)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("Build(%s) error = %v", tt.name, err)
+				t.Fatalf("buildOne(%s) error = %v", tt.name, err)
 			}
 			if !r.reg.Has(t, "opts", res.Digest) {
 				t.Errorf("registry lacks %s", res.Reference)

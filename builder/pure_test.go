@@ -15,52 +15,13 @@ import (
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
 
 	"github.com/devloop-dev/devloop/devfile"
+	"github.com/devloop-dev/devloop/kube/localregistry"
 )
-
-func TestParseLocalRegistryHosting(t *testing.T) {
-	tests := []struct {
-		name    string
-		data    map[string]string
-		want    Registry
-		wantErr string
-	}{
-		{
-			name: "kind with registry",
-			data: map[string]string{LocalRegistryHostingKey: "host: \"localhost:5001\"\nhostFromClusterNetwork: \"kind-registry:5000\"\nhelp: \"https://kind.sigs.k8s.io/docs/user/local-registry/\"\n"},
-			want: Registry{Host: "localhost:5001", HostFromClusterNetwork: "kind-registry:5000", Help: "https://kind.sigs.k8s.io/docs/user/local-registry/"},
-		},
-		{
-			name: "container runtime sees another host",
-			data: map[string]string{LocalRegistryHostingKey: "host: localhost:5000\nhostFromContainerRuntime: registry.local:5000\n"},
-			want: Registry{Host: "localhost:5000", HostFromContainerRuntime: "registry.local:5000"},
-		},
-		{name: "missing key", data: map[string]string{"other": "x"}, wantErr: "has no key"},
-		{name: "no host", data: map[string]string{LocalRegistryHostingKey: "help: x\n"}, wantErr: "has no host"},
-		{name: "bad yaml", data: map[string]string{LocalRegistryHostingKey: "host: [\n"}, wantErr: "parsing localRegistryHosting.v1"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseLocalRegistryHosting(tt.data)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("ParseLocalRegistryHosting(%v) error = %v, want one containing %q", tt.data, err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tt.want {
-				t.Errorf("ParseLocalRegistryHosting(%v) = %+v, want %+v", tt.data, got, tt.want)
-			}
-		})
-	}
-}
 
 func TestTagAndRepository(t *testing.T) {
 	const d = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-	if got, want := Tag(d), "devloop-0123456789abcdef"; got != want {
-		t.Errorf("Tag(%s) = %s, want %s", d, got, want)
+	if got, want := contentTag(d), "devloop-0123456789abcdef"; got != want {
+		t.Errorf("contentTag(%s) = %s, want %s", d, got, want)
 	}
 	tests := []struct {
 		name, host, ref, want string
@@ -74,15 +35,15 @@ func TestTagAndRepository(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Repository(tt.host, tt.ref); got != tt.want {
-				t.Errorf("Repository(%q, %q) = %q, want %q", tt.host, tt.ref, got, tt.want)
+			if got := repository(tt.host, tt.ref); got != tt.want {
+				t.Errorf("repository(%q, %q) = %q, want %q", tt.host, tt.ref, got, tt.want)
 			}
 		})
 	}
 }
 
 func TestResultReferences(t *testing.T) {
-	reg := Registry{Host: "localhost:5001", HostFromContainerRuntime: "kind-registry:5000"}
+	reg := localregistry.Hosting{Host: "localhost:5001", HostFromContainerRuntime: "kind-registry:5000"}
 	tests := []struct {
 		name                         string
 		p                            plan
@@ -355,8 +316,8 @@ func TestNewGraph(t *testing.T) {
 					t.Errorf("NewGraph().Deps[%s] = %v, want %v", ref, got, want)
 				}
 			}
-			if got := g.Order(); !slices.Equal(got, tt.wantOrder) {
-				t.Errorf("NewGraph().Order() = %v, want %v", got, tt.wantOrder)
+			if got := g.inOrder(); !slices.Equal(got, tt.wantOrder) {
+				t.Errorf("NewGraph().inOrder() = %v, want %v", got, tt.wantOrder)
 			}
 		})
 	}
@@ -373,11 +334,11 @@ func TestGraphDependents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := g.Dependents("root"), []string{"base", "app", "worker"}; !slices.Equal(got, want) {
-		t.Errorf("Dependents(root) = %v, want %v", got, want)
+	if got, want := g.dependents("root"), []string{"base", "app", "worker"}; !slices.Equal(got, want) {
+		t.Errorf("dependents(root) = %v, want %v", got, want)
 	}
-	if got := g.Dependents("lonely"); len(got) != 0 {
-		t.Errorf("Dependents(lonely) = %v, want none", got)
+	if got := g.dependents("lonely"); len(got) != 0 {
+		t.Errorf("dependents(lonely) = %v, want none", got)
 	}
 }
 
@@ -427,16 +388,6 @@ func TestParseSSH(t *testing.T) {
 				t.Errorf("parseSSH(%q) = %+v, %v, want ID %s paths %v", tt.spec, got, err, tt.wantID, tt.wantPaths)
 			}
 		})
-	}
-}
-
-func TestParseBearer(t *testing.T) {
-	got, ok := parseBearer(`Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"`)
-	if !ok || got["realm"] != "https://auth.docker.io/token" || got["service"] != "registry.docker.io" {
-		t.Errorf("parseBearer() = %v, %v, want realm and service", got, ok)
-	}
-	if _, ok := parseBearer(`Basic realm="x"`); ok {
-		t.Errorf("parseBearer(Basic) ok = true, want false")
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/devloop-dev/devloop/devfile"
+	"github.com/devloop-dev/devloop/kube/localregistry"
 )
 
 // plan is one image build with its inputs hashed: what it produces, and
@@ -56,7 +57,7 @@ type noopCache struct {
 	reg   manifestHeader
 	// localID returns the ID of an image in docker's image store.
 	localID  func(ctx context.Context, image string) (string, error)
-	registry Registry
+	registry localregistry.Hosting
 	log      *slog.Logger
 	progress func(ref string, ev Progress)
 }
@@ -117,7 +118,7 @@ func (c *noopCache) unchanged(ctx context.Context, p *plan) (Result, bool) {
 }
 
 // result is p's Result once its image has digest (empty when not pushed).
-func result(p *plan, reg Registry, digest string) Result {
+func result(p *plan, reg localregistry.Hosting, digest string) Result {
 	res := Result{Ref: p.img.Ref, Image: p.image, InputHash: p.hash, Digest: digest}
 	if !p.push {
 		res.Reference, res.ClusterReference = p.image, p.image

@@ -12,6 +12,7 @@ import (
 
 	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/internal/testkit/testenv"
+	"github.com/devloop-dev/devloop/kube/localregistry"
 )
 
 // fakeStep is the inner step of a noopCache: it records the plans it
@@ -27,7 +28,7 @@ func (f *fakeStep) build(ctx context.Context, p *plan) (Result, error) {
 	if f.err != nil {
 		return Result{}, f.err
 	}
-	return result(p, Registry{Host: "localhost:5001"}, f.digest), nil
+	return result(p, localregistry.Hosting{Host: "localhost:5001"}, f.digest), nil
 }
 
 // TestNoopCache builds a plan, then builds it again through a new cache on
@@ -64,7 +65,7 @@ func TestNoopCache(t *testing.T) {
 			reg := &fakeRegistry{manifests: map[string]string{}}
 			id := tt.idFirst
 			newCache := func() *noopCache {
-				return &noopCache{inner: inner, file: newBuildCache(dir), reg: reg, registry: Registry{Host: "localhost:5001"},
+				return &noopCache{inner: inner, file: newBuildCache(dir), reg: reg, registry: localregistry.Hosting{Host: "localhost:5001"},
 					log: slog.New(slog.DiscardHandler), progress: func(string, Progress) {},
 					localID: func(ctx context.Context, image string) (string, error) {
 						if id == "" {
@@ -127,7 +128,7 @@ func TestCustomBuildDisablePushCache(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := b.Build(context.Background(), img)
+		res, err := b.buildOne(context.Background(), img)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,8 +136,8 @@ func TestCustomBuildDisablePushCache(t *testing.T) {
 	}
 	first := build()
 	t.Cleanup(func() { _ = exec.Command(docker, "rmi", "-f", first.Image).Run() })
-	if runs() != 1 || first.Unchanged || first.ClusterReference != first.Image || !strings.HasPrefix(first.Image, ref+":"+TagPrefix) {
-		t.Fatalf("first Build(disable_push) = %+v after %d runs, want one run and the image deployed by its content tag", first, runs())
+	if runs() != 1 || first.Unchanged || first.ClusterReference != first.Image || !strings.HasPrefix(first.Image, ref+":"+tagPrefix) {
+		t.Fatalf("first buildOne(disable_push) = %+v after %d runs, want one run and the image deployed by its content tag", first, runs())
 	}
 	if again := build(); runs() != 1 || !again.Unchanged || again.Image != first.Image {
 		t.Errorf("Build after a restart with unchanged deps = %+v after %d runs, want Unchanged and no new run", again, runs())

@@ -3,7 +3,7 @@
 // resource error (k8s runtime errors after a grace period), on a resource
 // that is not ready within the readiness timeout after it started, or on the
 // global timeout. It also writes the outcome as a JUnit report. Deciding is
-// pure (Judge); Run follows an engine and wakes up on the deadlines.
+// pure (a judge); Run follows an engine and wakes up on the deadlines.
 package ci
 
 import (
@@ -17,26 +17,26 @@ import (
 	"github.com/devloop-dev/devloop/engine"
 )
 
-// DefaultTimeout and DefaultReadinessTimeout are Tilt's `tilt ci` defaults,
+// defaultTimeout and defaultReadinessTimeout are Tilt's `tilt ci` defaults,
 // so a Tiltfile's CI behaves the same under devloop.
 const (
-	DefaultTimeout          = 30 * time.Minute
-	DefaultReadinessTimeout = 5 * time.Minute
+	defaultTimeout          = 30 * time.Minute
+	defaultReadinessTimeout = 5 * time.Minute
 )
 
-// TailLines is how many of a failing resource's last log lines the summary
+// tailLines is how many of a failing resource's last log lines the summary
 // and the JUnit report carry: a compiler error or a stack trace's top, while
 // the whole log is above in the stream.
-const TailLines = 20
+const tailLines = 20
 
-// Config configures a Judge. The zero value of a duration means its default.
+// Config configures a run. The zero value of a duration means its default.
 type Config struct {
-	// Timeout bounds the whole run; 0 means DefaultTimeout.
+	// Timeout bounds the whole run; 0 means 30 minutes (Tilt's `tilt ci` default).
 	Timeout time.Duration
 	// ReadinessTimeout bounds how long each step of a resource's update may
 	// take to ready: its cmd, then its serve_cmd until the probe passes (a
 	// local cmd running tests longer than this fails, as in tilt ci); 0 means
-	// DefaultReadinessTimeout.
+	// 5 minutes, as in tilt ci.
 	ReadinessTimeout time.Duration
 	// GracePeriod is how long a Kubernetes resource's runtime error (a pod
 	// crashing or failing to pull) is tolerated after its deploy before it
@@ -131,7 +131,7 @@ func (r Result) Filter(s Status) []Resource {
 	return out
 }
 
-// track is what the Judge remembers of one resource across views.
+// track is what the judge remembers of one resource across views.
 type track struct {
 	view  engine.ResourceView
 	start time.Time // first update's start
@@ -143,9 +143,9 @@ type track struct {
 	tail       []string
 }
 
-// Judge decides a run's outcome from the views it is shown. It does no I/O
+// judge decides a run's outcome from the views it is shown. It does no I/O
 // and reads no clock: callers pass the time.
-type Judge struct {
+type judge struct {
 	cfg   Config
 	start time.Time
 	order []string
@@ -154,19 +154,19 @@ type Judge struct {
 	global []string
 }
 
-// NewJudge returns a Judge for a run that started at start.
-func NewJudge(cfg Config, start time.Time) *Judge {
+// newJudge returns a judge for a run that started at start.
+func newJudge(cfg Config, start time.Time) *judge {
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
+		cfg.Timeout = defaultTimeout
 	}
 	if cfg.ReadinessTimeout <= 0 {
-		cfg.ReadinessTimeout = DefaultReadinessTimeout
+		cfg.ReadinessTimeout = defaultReadinessTimeout
 	}
-	return &Judge{cfg: cfg, start: start, res: map[string]*track{}}
+	return &judge{cfg: cfg, start: start, res: map[string]*track{}}
 }
 
 // Observe records a view seen at now.
-func (j *Judge) Observe(v engine.View, now time.Time) {
+func (j *judge) Observe(v engine.View, now time.Time) {
 	j.order = j.order[:0]
 	for _, rv := range v.Resources {
 		j.order = append(j.order, rv.Name)
@@ -193,8 +193,8 @@ func (j *Judge) Observe(v engine.View, now time.Time) {
 	}
 }
 
-// Log records a log line, keeping each resource's last TailLines.
-func (j *Judge) Log(l engine.LogLine) {
+// Log records a log line, keeping each resource's last tailLines.
+func (j *judge) Log(l engine.LogLine) {
 	if l.Resource == "" {
 		j.global = appendTail(j.global, l.Text)
 		return
@@ -208,7 +208,7 @@ func (j *Judge) Log(l engine.LogLine) {
 }
 
 func appendTail(tail []string, line string) []string {
-	if len(tail) == TailLines {
+	if len(tail) == tailLines {
 		tail = slices.Delete(tail, 0, 1)
 	}
 	return append(tail, line)
@@ -245,7 +245,7 @@ func activeSince(rv engine.ResourceView) time.Time {
 }
 
 // Decide returns the outcome at now.
-func (j *Judge) Decide(now time.Time) Result {
+func (j *judge) Decide(now time.Time) Result {
 	r := Result{Outcome: Running, Start: j.start, End: now}
 	allReady := true
 	for _, name := range j.order {
@@ -287,7 +287,7 @@ func (j *Judge) Decide(now time.Time) Result {
 }
 
 // judge decides one resource at now.
-func (j *Judge) judge(t *track, now time.Time) Resource {
+func (j *judge) judge(t *track, now time.Time) Resource {
 	v := t.view
 	res := Resource{Name: v.Name, Kind: v.Kind, Labels: v.Labels, Start: t.start, End: now, Tail: slices.Clone(t.tail)}
 	if !v.Enabled || !j.cfg.Required[v.Name] {
@@ -338,7 +338,7 @@ func (j *Judge) judge(t *track, now time.Time) Resource {
 // period tolerates, and until when: the grace period counts from the apply,
 // as Tilt counts it from the deploy. Update errors (a build, an apply, a
 // local cmd) fail at once: nothing retries them in CI.
-func (j *Judge) graceUntil(t *track) (time.Time, bool) {
+func (j *judge) graceUntil(t *track) (time.Time, bool) {
 	v := t.view
 	if j.cfg.GracePeriod <= 0 || v.Kind != string(devfile.KindK8s) || v.Current != nil || v.LastUpdate == nil {
 		return time.Time{}, false
@@ -367,7 +367,7 @@ func appliedAt(u engine.Update) (time.Time, bool) {
 
 // blockedBy returns a resource_dep of v that will never become ready in
 // this run, and why; "" when none.
-func (j *Judge) blockedBy(v engine.ResourceView) (string, string) {
+func (j *judge) blockedBy(v engine.ResourceView) (string, string) {
 	for _, d := range v.ResourceDeps {
 		dt := j.res[d]
 		switch {
@@ -386,7 +386,7 @@ func (j *Judge) blockedBy(v engine.ResourceView) (string, string) {
 // Next returns the next time at which Decide may change its answer without
 // a new view: the global timeout, a readiness timeout, or the end of a grace
 // period.
-func (j *Judge) Next(now time.Time) time.Time {
+func (j *judge) Next(now time.Time) time.Time {
 	next := j.start.Add(j.cfg.Timeout)
 	for _, name := range j.order {
 		t := j.res[name]

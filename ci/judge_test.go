@@ -287,7 +287,7 @@ func TestJudge(t *testing.T) {
 			if tt.cfg != nil {
 				c = *tt.cfg
 			}
-			j := NewJudge(c, t0)
+			j := newJudge(c, t0)
 			for _, s := range tt.steps {
 				for _, l := range s.logs {
 					j.Log(l)
@@ -331,7 +331,7 @@ func TestJudgeNext(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			j := NewJudge(cfg, t0)
+			j := newJudge(cfg, t0)
 			j.Observe(engine.View{Resources: tt.resources}, t0.Add(tt.now))
 			if got := j.Next(t0.Add(tt.now)).Sub(t0); got != tt.want {
 				t.Errorf("Next(%s) = %s, want %s", tt.now, got, tt.want)

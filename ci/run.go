@@ -31,7 +31,7 @@ const logBatch = 1000
 // Result when the engine stops before an outcome. Every wait has a
 // deadline: the global timeout bounds the run.
 func Run(ctx context.Context, src Source, cfg Config, obs Observer) (Result, error) {
-	j := NewJudge(cfg, time.Now())
+	j := newJudge(cfg, time.Now())
 	views := src.Subscribe(ctx)
 	var cursor uint64
 	drain := func() {

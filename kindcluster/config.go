@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 
 	"github.com/devloop-dev/devloop/devfile"
+	"github.com/devloop-dev/devloop/kube/localregistry"
 )
 
 const (
@@ -134,8 +135,8 @@ func hostsTOML(s spec) string {
 		s.registryInner(), s.registryInner())
 }
 
-// registryHosting is the KEP-1755 localRegistryHosting.v1 document.
-func registryHosting(s spec) string {
-	return fmt.Sprintf("host: %q\nhostFromClusterNetwork: %q\nhostFromContainerRuntime: %q\nhelp: %q\n",
-		s.registryHost(), s.registryInner(), s.registryHost(), registryHelp)
+// registryHosting is where the cluster's registry is, as KEP-1755 says it.
+func registryHosting(s spec) localregistry.Hosting {
+	return localregistry.Hosting{Host: s.registryHost(), HostFromClusterNetwork: s.registryInner(),
+		HostFromContainerRuntime: s.registryHost(), Help: registryHelp}
 }

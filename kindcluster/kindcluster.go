@@ -371,18 +371,15 @@ func (m *Manager) waitNodes(ctx context.Context, s spec, cs kubernetes.Interface
 }
 
 func writeRegistryConfigMap(ctx context.Context, cs kubernetes.Interface, s spec) error {
-	cm := &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: "local-registry-hosting", Namespace: "kube-public",
-			Labels: map[string]string{"app.kubernetes.io/managed-by": "devloop"}},
-		Data: map[string]string{"localRegistryHosting.v1": registryHosting(s)},
-	}
-	cms := cs.CoreV1().ConfigMaps("kube-public")
+	cm := registryHosting(s).ConfigMap()
+	cm.Labels = map[string]string{"app.kubernetes.io/managed-by": "devloop"}
+	cms := cs.CoreV1().ConfigMaps(cm.Namespace)
 	_, err := cms.Create(ctx, cm, metav1.CreateOptions{FieldManager: "devloop"})
 	if apierrors.IsAlreadyExists(err) {
 		_, err = cms.Update(ctx, cm, metav1.UpdateOptions{FieldManager: "devloop"})
 	}
 	if err != nil {
-		return fmt.Errorf("writing ConfigMap kube-public/local-registry-hosting in kind cluster %q: %w", s.name, err)
+		return fmt.Errorf("writing ConfigMap %s/%s in kind cluster %q: %w", cm.Namespace, cm.Name, s.name, err)
 	}
 	return nil
 }

@@ -27,6 +27,7 @@ import (
 	kindexec "sigs.k8s.io/kind/pkg/exec"
 
 	"github.com/devloop-dev/devloop/devfile"
+	"github.com/devloop-dev/devloop/kube/localregistry"
 )
 
 // fakeDocker records docker commands and answers them from a script.
@@ -239,11 +240,9 @@ func TestEnsureCreates(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Ensure did not write the KEP-1755 ConfigMap: %v", err)
 	}
-	doc := cm.Data["localRegistryHosting.v1"]
-	for _, want := range []string{`host: "localhost:` + strconv.Itoa(port) + `"`, `hostFromClusterNetwork: "devloop-dev-registry:5000"`, "help: "} {
-		if !strings.Contains(doc, want) {
-			t.Errorf("ConfigMap localRegistryHosting.v1 = %q, want it to contain %q", doc, want)
-		}
+	h, err := localregistry.Parse(cm.Data)
+	if err != nil || h == nil || h.Host != "localhost:"+strconv.Itoa(port) || h.HostFromClusterNetwork != "devloop-dev-registry:5000" || h.Help == "" {
+		t.Errorf("ConfigMap localRegistryHosting.v1 = %+v, %v, want host localhost:%d, hostFromClusterNetwork devloop-dev-registry:5000 and a help URL", h, err, port)
 	}
 	cfg, err := clientcmd.LoadFromFile(kubeconfig)
 	if err != nil {

@@ -46,7 +46,7 @@ type Applied struct {
 	Changed bool
 	// Images are the Devfile image refs injected into the object.
 	Images []string
-	// TemplateHashes are the TemplateHashLabel values of the object's pod
+	// TemplateHashes are the templateHashLabel values of the object's pod
 	// templates; empty when it has none.
 	TemplateHashes []string
 	// RunsPods is true for a Pod and for objects with pod templates.
@@ -98,7 +98,7 @@ func applyOrder(kind string) int {
 
 // Apply applies objs by server-side apply as field manager "devloop", with
 // the images of images (Devfile ref → built ref) injected and devloop's labels
-// set (see Prepare). Objects whose live copy already carries the same config
+// set (see prepare). Objects whose live copy already carries the same config
 // hash are not sent again. Conflicts are forced: devloop owns the manifests
 // it deploys, and a field last set by kubectl (a manual scale, an old
 // client-side apply) must not stop every redeploy with an error the user
@@ -157,20 +157,20 @@ func (c *Client) applyOne(ctx context.Context, in *unstructured.Unstructured, im
 	if err != nil {
 		return Applied{}, err
 	}
-	prepared, injected, err := Prepare(obj, images)
+	prepared, injected, err := prepare(obj, images)
 	if err != nil {
 		return Applied{}, err
 	}
 	a := Applied{Ref: refOf(prepared), Images: injected, RunsPods: prepared.GetKind() == "Pod"}
 	walkPodTemplates(prepared.Object, true, func(tmpl map[string]any) {
-		h, _, _ := unstructured.NestedString(tmpl, "metadata", "labels", TemplateHashLabel)
+		h, _, _ := unstructured.NestedString(tmpl, "metadata", "labels", templateHashLabel)
 		a.TemplateHashes = append(a.TemplateHashes, h)
 		a.RunsPods = true
 	})
-	want := prepared.GetAnnotations()[ConfigHashAnnotation]
+	want := prepared.GetAnnotations()[configHashAnnotation]
 	live, err := ri.Get(ctx, prepared.GetName(), metav1.GetOptions{})
 	switch {
-	case err == nil && live.GetAnnotations()[ConfigHashAnnotation] == want && live.GetDeletionTimestamp() == nil:
+	case err == nil && live.GetAnnotations()[configHashAnnotation] == want && live.GetDeletionTimestamp() == nil:
 		a.UID = live.GetUID()
 		c.log.Debug("apply skipped, unchanged", "object", a.Ref.String())
 		return a, nil
@@ -211,7 +211,7 @@ func (c *Client) patch(ctx context.Context, ri dynamic.ResourceInterface, obj *u
 		return nil, err
 	}
 	force := true
-	opts := metav1.PatchOptions{FieldManager: FieldManager, Force: &force}
+	opts := metav1.PatchOptions{FieldManager: fieldManager, Force: &force}
 	res, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, opts)
 	if !serviceAccountPending(err) {
 		return res, err

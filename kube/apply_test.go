@@ -77,8 +77,8 @@ func patches(t *testing.T, dyn *dynfake.FakeDynamicClient) []string {
 			t.Errorf("patch of %s has type %s, want %s", pa.GetName(), pa.GetPatchType(), types.ApplyPatchType)
 		}
 		opts := pa.PatchOptions
-		if opts.FieldManager != FieldManager || opts.Force == nil || !*opts.Force {
-			t.Errorf("patch of %s: field manager %q, force %v; want %q, force true", pa.GetName(), opts.FieldManager, opts.Force, FieldManager)
+		if opts.FieldManager != fieldManager || opts.Force == nil || !*opts.Force {
+			t.Errorf("patch of %s: field manager %q, force %v; want %q, force true", pa.GetName(), opts.FieldManager, opts.Force, fieldManager)
 		}
 		out = append(out, pa.GetResource().Resource+"/"+pa.GetNamespace()+"/"+pa.GetName())
 	}
@@ -113,8 +113,8 @@ func TestApply(t *testing.T) {
 	if img := image[0].(map[string]any)["image"]; img != images["app"] {
 		t.Errorf("Apply: live image = %v, want %s", img, images["app"])
 	}
-	if live.GetLabels()[ManagedByLabel] != ManagedByValue {
-		t.Errorf("Apply: live labels = %v, want %s=%s", live.GetLabels(), ManagedByLabel, ManagedByValue)
+	if live.GetLabels()[managedByLabel] != managedByValue {
+		t.Errorf("Apply: live labels = %v, want %s=%s", live.GetLabels(), managedByLabel, managedByValue)
 	}
 
 	t.Run("unchanged is skipped", func(t *testing.T) {

@@ -12,14 +12,14 @@ import (
 )
 
 const (
-	// DownPolicyAnnotation set to DownPolicyKeep on an object (in the Devfile's
+	// downPolicyAnnotation set to downPolicyKeep on an object (in the Devfile's
 	// YAML or on the live object) keeps it through `devloop down`.
-	DownPolicyAnnotation = "devloop.dev/down-policy"
-	// TiltDownPolicyAnnotation is Tilt's equivalent, honoured so that a
+	downPolicyAnnotation = "devloop.dev/down-policy"
+	// tiltDownPolicyAnnotation is Tilt's equivalent, honoured so that a
 	// Tiltfile's objects behave the same.
-	TiltDownPolicyAnnotation = "tilt.dev/down-policy"
-	// DownPolicyKeep is the value that keeps an object.
-	DownPolicyKeep = "keep"
+	tiltDownPolicyAnnotation = "tilt.dev/down-policy"
+	// downPolicyKeep is the value that keeps an object.
+	downPolicyKeep = "keep"
 )
 
 // DownOptions says what DeleteManaged may delete.
@@ -48,9 +48,9 @@ type DownResult struct {
 
 // DeleteManaged deletes the live counterparts of objs (in reverse apply
 // order, background propagation) that devloop applied: objects without
-// the ManagedByLabel=ManagedByValue label are kept, so are objects
-// annotated DownPolicyKeep (devloop's or Tilt's annotation, on the Devfile's
-// object or the live one), and Namespaces unless opts.DeleteNamespaces.
+// the label app.kubernetes.io/managed-by=devloop are kept, so are objects
+// annotated devloop.dev/down-policy: keep (or Tilt's tilt.dev/down-policy,
+// on the Devfile's object or the live one), and Namespaces unless opts.DeleteNamespaces.
 // Objects already gone are reported, not an error. It refuses a kube context
 // that does not look local unless allowed, like Apply.
 func (c *Client) DeleteManaged(ctx context.Context, objs []*unstructured.Unstructured, opts DownOptions) ([]DownResult, error) {
@@ -78,10 +78,10 @@ func (c *Client) DeleteManaged(ctx context.Context, objs []*unstructured.Unstruc
 		case err != nil:
 			errs = append(errs, fmt.Errorf("reading %s: %w", r.Ref, err))
 			continue
-		case live.GetLabels()[ManagedByLabel] != ManagedByValue:
-			r.Action, r.Why = DownKept, fmt.Sprintf("devloop did not create it (no %s=%s label)", ManagedByLabel, ManagedByValue)
+		case live.GetLabels()[managedByLabel] != managedByValue:
+			r.Action, r.Why = DownKept, fmt.Sprintf("devloop did not create it (no %s=%s label)", managedByLabel, managedByValue)
 		case keep(obj) || keep(live):
-			r.Action, r.Why = DownKept, fmt.Sprintf("annotated %s: %s", DownPolicyAnnotation, DownPolicyKeep)
+			r.Action, r.Why = DownKept, fmt.Sprintf("annotated %s: %s", downPolicyAnnotation, downPolicyKeep)
 		case obj.GetKind() == "Namespace" && !opts.DeleteNamespaces:
 			r.Action, r.Why = DownKept, "a Namespace (pass --delete-namespaces to delete it and everything in it)"
 		default:
@@ -99,5 +99,5 @@ func (c *Client) DeleteManaged(ctx context.Context, objs []*unstructured.Unstruc
 
 func keep(obj *unstructured.Unstructured) bool {
 	a := obj.GetAnnotations()
-	return a[DownPolicyAnnotation] == DownPolicyKeep || a[TiltDownPolicyAnnotation] == DownPolicyKeep
+	return a[downPolicyAnnotation] == downPolicyKeep || a[tiltDownPolicyAnnotation] == downPolicyKeep
 }

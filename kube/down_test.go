@@ -57,7 +57,7 @@ func TestDeleteManaged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got.SetAnnotations(map[string]string{DownPolicyAnnotation: DownPolicyKeep})
+	got.SetAnnotations(map[string]string{downPolicyAnnotation: downPolicyKeep})
 	if _, err := dyn.Resource(jobsGVR).Namespace("dev").Update(ctx, got, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}

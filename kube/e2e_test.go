@@ -116,8 +116,8 @@ func TestKindE2E(t *testing.T) {
 		if got := p.Spec.Containers[0].Image; got != built {
 			t.Errorf("pod image = %s, want %s", got, built)
 		}
-		if p.Labels[kube.ManagedByLabel] != kube.ManagedByValue {
-			t.Errorf("pod labels = %v, want %s=%s", p.Labels, kube.ManagedByLabel, kube.ManagedByValue)
+		if p.Labels["app.kubernetes.io/managed-by"] != "devloop" {
+			t.Errorf("pod labels = %v, want app.kubernetes.io/managed-by=devloop", p.Labels)
 		}
 	})
 	if pod.Name == "" {

@@ -11,16 +11,16 @@ import (
 )
 
 const (
-	// ManagedByLabel marks every object and pod template devloop applies.
-	ManagedByLabel = "app.kubernetes.io/managed-by"
-	// ManagedByValue is ManagedByLabel's value.
-	ManagedByValue = "devloop"
-	// TemplateHashLabel is set on pod templates to the hash of the template as
+	// managedByLabel marks every object and pod template devloop applies.
+	managedByLabel = "app.kubernetes.io/managed-by"
+	// managedByValue is managedByLabel's value.
+	managedByValue = "devloop"
+	// templateHashLabel is set on pod templates to the hash of the template as
 	// applied, so that pods of the current rollout can be told from old ones.
-	TemplateHashLabel = "devloop.dev/template-hash"
-	// ConfigHashAnnotation holds the hash of the object as devloop rendered it;
+	templateHashLabel = "devloop.dev/template-hash"
+	// configHashAnnotation holds the hash of the object as devloop rendered it;
 	// an object whose live annotation matches is not applied again.
-	ConfigHashAnnotation = "devloop.dev/config-hash"
+	configHashAnnotation = "devloop.dev/config-hash"
 )
 
 // refName returns the repository name of the image reference s, normalized
@@ -174,25 +174,25 @@ func hashJSON(v any) (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
-// Prepare returns a copy of obj as devloop applies it: images replaced by the
+// prepare returns a copy of obj as devloop applies it: images replaced by the
 // built references of images (Devfile ref → built ref, usually by digest),
 // the managed-by label on the object and on its pod templates, the template
 // hash label on pod templates, and the config hash annotation. It also returns
 // the Devfile images it injected. obj is not modified.
-func Prepare(obj *unstructured.Unstructured, images map[string]string) (*unstructured.Unstructured, []string, error) {
+func prepare(obj *unstructured.Unstructured, images map[string]string) (*unstructured.Unstructured, []string, error) {
 	out := obj.DeepCopy()
 	replaced := injectImages(out.Object, newImageMatcher(images))
-	setLabel(out.Object, ManagedByLabel, ManagedByValue)
+	setLabel(out.Object, managedByLabel, managedByValue)
 	parallelStatefulSet(out)
 	var herr error
 	walkPodTemplates(out.Object, true, func(tmpl map[string]any) {
-		setLabel(tmpl, ManagedByLabel, ManagedByValue)
+		setLabel(tmpl, managedByLabel, managedByValue)
 		h, err := hashJSON(tmpl)
 		if err != nil {
 			herr = err
 			return
 		}
-		setLabel(tmpl, TemplateHashLabel, h[:16])
+		setLabel(tmpl, templateHashLabel, h[:16])
 	})
 	if herr != nil {
 		return nil, nil, fmt.Errorf("hashing the pod template of %s: %w", describe(obj), herr)
@@ -205,7 +205,7 @@ func Prepare(obj *unstructured.Unstructured, images map[string]string) (*unstruc
 	if ann == nil {
 		ann = map[string]string{}
 	}
-	ann[ConfigHashAnnotation] = h[:32]
+	ann[configHashAnnotation] = h[:32]
 	out.SetAnnotations(ann)
 	return out, replaced, nil
 }

@@ -131,19 +131,19 @@ func TestPrepareInjectsImages(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			in := mustDecode(t, tt.yaml)
 			orig := in.DeepCopy()
-			out, injected, err := Prepare(in, tt.images)
+			out, injected, err := prepare(in, tt.images)
 			if err != nil {
-				t.Fatalf("Prepare = %v", err)
+				t.Fatalf("prepare = %v", err)
 			}
 			if !reflect.DeepEqual(in, orig) {
-				t.Errorf("Prepare modified its input")
+				t.Errorf("prepare modified its input")
 			}
 			spec, _, _ := unstructured.NestedMap(out.Object, tt.specPath...)
 			if got := containerImages(spec); !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("Prepare(%s) containers = %v, want %v", tt.name, got, tt.want)
+				t.Errorf("prepare(%s) containers = %v, want %v", tt.name, got, tt.want)
 			}
 			if !reflect.DeepEqual(injected, tt.wantInjected) {
-				t.Errorf("Prepare(%s) injected = %q, want %q", tt.name, injected, tt.wantInjected)
+				t.Errorf("prepare(%s) injected = %q, want %q", tt.name, injected, tt.wantInjected)
 			}
 		})
 	}
@@ -151,47 +151,47 @@ func TestPrepareInjectsImages(t *testing.T) {
 
 func TestPrepareLabelsAndHashes(t *testing.T) {
 	dep := mustDecode(t, deploymentYAML)
-	out, _, err := Prepare(dep, map[string]string{"app": "localhost:5005/app@sha256:1"})
+	out, _, err := prepare(dep, map[string]string{"app": "localhost:5005/app@sha256:1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := out.GetLabels()[ManagedByLabel]; got != ManagedByValue {
-		t.Errorf("Prepare: object label %s = %q, want %q", ManagedByLabel, got, ManagedByValue)
+	if got := out.GetLabels()[managedByLabel]; got != managedByValue {
+		t.Errorf("prepare: object label %s = %q, want %q", managedByLabel, got, managedByValue)
 	}
 	tmplLabels, _, _ := unstructured.NestedStringMap(out.Object, "spec", "template", "metadata", "labels")
-	if tmplLabels[ManagedByLabel] != ManagedByValue || tmplLabels["app"] != "web" || len(tmplLabels[TemplateHashLabel]) != 16 {
-		t.Errorf("Prepare: template labels = %v, want app=web, %s=%s and a 16-char %s", tmplLabels, ManagedByLabel, ManagedByValue, TemplateHashLabel)
+	if tmplLabels[managedByLabel] != managedByValue || tmplLabels["app"] != "web" || len(tmplLabels[templateHashLabel]) != 16 {
+		t.Errorf("prepare: template labels = %v, want app=web, %s=%s and a 16-char %s", tmplLabels, managedByLabel, managedByValue, templateHashLabel)
 	}
 	sel, _, _ := unstructured.NestedStringMap(out.Object, "spec", "selector", "matchLabels")
 	if !reflect.DeepEqual(sel, map[string]string{"app": "web"}) {
-		t.Errorf("Prepare: selector = %v, want unchanged app=web", sel)
+		t.Errorf("prepare: selector = %v, want unchanged app=web", sel)
 	}
 
 	hash := func(images map[string]string) (string, string) {
-		o, _, err := Prepare(dep, images)
+		o, _, err := prepare(dep, images)
 		if err != nil {
 			t.Fatal(err)
 		}
-		l, _, _ := unstructured.NestedString(o.Object, "spec", "template", "metadata", "labels", TemplateHashLabel)
-		return o.GetAnnotations()[ConfigHashAnnotation], l
+		l, _, _ := unstructured.NestedString(o.Object, "spec", "template", "metadata", "labels", templateHashLabel)
+		return o.GetAnnotations()[configHashAnnotation], l
 	}
 	a1, t1 := hash(map[string]string{"app": "localhost:5005/app@sha256:1"})
 	a2, t2 := hash(map[string]string{"app": "localhost:5005/app@sha256:1"})
 	b1, tb := hash(map[string]string{"app": "localhost:5005/app@sha256:2"})
 	if a1 != a2 || t1 != t2 {
-		t.Errorf("Prepare twice with the same input: hashes %s/%s and %s/%s, want equal", a1, t1, a2, t2)
+		t.Errorf("prepare twice with the same input: hashes %s/%s and %s/%s, want equal", a1, t1, a2, t2)
 	}
 	if a1 == b1 || t1 == tb {
-		t.Errorf("Prepare with another image digest: hashes %s/%s and %s/%s, want different", a1, t1, b1, tb)
+		t.Errorf("prepare with another image digest: hashes %s/%s and %s/%s, want different", a1, t1, b1, tb)
 	}
 
 	pod := mustDecode(t, "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: app}]}\n")
-	out, _, err = Prepare(pod, nil)
+	out, _, err = prepare(pod, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, found, _ := unstructured.NestedString(out.Object, "metadata", "labels", TemplateHashLabel); found {
-		t.Errorf("Prepare(Pod) set %s on the pod itself; a pod is not a template", TemplateHashLabel)
+	if _, found, _ := unstructured.NestedString(out.Object, "metadata", "labels", templateHashLabel); found {
+		t.Errorf("prepare(Pod) set %s on the pod itself; a pod is not a template", templateHashLabel)
 	}
 }
 
@@ -229,12 +229,12 @@ func TestPrepareStatefulSetParallel(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			sts := mustDecode(t, "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db}\nspec:\n  "+tt.policy+
 				"serviceName: db\n  selector: {matchLabels: {app: db}}\n  template:\n    metadata: {labels: {app: db}}\n    spec: {containers: [{name: db, image: postgres}]}\n")
-			out, _, err := Prepare(sts, nil)
+			out, _, err := prepare(sts, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got, _, _ := unstructured.NestedString(out.Object, "spec", "podManagementPolicy"); got != tt.want {
-				t.Errorf("Prepare(StatefulSet %s) podManagementPolicy = %q, want %q", tt.name, got, tt.want)
+				t.Errorf("prepare(StatefulSet %s) podManagementPolicy = %q, want %q", tt.name, got, tt.want)
 			}
 		})
 	}

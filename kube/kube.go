@@ -19,8 +19,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// FieldManager is the server-side apply field manager devloop applies as.
-const FieldManager = "devloop"
+// fieldManager is the server-side apply field manager devloop applies as.
+const fieldManager = "devloop"
 
 // Config configures a Client. The zero value uses the current context of
 // the default kubeconfig (KUBECONFIG, else ~/.kube/config).

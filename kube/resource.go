@@ -8,9 +8,9 @@ import (
 	"github.com/devloop-dev/devloop/devfile"
 )
 
-// ResourceObjects decodes the objects of a Devfile k8s resource, in order,
+// resourceObjects decodes the objects of a Devfile k8s resource, in order,
 // for Apply.
-func ResourceObjects(r *devfile.Resource) ([]*unstructured.Unstructured, error) {
+func resourceObjects(r *devfile.Resource) ([]*unstructured.Unstructured, error) {
 	var out []*unstructured.Unstructured
 	for _, o := range r.Objects {
 		objs, err := Decode([]byte(o.YAML))
@@ -22,9 +22,9 @@ func ResourceObjects(r *devfile.Resource) ([]*unstructured.Unstructured, error) 
 	return out, nil
 }
 
-// ResourceTarget is the Target to Watch, Logs and Forward for resource r
+// resourceTarget is the Target to Watch, Logs and Forward for resource r
 // after Apply returned applied: its extra_pod_selectors and pod_readiness.
-func ResourceTarget(r *devfile.Resource, applied []Applied) Target {
+func resourceTarget(r *devfile.Resource, applied []Applied) Target {
 	t := Target{Applied: applied}
 	if r.K8s != nil {
 		t.ExtraSelectors = r.K8s.ExtraPodSelectors

@@ -23,10 +23,10 @@ func TestResourceObjects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ResourceObjects(&tt.r)
+			got, err := resourceObjects(&tt.r)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Errorf("ResourceObjects(%s) = %v, want an error containing %q", tt.name, err, tt.wantErr)
+					t.Errorf("resourceObjects(%s) = %v, want an error containing %q", tt.name, err, tt.wantErr)
 				}
 				return
 			}
@@ -35,7 +35,7 @@ func TestResourceObjects(t *testing.T) {
 				names = append(names, o.GetKind()+"/"+o.GetName())
 			}
 			if err != nil || strings.Join(names, " ") != strings.Join(tt.want, " ") {
-				t.Errorf("ResourceObjects(%s) = %v, %v; want %v", tt.name, names, err, tt.want)
+				t.Errorf("resourceObjects(%s) = %v, %v; want %v", tt.name, names, err, tt.want)
 			}
 		})
 	}
@@ -44,11 +44,11 @@ func TestResourceObjects(t *testing.T) {
 func TestResourceTarget(t *testing.T) {
 	r := &devfile.Resource{Name: "db", K8s: &devfile.K8sSpec{PodReadiness: "ignore", ExtraPodSelectors: []map[string]string{{"app": "db"}}}}
 	applied := []Applied{{Ref: Ref{Kind: "StatefulSet", Name: "db"}}}
-	got := ResourceTarget(r, applied)
+	got := resourceTarget(r, applied)
 	if got.PodReadiness != "ignore" || len(got.ExtraSelectors) != 1 || len(got.Applied) != 1 {
-		t.Errorf("ResourceTarget(db) = %+v, want pod_readiness ignore, one extra selector, the applied object", got)
+		t.Errorf("resourceTarget(db) = %+v, want pod_readiness ignore, one extra selector, the applied object", got)
 	}
-	if got := ResourceTarget(&devfile.Resource{Name: "x"}, nil); got.PodReadiness != "" || got.ExtraSelectors != nil {
-		t.Errorf("ResourceTarget(no K8s spec) = %+v, want the zero settings", got)
+	if got := resourceTarget(&devfile.Resource{Name: "x"}, nil); got.PodReadiness != "" || got.ExtraSelectors != nil {
+		t.Errorf("resourceTarget(no K8s spec) = %+v, want the zero settings", got)
 	}
 }

@@ -69,7 +69,7 @@ type observed struct {
 	pods   []*corev1.Pod
 	events []*corev1.Event
 	jobs   []*batchv1.Job
-	// templateHashes are the TemplateHashLabel values of the applied pod
+	// templateHashes are the templateHashLabel values of the applied pod
 	// templates; pods with another value belong to an older rollout. Empty
 	// means every pod is current.
 	templateHashes map[string]bool
@@ -165,7 +165,7 @@ func isCurrent(p *corev1.Pod, hashes map[string]bool) bool {
 	if len(hashes) == 0 {
 		return true
 	}
-	h, ok := p.Labels[TemplateHashLabel]
+	h, ok := p.Labels[templateHashLabel]
 	return !ok || hashes[h]
 }
 

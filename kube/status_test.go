@@ -17,7 +17,7 @@ func testPod(name string, opts ...podOpt) *corev1.Pod {
 	p := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "dev", UID: "uid-" + "name",
 			CreationTimestamp: metav1.NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)),
-			Labels:            map[string]string{TemplateHashLabel: "h1"}},
+			Labels:            map[string]string{templateHashLabel: "h1"}},
 		Status: corev1.PodStatus{Phase: corev1.PodPending},
 	}
 	for _, o := range opts {
@@ -47,7 +47,7 @@ func waiting(reason, msg string) podOpt {
 	}
 }
 
-func hash(h string) podOpt { return func(p *corev1.Pod) { p.Labels[TemplateHashLabel] = h } }
+func hash(h string) podOpt { return func(p *corev1.Pod) { p.Labels[templateHashLabel] = h } }
 
 func createdAt(min int) podOpt {
 	return func(p *corev1.Pod) {

@@ -73,30 +73,6 @@ func TestExecErrorMessage(t *testing.T) {
 	}
 }
 
-func TestParseRegistryHosting(t *testing.T) {
-	tests := []struct {
-		name    string
-		doc     string
-		want    *RegistryHosting
-		wantErr bool
-	}{
-		{name: "none", doc: ""},
-		{name: "full", doc: "host: \"localhost:5005\"\nhostFromClusterNetwork: \"reg:5000\"\nhostFromContainerRuntime: \"reg:5000\"\nhelp: \"https://x\"\n",
-			want: &RegistryHosting{Host: "localhost:5005", HostFromClusterNetwork: "reg:5000", HostFromContainerRuntime: "reg:5000", Help: "https://x"}},
-		{name: "runtime defaults to host", doc: "host: localhost:5001\n", want: &RegistryHosting{Host: "localhost:5001", HostFromContainerRuntime: "localhost:5001"}},
-		{name: "no host", doc: "help: x\n", wantErr: true},
-		{name: "bad yaml", doc: "host: [", wantErr: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseRegistryHosting(tt.doc)
-			if (err != nil) != tt.wantErr || (tt.want == nil) != (got == nil) || (got != nil && *got != *tt.want) {
-				t.Errorf("parseRegistryHosting(%q) = %+v, %v; want %+v, error %v", tt.doc, got, err, tt.want, tt.wantErr)
-			}
-		})
-	}
-}
-
 func TestLocalRegistry(t *testing.T) {
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "local-registry-hosting", Namespace: "kube-public"},
 		Data: map[string]string{"localRegistryHosting.v1": "host: localhost:5005\n"}}

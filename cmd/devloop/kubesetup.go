@@ -15,6 +15,7 @@ import (
 	"github.com/devloop-dev/devloop/engine"
 	"github.com/devloop-dev/devloop/kindcluster"
 	"github.com/devloop-dev/devloop/kube"
+	"github.com/devloop-dev/devloop/kube/localregistry"
 	"github.com/devloop-dev/devloop/liveupdate"
 )
 
@@ -23,7 +24,7 @@ import (
 type kubeSetup struct {
 	client   *kube.Client
 	builder  *builder.Builder
-	registry builder.Registry
+	registry localregistry.Hosting
 }
 
 // Close releases the client's watches and the builder's BuildKit connection.
@@ -126,23 +127,22 @@ func setupKube(ctx context.Context, m *devfile.Model, o kubeOptions) (*kubeSetup
 // findRegistry returns where images are pushed: default_registry() when
 // the Devfile sets it (the user's explicit choice), else the registry the
 // cluster advertises. A Devfile that builds images needs one.
-func findRegistry(ctx context.Context, c *kube.Client, m *devfile.Model) (builder.Registry, error) {
+func findRegistry(ctx context.Context, c *kube.Client, m *devfile.Model) (localregistry.Hosting, error) {
 	if m.Settings.DefaultRegistry != "" {
-		return builder.Registry{Host: m.Settings.DefaultRegistry}, nil
+		return localregistry.Hosting{Host: m.Settings.DefaultRegistry}, nil
 	}
 	h, err := c.LocalRegistry(ctx)
 	if err != nil {
-		return builder.Registry{}, err
+		return localregistry.Hosting{}, err
 	}
 	if h != nil {
-		return builder.Registry{Host: h.Host, HostFromClusterNetwork: h.HostFromClusterNetwork,
-			HostFromContainerRuntime: h.HostFromContainerRuntime, Help: h.Help}, nil
+		return *h, nil
 	}
 	if pushes(m.Images) {
-		return builder.Registry{}, fmt.Errorf("kube context %q advertises no local registry (ConfigMap kube-public/local-registry-hosting) and the Devfile sets no default_registry(): "+
+		return localregistry.Hosting{}, fmt.Errorf("kube context %q advertises no local registry (ConfigMap kube-public/local-registry-hosting) and the Devfile sets no default_registry(): "+
 			"declare kind_cluster() to get a cluster with a registry, or call default_registry('HOST:PORT')", c.Context())
 	}
-	return builder.Registry{}, nil
+	return localregistry.Hosting{}, nil
 }
 
 // pushes tells whether any image must be pushed to a registry.

@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/devloop-dev/devloop/builder"
 	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/kindcluster"
+	"github.com/devloop-dev/devloop/kube/localregistry"
 )
 
 // writeKubeconfig writes a kubeconfig with one context per name → server.
@@ -71,7 +71,7 @@ func TestSetupKube(t *testing.T) {
 		flags    kubeFlags // --context, --namespace
 		context  string
 		ns       string // the client's namespace, when the case says
-		registry builder.Registry
+		registry localregistry.Hosting
 		err      string
 	}{
 		{
@@ -79,7 +79,7 @@ func TestSetupKube(t *testing.T) {
 			model:   devfile.Model{Images: app},
 			current: "kind-dev", servers: map[string]string{"kind-dev": withRegistry.URL},
 			context:  "kind-dev",
-			registry: builder.Registry{Host: "localhost:5005", HostFromContainerRuntime: "devloop-registry:5000"},
+			registry: localregistry.Hosting{Host: "localhost:5005", HostFromContainerRuntime: "devloop-registry:5000"},
 		},
 		{
 			name:  "kind_cluster is ensured and its context used, not the current one",
@@ -92,7 +92,7 @@ func TestSetupKube(t *testing.T) {
 			},
 			current: "prod", servers: map[string]string{"kind-dev": withRegistry.URL, "prod": "https://k8s.example.com"},
 			context:  "kind-dev",
-			registry: builder.Registry{Host: "localhost:5005", HostFromContainerRuntime: "devloop-registry:5000"},
+			registry: localregistry.Hosting{Host: "localhost:5005", HostFromContainerRuntime: "devloop-registry:5000"},
 		},
 		{
 			name:  "kind_cluster with a production-looking name is still the local cluster devloop ensured",
@@ -146,7 +146,7 @@ func TestSetupKube(t *testing.T) {
 			name:    "default_registry wins over the cluster's",
 			model:   devfile.Model{Images: app, Settings: devfile.Settings{DefaultRegistry: "registry.local:5000"}},
 			current: "kind-dev", servers: map[string]string{"kind-dev": withRegistry.URL},
-			context: "kind-dev", registry: builder.Registry{Host: "registry.local:5000"},
+			context: "kind-dev", registry: localregistry.Hosting{Host: "registry.local:5000"},
 		},
 		{
 			name:    "images but no registry",
