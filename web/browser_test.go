@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -183,6 +184,51 @@ func TestDashboard(t *testing.T) {
 		b.waitFor(t, ctx, "times hide again", `document.querySelectorAll("#log .log-line .ts").length === 0 && localStorage.getItem("devloop.times") === "0"`)
 	})
 
+	t.Run("the table view lists every resource with its actions", func(t *testing.T) {
+		b.mustEval(t, ctx, `document.getElementById("view-mode").click()`, nil)
+		b.waitFor(t, ctx, "the table shows", `!document.getElementById("overview").hidden && document.getElementById("main").hidden`)
+		var rows []string
+		b.mustEval(t, ctx, `[...document.querySelectorAll("#res-table tbody tr")].map(r => [...r.cells].slice(0, 3).map(c => c.textContent.trim()).join("|"))`, &rows)
+		if len(rows) != len(demoResources(time.Now())) || !slices.ContainsFunc(rows, func(r string) bool { return strings.HasPrefix(r, "api|k8s|") }) {
+			t.Errorf("table rows = %q, want one per resource, api a k8s resource", rows)
+		}
+		t.Logf("table screenshot: %s", b.screenshot(t, ctx, "dashboard-table"))
+		b.mustEval(t, ctx, `document.querySelector('#res-table tr[data-resource="frontend"] button[data-action="trigger"]').click()`, nil)
+		select {
+		case c := <-eng.Called():
+			if c != (webtest.Call{Op: "trigger", Name: "frontend"}) {
+				t.Errorf("engine call after the table's trigger = %v, want trigger frontend", c)
+			}
+		case <-ctx.Done():
+			t.Fatalf("no engine call after the table's trigger: %v", ctx.Err())
+		}
+		// The name opens the resource in the list view, with its logs.
+		b.mustEval(t, ctx, `document.querySelector('#res-table tr[data-resource="postgres"] a[data-action="open"]').click()`, nil)
+		b.waitFor(t, ctx, "postgres opens in the list", `document.getElementById("overview").hidden && !document.getElementById("main").hidden && document.getElementById("d-name").textContent === "postgres" && localStorage.getItem("devloop.view") === "list"`)
+		b.mustEval(t, ctx, `document.getElementById("all").click()`, nil)
+	})
+
+	t.Run("the log toolbar fits an 800 px window", func(t *testing.T) {
+		b.must(t, ctx, "Emulation.setDeviceMetricsOverride", map[string]any{"width": 800, "height": 600, "deviceScaleFactor": 1, "mobile": false}, nil)
+		defer b.must(t, ctx, "Emulation.clearDeviceMetricsOverride", map[string]any{}, nil)
+		var got struct {
+			Width    int
+			Overflow []string
+		}
+		b.mustEval(t, ctx, `(() => {
+			const w = window.innerWidth;
+			const out = [...document.querySelectorAll(".logbar > *, .top > *")].filter(e => e.getBoundingClientRect().right > w + 0.5).map(e => e.id || e.className);
+			return {Width: w, Overflow: out};
+		})()`, &got)
+		if got.Width != 800 {
+			t.Fatalf("window width = %d after emulating 800 px", got.Width)
+		}
+		if len(got.Overflow) > 0 {
+			t.Errorf("at %d px these stick out of the window: %q", got.Width, got.Overflow)
+		}
+		t.Logf("800 px screenshot: %s", b.screenshot(t, ctx, "dashboard-800"))
+	})
+
 	t.Run("the trigger button triggers", func(t *testing.T) {
 		b.mustEval(t, ctx, `document.querySelector('.res[data-resource="frontend"] button[data-action="trigger"]').click()`, nil)
 		select {
@@ -264,6 +310,7 @@ func TestDashboard(t *testing.T) {
 			t.Fatalf("Serve() = %v", err)
 		}
 		b.waitFor(t, ctx, "the dashboard notices", `document.body.dataset.conn !== "open"`)
+		b.waitFor(t, ctx, "the stale status is greyed", `document.body.dataset.conn === "closed" && getComputedStyle(document.querySelector('.res[data-phase="ready"] .phase-dot')).backgroundColor === "rgb(196, 200, 207)"`)
 		eng2 := webtest.New(engine.ResourceView{Name: "restarted", Kind: "local", Enabled: true, Phase: engine.PhaseReady})
 		s2, err := New(Config{Port: port}, eng2)
 		if err != nil {

@@ -129,6 +129,8 @@
     follow: true,
     // times shows each line's time; kept across reloads.
     times: localStorage.getItem('devloop.times') === '1',
+    // table shows the overview table instead of the list and the logs.
+    table: localStorage.getItem('devloop.view') === 'table',
     conn: 'connecting',
     backoff: BACKOFF_MIN,
     messages: 0,
@@ -178,6 +180,7 @@
     }
     $('groups').replaceChildren(frag);
     $('all').classList.toggle('selected', state.selected === '');
+    renderTable();
 
     const counts = {};
     for (const r of state.resources.values()) counts[r.phase] = (counts[r.phase] || 0) + 1;
@@ -186,6 +189,53 @@
       if (counts[p]) parts.push(counts[p] + ' ' + p);
     }
     $('summary').textContent = parts.join(' · ');
+  }
+
+  // renderTable draws the overview: one row per resource, as Tilt's table
+  // view, with the same actions as the list.
+  function renderTable() {
+    $('overview').hidden = !state.table;
+    $('main').hidden = state.table;
+    $('view-mode').textContent = state.table ? 'List' : 'Table';
+    $('view-mode').classList.toggle('on', state.table);
+    if (!state.table) return;
+    const rows = [];
+    for (const name of state.order) {
+      const r = state.resources.get(name);
+      if (!r) continue;
+      const tr = el('tr', 'row');
+      tr.dataset.resource = r.name;
+      tr.dataset.phase = r.phase;
+      const nameCell = el('td', 'name');
+      const open = el('a', '', r.name);
+      open.href = '#r=' + encodeURIComponent(r.name);
+      open.dataset.action = 'open';
+      nameCell.append(el('span', 'phase-dot'), ' ', open);
+      const status = el('td', 'status', r.phase + (r.waiting ? ' (' + r.waiting + ')' : ''));
+      if (r.error) {
+        status.append(el('div', 'err', stripAnsi(r.error).split('\n')[0]));
+      }
+      const u = r.current || r.last_update;
+      const start = u ? time(u.start) : 0, end = u ? time(u.end) : 0;
+      const when = !u ? '' : end ? ago(end) + (u.result && u.result !== 'ok' ? ' · ' + u.result : '') : 'updating';
+      const took = !u ? '' : (u.live_update ? 'live ' : '') + dur((end || Date.now()) - start);
+      const links = el('td', 'links');
+      for (const l of r.links || []) links.append(link(l), ' ');
+      const acts = el('td', 'acts');
+      const trig = el('button', 'btn icon', '▶');
+      trig.type = 'button';
+      trig.title = 'Trigger an update of ' + r.name;
+      trig.dataset.action = 'trigger';
+      trig.disabled = !r.enabled;
+      const tog = el('button', 'btn small', r.enabled ? 'Disable' : 'Enable');
+      tog.type = 'button';
+      tog.dataset.action = 'toggle';
+      acts.append(trig, ' ', tog);
+      tr.append(nameCell, el('td', 'kind', r.kind), status, el('td', 'when', when), el('td', 'took', took), links,
+        el('td', 'mode', r.trigger_mode || 'auto'), acts);
+      rows.push(tr);
+    }
+    $('res-table').tBodies[0].replaceChildren(...rows);
   }
 
   function lastUpdateText(r) {
@@ -574,6 +624,30 @@
     select(name);
   });
   $('all').addEventListener('click', () => select(''));
+  $('view-mode').addEventListener('click', () => {
+    state.table = !state.table;
+    localStorage.setItem('devloop.view', state.table ? 'table' : 'list');
+    renderResources();
+    scheduleLog();
+  });
+  $('res-table').addEventListener('click', (e) => {
+    const row = e.target.closest('tr.row');
+    if (!row) return;
+    const r = state.resources.get(row.dataset.resource);
+    const act = e.target.closest('[data-action]');
+    if (!r || !act) return;
+    switch (act.dataset.action) {
+      case 'trigger': trigger(r.name); break;
+      case 'toggle': setEnabled(r.name, !r.enabled); break;
+      case 'open':
+        e.preventDefault();
+        state.table = false;
+        localStorage.setItem('devloop.view', 'list');
+        select(r.name);
+        scheduleLog();
+        break;
+    }
+  });
   $('d-trigger').addEventListener('click', () => trigger(state.selected));
   $('d-toggle').addEventListener('click', () => {
     const r = state.resources.get(state.selected);
