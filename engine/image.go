@@ -132,10 +132,10 @@ func deployReference(r builder.Result) string {
 	return r.Image
 }
 
-// BuildProgress shows a build's progress event in the log of every
-// resource that uses the image ref (or builds from it). Give it to
-// builder.Config.OnProgress; it is safe from any goroutine.
-func (e *Engine) BuildProgress(ref string, ev builder.Progress) {
+// buildProgress shows a build's progress event in the log of every
+// resource that uses the image ref (or builds from it). Config.Kube gets
+// it; it is safe from any goroutine.
+func (e *Engine) buildProgress(ref string, ev builder.Progress) {
 	var text string
 	switch ev.Kind {
 	case builder.ProgressMessage:

@@ -70,13 +70,13 @@ func (e *Engine) runK8s(ctx context.Context, j k8sJob) {
 		objs = append(objs, d...)
 	}
 	if len(j.refs) > 0 {
-		if e.cfg.Builder == nil {
+		if e.kube.Builder == nil {
 			done(nil, fmt.Errorf("no image builder: devloop cannot build %s", strings.Join(j.refs, ", ")))
 			return
 		}
 		t := e.cfg.Now()
 		e.logs.append(j.name, "building "+strings.Join(j.refs, ", "))
-		res, err := e.cfg.Builder.BuildAll(ctx, j.images, j.refs...)
+		res, err := e.kube.Builder.BuildAll(ctx, j.images, j.refs...)
 		e.step(j.work, "build", t)
 		for _, ref := range j.refs {
 			r, ok := res[ref]
@@ -107,7 +107,7 @@ func (e *Engine) runK8s(ctx context.Context, j k8sJob) {
 		return
 	}
 	t := e.cfg.Now()
-	applied, err := e.cfg.Cluster.Apply(ctx, objs, images)
+	applied, err := e.kube.Cluster.Apply(ctx, objs, images)
 	e.step(j.work, "apply", t)
 	if err != nil {
 		done(nil, fmt.Errorf("apply failed: %w", err))
@@ -232,16 +232,16 @@ func (l *loop) deployed(r *resource, applied []kube.Applied) {
 		r.k8s.follow.cancel = cancel
 		gen := r.k8s.follow.gen
 		e.goWorker(func() {
-			err := e.cfg.Cluster.Logs(ctx, t, func(ll kube.LogLine) { e.logs.append(name, logText(ll)) })
+			err := e.kube.Cluster.Logs(ctx, t, func(ll kube.LogLine) { e.logs.append(name, logText(ll)) })
 			if err != nil && ctx.Err() == nil {
 				e.send(followErrMsg{name: name, gen: gen, what: "log stream", err: err})
 			}
 		})
-		if len(r.spec.PortForwards) > 0 && e.cfg.Forwarder == nil {
+		if len(r.spec.PortForwards) > 0 && e.kube.Forwarder == nil {
 			l.logf(name, "port_forwards are not run: this engine has no Forwarder")
 		}
 		for _, pf := range r.spec.PortForwards {
-			if e.cfg.Forwarder == nil {
+			if e.kube.Forwarder == nil {
 				break
 			}
 			ch := make(chan kube.Target, 1)
@@ -264,7 +264,7 @@ func (l *loop) deployed(r *resource, applied []kube.Applied) {
 	r.k8s.follow.watchCancel = cancel
 	gen := r.k8s.follow.gen
 	e.goWorker(func() {
-		err := e.cfg.Cluster.Watch(ctx, t, func(st kube.Status) {
+		err := e.kube.Cluster.Watch(ctx, t, func(st kube.Status) {
 			e.send(statusMsg{name: name, gen: gen, status: st})
 		})
 		if err != nil && ctx.Err() == nil {
@@ -311,7 +311,7 @@ func (e *Engine) forward(ctx context.Context, name string, gen int, spec kube.Fo
 		go func() {
 			defer close(done)
 			var pod string
-			err := e.cfg.Forwarder.Forward(fctx, t, spec, func(ev kube.ForwardEvent) {
+			err := e.kube.Forwarder.Forward(fctx, t, spec, func(ev kube.ForwardEvent) {
 				switch {
 				case ev.Err != nil:
 					e.logs.append(name, fmt.Sprintf("port-forward %s: %v", addr, ev.Err))

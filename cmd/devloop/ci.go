@@ -11,7 +11,6 @@ import (
 	"net"
 	"os"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -152,9 +151,6 @@ func runCI(ctx context.Context, cfg ciConfig, s Streams) (err error) {
 		Runner:  engine.ProcRunner{Supervisor: cfg.supervisor},
 		Logger:  cfg.logger,
 	}
-	// Build progress goes to the resources' logs once the engine exists;
-	// no build starts before it runs.
-	var engRef atomic.Pointer[engine.Engine]
 	switch {
 	case needsCluster(model):
 		km := model
@@ -186,11 +182,6 @@ func runCI(ctx context.Context, cfg ciConfig, s Streams) (err error) {
 			progress: prefixWriter{w: s.Out, prefix: "devloop │ "},
 			logger:   cfg.logger,
 			getenv:   os.Getenv,
-			onProgress: func(ref string, ev builder.Progress) {
-				if e := engRef.Load(); e != nil {
-					e.BuildProgress(ref, ev)
-				}
-			},
 		})
 		if err != nil {
 			if ctx.Err() != nil {
@@ -211,7 +202,11 @@ func runCI(ctx context.Context, cfg ciConfig, s Streams) (err error) {
 			}
 		}
 		fmt.Fprintf(s.Out, "devloop: deploying to kube context %s\n", ks.client.Context())
-		ecfg.Builder, ecfg.Cluster = ks.builder, ks.client
+		// The cluster is ready: the engine's builder, made with the
+		// engine's progress, is all that is left (no live update in CI).
+		ecfg.Kube = func(_ context.Context, progress func(string, builder.Progress)) (engine.Kube, error) {
+			return ks.engineKube(progress, false)
+		}
 	case cfg.ephemeral || cfg.namespace != "":
 		fmt.Fprintln(s.Out, "devloop: --ephemeral/--namespace: the Devfile has no Kubernetes resource and no kind_cluster(): nothing to create")
 	}
@@ -220,7 +215,6 @@ func runCI(ctx context.Context, cfg ciConfig, s Streams) (err error) {
 	if err != nil {
 		return &exitError{exitCIUsage, err}
 	}
-	engRef.Store(eng)
 	engCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopEngine()
 	engDone := make(chan error, 1)
@@ -239,7 +233,10 @@ func runCI(ctx context.Context, cfg ciConfig, s Streams) (err error) {
 	fmt.Fprintln(s.Out, "devloop: ci: stopping local processes")
 	stopEngine()
 	select {
-	case <-engDone:
+	case engErr := <-engDone:
+		if engErr != nil { // the engine's builder could not be made
+			res.Outcome, res.Reason = ci.Failed, "preparing the Kubernetes cluster: "+engErr.Error()
+		}
 	case <-time.After(engineStopTimeout):
 		fmt.Fprintf(s.Out, "devloop: ci: processes still stopping after %s; their supervisors end them\n", engineStopTimeout)
 	}

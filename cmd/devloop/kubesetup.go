@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"sync/atomic"
 
 	"github.com/devloop-dev/devloop/builder"
 	"github.com/devloop-dev/devloop/devfile"
@@ -18,18 +17,61 @@ import (
 	"github.com/devloop-dev/devloop/liveupdate"
 )
 
-// kubeSetup is what Kubernetes resources need: a client of the cluster and
-// an image builder that pushes to the cluster's registry.
+// kubeSetup is what Kubernetes resources need: a client of the cluster,
+// the registry images are pushed to, and (engineKube) an image builder and
+// a live updater.
 type kubeSetup struct {
 	client   *kube.Client
-	builder  *builder.Builder
 	registry builder.Registry
+	builder  *builder.Builder
+	updater  *liveupdate.Updater
+	// maxParallel, logger and getenv configure the builder.
+	maxParallel int
+	logger      *slog.Logger
+	getenv      func(string) string
 }
 
-// Close releases the client's watches and the builder's BuildKit connection.
+// Close releases the live updater's shells, the client's watches and the
+// builder's BuildKit connection.
 func (k *kubeSetup) Close() {
+	if k.updater != nil {
+		k.updater.Close()
+	}
 	k.client.Close()
-	_ = k.builder.Close()
+	if k.builder != nil {
+		_ = k.builder.Close()
+	}
+}
+
+// engineKube returns the engine's seams of k: a builder that pushes to
+// its registry and reports progress, and with live a live updater. It
+// does no I/O; Close releases what it made.
+func (k *kubeSetup) engineKube(progress func(ref string, ev builder.Progress), live bool) (engine.Kube, error) {
+	b, err := builder.New(builder.Config{
+		Registry:    k.registry,
+		MaxParallel: k.maxParallel,
+		OnProgress:  progress,
+		Logger:      k.logger,
+		Getenv:      k.getenv,
+	})
+	if err != nil {
+		return engine.Kube{}, err
+	}
+	k.builder = b
+	ek := engine.Kube{Builder: b, Cluster: k.client}
+	if !live {
+		return ek, nil
+	}
+	// Live update copies changed files into running containers through
+	// the pod exec subresource, over a shell kept open in each container
+	// (docs/live-update.md).
+	u, err := liveupdate.New(liveupdate.Config{Session: true}, k.client)
+	if err != nil {
+		return engine.Kube{}, err
+	}
+	k.updater = u
+	ek.Syncer = u
+	return ek, nil
 }
 
 // kubeOptions configure setupKube; zero values mean the defaults.
@@ -49,17 +91,16 @@ type kubeOptions struct {
 	// devloop up does, as kind does; devloop ci leaves the user's context.
 	switchContext bool
 	// progress receives the cluster's creation steps, for the user.
-	progress   io.Writer
-	logger     *slog.Logger
-	getenv     func(string) string
-	onProgress func(ref string, ev builder.Progress)
+	progress io.Writer
+	logger   *slog.Logger
+	getenv   func(string) string
 }
 
 // setupKube prepares what m's Kubernetes resources need: the kind cluster
 // m declares (created when missing, with its registry), a client of its
 // context (or of the current one) that devloop may deploy to, the
 // registry to push to (default_registry(), else the cluster's KEP-1755
-// ConfigMap) and a builder. The error says what is missing and how to fix it.
+// ConfigMap). The error says what is missing and how to fix it.
 func setupKube(ctx context.Context, m *devfile.Model, o kubeOptions) (*kubeSetup, error) {
 	kubeconfig, kctx := o.kubeconfig, o.context
 	allowed := m.Settings.AllowedContexts
@@ -109,18 +150,8 @@ func setupKube(ctx context.Context, m *devfile.Model, o kubeOptions) (*kubeSetup
 		client.Close()
 		return nil, err
 	}
-	b, err := builder.New(builder.Config{
-		Registry:    reg,
-		MaxParallel: m.Settings.MaxParallelUpdates,
-		OnProgress:  o.onProgress,
-		Logger:      o.logger,
-		Getenv:      o.getenv,
-	})
-	if err != nil {
-		client.Close()
-		return nil, err
-	}
-	return &kubeSetup{client: client, builder: b, registry: reg}, nil
+	return &kubeSetup{client: client, registry: reg,
+		maxParallel: m.Settings.MaxParallelUpdates, logger: o.logger, getenv: o.getenv}, nil
 }
 
 // findRegistry returns where images are pushed: default_registry() when
@@ -166,22 +197,17 @@ func hasLocal(m *devfile.Model) bool {
 }
 
 // prepareKube prepares model's Kubernetes resources: the cluster, a client
-// of it, a builder and a live updater. When the cluster cannot be used but
-// local resources can still run, the error is in Kube.Err; it is returned
-// only when nothing could run (or ctx ended). Progress and the outcome go to
-// out; build progress goes to the resources' logs of the engine in eng once
-// it is stored there. The returned func releases what was made.
-func prepareKube(ctx context.Context, model *devfile.Model, ko kubeOptions, out io.Writer, eng *atomic.Pointer[engine.Engine]) (engine.Kube, func(), error) {
+// of it, a builder reporting to progress and a live updater. When the
+// cluster cannot be used but local resources can still run, the error is
+// in Kube.Err; it is returned only when nothing could run (or ctx ended).
+// Progress and the outcome go to out. The returned func releases what was
+// made.
+func prepareKube(ctx context.Context, model *devfile.Model, ko kubeOptions, out io.Writer, progress func(ref string, ev builder.Progress)) (engine.Kube, func(), error) {
 	if ko.getenv == nil {
 		ko.getenv = os.Getenv
 	}
 	if ko.progress == nil {
 		ko.progress = prefixWriter{w: out, prefix: "devloop │ "}
-	}
-	ko.onProgress = func(ref string, ev builder.Progress) {
-		if e := eng.Load(); e != nil {
-			e.BuildProgress(ref, ev)
-		}
 	}
 	fmt.Fprintln(out, "devloop: preparing the Kubernetes cluster")
 	ks, err := setupKube(ctx, model, ko)
@@ -197,16 +223,12 @@ func prepareKube(ctx context.Context, model *devfile.Model, ko kubeOptions, out 
 		fmt.Fprintf(out, ", images pushed to %s", ks.registry.Host)
 	}
 	fmt.Fprintln(out)
-	// Live update copies changed files into running containers through
-	// the pod exec subresource, over a shell kept open in each container
-	// (docs/live-update.md).
-	u, err := liveupdate.New(liveupdate.Config{Session: true}, ks.client)
+	k, err := ks.engineKube(progress, true)
 	if err != nil {
 		ks.Close()
 		return engine.Kube{}, nil, err
 	}
-	k := engine.Kube{Builder: ks.builder, Cluster: ks.client, Syncer: u}
-	return k, func() { u.Close(); ks.Close() }, nil
+	return k, ks.Close, nil
 }
 
 // kubePending is what Kubernetes resources wait for while prepareKube runs.

@@ -12,13 +12,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/devloop-dev/devloop/builder"
 	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/engine"
 	"github.com/devloop-dev/devloop/proc"
@@ -169,18 +169,28 @@ func runUp(ctx context.Context, cfg upConfig, s Streams) error {
 		Logger:      cfg.logger,
 	}
 	// The dashboard and the local resources start at once; Kubernetes
-	// resources wait, saying so, while the cluster is prepared (a kind
-	// cluster takes a minute to create).
-	withK8s := needsCluster(model)
-	if withK8s {
-		ecfg.KubePending = kubePending(model)
+	// resources wait, saying so, while the engine prepares the cluster (a
+	// kind cluster takes a minute to create).
+	release := func() {}
+	if needsCluster(model) {
+		ecfg.KubeWaiting = kubePending(model)
+		ko := cfg.kube
+		ko.switchContext = true // a cluster up creates is where kubectl goes next
+		if ko.logger == nil {
+			ko.logger = cfg.logger
+		}
+		ecfg.Kube = func(ctx context.Context, progress func(string, builder.Progress)) (engine.Kube, error) {
+			k, rel, err := prepareKube(ctx, model, ko, s.Out, progress)
+			if rel != nil {
+				release = rel // read after the engine stopped
+			}
+			return k, err
+		}
 	}
-	var engRef atomic.Pointer[engine.Engine]
 	eng, err := engine.New(ecfg)
 	if err != nil {
 		return err
 	}
-	engRef.Store(eng)
 	srv, err := web.New(web.Config{Host: cfg.host, Port: cfg.port, AllowRemote: cfg.allowRemote, Logger: cfg.logger}, eng)
 	if err != nil {
 		return err
@@ -198,28 +208,6 @@ func runUp(ctx context.Context, cfg upConfig, s Streams) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return eng.Run(gctx) })
 	g.Go(func() error { return srv.Serve(gctx) })
-	release := func() {}
-	if withK8s {
-		g.Go(func() error {
-			ko := cfg.kube
-			ko.switchContext = true // a cluster up creates is where kubectl goes next
-			if ko.logger == nil {
-				ko.logger = cfg.logger
-			}
-			k, rel, err := prepareKube(gctx, model, ko, s.Out, &engRef)
-			switch {
-			case err != nil && gctx.Err() != nil:
-				return nil // stopped while preparing: not an error of its own
-			case err != nil:
-				return err // nothing could run: devloop up ends with it
-			}
-			release = rel // read after g.Wait
-			if err := eng.SetKube(gctx, k); err != nil && gctx.Err() == nil {
-				return err
-			}
-			return nil
-		})
-	}
 	g.Go(func() error {
 		printStream(gctx, eng, s.Out, cfg.stream)
 		return nil
