@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/devloop-dev/devloop/builder"
+	"github.com/devloop-dev/devloop/cluster"
 	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/engine"
 	"github.com/devloop-dev/devloop/proc"
@@ -41,7 +42,7 @@ type upConfig struct {
 	logger     *slog.Logger
 	// kube configures the cluster setup (tests pass fakes); its zero value
 	// uses kind and the environment.
-	kube kubeOptions
+	kube cluster.Options
 	// kubeFlags are --context and --namespace.
 	kubeFlags kubeFlags
 }
@@ -143,11 +144,11 @@ func runUp(ctx context.Context, cfg upConfig, s Streams) error {
 	}
 	opts := devfile.Options{Args: cfg.args, Subcommand: "up", Stdout: s.Out}
 	opts.KubeContext, opts.KubeNamespace = cfg.kubeFlags.devfileKube()
-	if cfg.kube.context == "" {
-		cfg.kube.context = cfg.kubeFlags.context
+	if cfg.kube.Context == "" {
+		cfg.kube.Context = cfg.kubeFlags.context
 	}
-	if cfg.kube.namespace == "" {
-		cfg.kube.namespace = cfg.kubeFlags.namespace
+	if cfg.kube.Namespace == "" {
+		cfg.kube.Namespace = cfg.kubeFlags.namespace
 	}
 	model, err := devfile.Load(ctx, path, opts)
 	if err != nil {
@@ -172,15 +173,14 @@ func runUp(ctx context.Context, cfg upConfig, s Streams) error {
 	// resources wait, saying so, while the engine prepares the cluster (a
 	// kind cluster takes a minute to create).
 	release := func() {}
-	if needsCluster(model) {
-		ecfg.KubeWaiting = kubePending(model)
+	if cluster.Needed(model) {
+		ecfg.KubeWaiting = cluster.Waiting(model)
 		ko := cfg.kube
-		ko.switchContext = true // a cluster up creates is where kubectl goes next
-		if ko.logger == nil {
-			ko.logger = cfg.logger
+		if ko.Logger == nil {
+			ko.Logger = cfg.logger
 		}
 		ecfg.Kube = func(ctx context.Context, progress func(string, builder.Progress)) (engine.Kube, error) {
-			k, rel, err := prepareKube(ctx, model, ko, s.Out, progress)
+			k, rel, err := cluster.Up(ctx, model, ko, s.Out, progress)
 			if rel != nil {
 				release = rel // read after the engine stopped
 			}
@@ -282,25 +282,6 @@ func printStream(ctx context.Context, eng *engine.Engine, out io.Writer, logs bo
 	if ctx.Err() != nil {
 		fmt.Fprintln(out, "devloop: stopping local processes (Ctrl-C again to exit at once)")
 	}
-}
-
-// prefixWriter writes each line with a prefix (the cluster's progress, in
-// the terminal's "name │ line" layout). Writers write whole lines.
-type prefixWriter struct {
-	w      io.Writer
-	prefix string
-}
-
-func (p prefixWriter) Write(b []byte) (int, error) {
-	for _, line := range strings.SplitAfter(string(b), "\n") {
-		if line == "" {
-			continue
-		}
-		if _, err := io.WriteString(p.w, p.prefix+line); err != nil {
-			return 0, err
-		}
-	}
-	return len(b), nil
 }
 
 // syncWriter serializes writes: the log printer and the Devfile's print()
