@@ -81,9 +81,8 @@ type Engine struct {
 	// kube holds the Kubernetes seams once Config.Kube gave them: the
 	// loop writes it before it starts a worker that reads it.
 	kube Kube
-	// imageUsers maps image refs to the resources using them, for
-	// buildProgress; the loop replaces it on every model.
-	imageUsers atomic.Pointer[map[string][]string]
+	// builds says in whose log each image's build progress goes.
+	builds buildLogs
 	// checkView, when set (by tests), is given the cached and a freshly
 	// built view of each resource whose viewKey did not change: they must
 	// be equal, or the key misses something the view shows.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -44,6 +45,8 @@ type k8sJob struct {
 	images  []devfile.Image // every image of the model: BuildAll needs the graph
 	refs    []string
 	objects []devfile.Object
+	// claim is the update's on the images it builds (buildLogs).
+	claim *buildClaim
 }
 
 // runK8s is a Kubernetes resource's update worker: build its images, wait
@@ -52,6 +55,12 @@ type k8sJob struct {
 // failed build or apply changes nothing in the cluster: the pods of the
 // last good deploy keep serving.
 func (e *Engine) runK8s(ctx context.Context, j k8sJob) {
+	release := sync.OnceFunc(func() {
+		if j.claim != nil {
+			e.builds.release(j.claim)
+		}
+	})
+	defer release()
 	images := map[string]string{}
 	done := func(applied []kube.Applied, err error) {
 		m := workerDoneMsg{work: j.work, k8s: true, applied: applied, err: err}
@@ -75,8 +84,8 @@ func (e *Engine) runK8s(ctx context.Context, j k8sJob) {
 			return
 		}
 		t := e.cfg.Now()
-		e.logs.append(j.name, "building "+strings.Join(j.refs, ", "))
 		res, err := e.kube.Builder.BuildAll(ctx, j.images, j.refs...)
+		release()
 		e.step(j.work, "build", t)
 		for _, ref := range j.refs {
 			r, ok := res[ref]
@@ -131,10 +140,36 @@ func (l *loop) startK8s(r *resource, u *Update) {
 		refs:    slices.Clone(r.spec.Images),
 		objects: slices.Clone(r.spec.Objects),
 	}
+	if len(j.refs) > 0 && l.e.kube.Builder != nil {
+		j.claim = l.claimBuilds(r)
+	}
 	l.begin(r, u, func(ctx context.Context, w work) {
 		j.work = w
 		l.e.runK8s(ctx, j)
 	})
+}
+
+// claimBuilds claims the images r's update builds (buildLogs) and says in
+// r's log where their progress shows: here, before any of it, or in the log
+// of the resource that builds the image already.
+func (l *loop) claimBuilds(r *resource) *buildClaim {
+	built := l.imgs.closure(r.spec.Images)
+	c, elsewhere := l.e.builds.claim(r.spec.Name, built)
+	var here []string
+	for _, ref := range r.spec.Images {
+		if elsewhere[ref] == "" {
+			here = append(here, ref)
+		}
+	}
+	if len(here) > 0 {
+		l.logf(r.spec.Name, "building %s", strings.Join(here, ", "))
+	}
+	for _, ref := range built {
+		if other := elsewhere[ref]; other != "" {
+			l.logf(r.spec.Name, "building image %s (progress in %s's log)", ref, other)
+		}
+	}
+	return c
 }
 
 // onGate holds a worker that built its images until its resource_deps are

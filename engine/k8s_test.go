@@ -592,6 +592,67 @@ func TestBuildProgress(t *testing.T) {
 	}
 }
 
+// TestSharedImageProgress: an image several resources use (one image for
+// db, api and web, as in examples/multi) shows its build progress once, in
+// the log of the first of them; the others say where it is, and that it
+// was built.
+func TestSharedImageProgress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		steps := []builder.Progress{
+			{Kind: builder.ProgressStep, Step: "[1/2] FROM scratch"},
+			{Kind: builder.ProgressLog, Log: []byte("cc main.c\n")},
+			{Kind: builder.ProgressStep, Step: "[1/2] FROM scratch", Done: true, Duration: time.Second},
+		}
+		k := startK8s(t, k8sModel([]devfile.Image{image("multi", "FROM scratch\n")}, k8s("db", "multi"), k8s("api", "multi"), k8s("web", "multi")), func(k *k8sHarness) {
+			k.build.progress["multi"] = steps
+		})
+		defer k.stop()
+		// The three builds run in parallel: which gets which digest varies.
+		var events []string
+		for _, ev := range k.take() {
+			ev, _, _ = strings.Cut(ev, "@")
+			events = append(events, ev)
+		}
+		slices.Sort(events)
+		if want := []string{"apply deployment/api multi=reg/multi", "apply deployment/db multi=reg/multi", "apply deployment/web multi=reg/multi",
+			"build multi", "build multi", "build multi"}; !slices.Equal(events, want) {
+			t.Fatalf("builder and cluster events (sorted, no digests) = %q, want %q", events, want)
+		}
+		progress := []string{"▸ [1/2] FROM scratch", "cc main.c", "✓ [1/2] FROM scratch (1s)"}
+		if got := logTexts(k.e, "db"); len(got) < 4 || !slices.Equal(got[:4], append([]string{"building multi"}, progress...)) {
+			t.Errorf("db log = %q, want %q and the progress %q", got, "building multi", progress)
+		}
+		for _, name := range []string{"api", "web"} {
+			got := logTexts(k.e, name)
+			if len(got) < 2 || got[0] != "building image multi (progress in db's log)" || !strings.HasPrefix(got[1], "image multi built in ") {
+				t.Errorf("%s log = %q, want %q, then the image built", name, got, "building image multi (progress in db's log)")
+			}
+			for _, l := range got {
+				if slices.Contains(progress, l) {
+					t.Errorf("%s log has the progress line %q, shown in db's log", name, l)
+				}
+			}
+		}
+		n := 0
+		for _, l := range k.e.Logs("", 0, 1000) {
+			if l.Text == "cc main.c" {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("all logs have %d copies of the progress line %q, want 1", n, "cc main.c")
+		}
+		// Once no update builds the image, its progress goes to the global log.
+		k.build.mu.Lock()
+		progressTo := k.build.onProgress
+		k.build.mu.Unlock()
+		progressTo("multi", builder.Progress{Kind: builder.ProgressMessage, Message: "BuildKit: unix:///run/buildkit.sock"})
+		if all := k.e.Logs("", 0, 1000); all[len(all)-1].Resource != "" || all[len(all)-1].Text != "multi: BuildKit: unix:///run/buildkit.sock" {
+			t.Errorf("last line = %+v, want the global %q", all[len(all)-1], "multi: BuildKit: unix:///run/buildkit.sock")
+		}
+	})
+}
+
 // TestK8sBuildWaitsForLocalDependency: a Kubernetes resource's images
 // build only once its local resource_deps are ready (they may make what the
 // build copies: a binary compiled by a local_resource), so the first run of

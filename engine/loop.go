@@ -140,8 +140,6 @@ func (l *loop) handle(m msg) {
 func (l *loop) apply(model *devfile.Model, imgs imageSet, reason string) {
 	oldImgs := l.imgs
 	l.model, l.imgs = model, imgs
-	users := usersOf(model, imgs)
-	l.e.imageUsers.Store(&users)
 	l.devfile.Path = model.Path
 	l.devfile.LoadedAt = l.e.cfg.Now()
 	l.devfile.Error = ""
