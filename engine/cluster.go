@@ -49,36 +49,30 @@ const (
 	pingTimeout = 3 * time.Second
 )
 
-// Kube is what SetKube gives an engine started with Config.KubePending:
-// the fields of Config of the same names.
+// Kube is what Config.Kube gives: the seams Kubernetes resources use.
 type Kube struct {
+	// Builder builds images, Cluster deploys and follows pods, Forwarder
+	// forwards ports (nil means Cluster, when it is one).
 	Builder   Builder
 	Cluster   Cluster
 	Forwarder Forwarder
-	Syncer    Syncer
-	// Err is why the cluster cannot be used: Kubernetes resources show it.
+	// Syncer live-updates containers; nil means images are always rebuilt.
+	Syncer Syncer
+	// Err is why the cluster cannot be used (kind cluster creation failed,
+	// a context devloop must not deploy to, ...): Kubernetes resources
+	// show it.
 	Err error
 }
 
-// SetKube ends the wait of an engine started with Config.KubePending:
-// Kubernetes resources start with k, or show k.Err. It may be called once,
-// from any goroutine, before or after Run started.
-func (e *Engine) SetKube(ctx context.Context, k Kube) error {
-	if f, ok := k.Cluster.(Forwarder); ok && k.Forwarder == nil {
-		k.Forwarder = f
-	}
-	select {
-	case e.msgs <- kubeMsg{k: k}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-e.stopped:
-		return errEngineStopped
-	}
-}
+// defaultKubeWaiting is what Kubernetes resources wait for when
+// Config.KubeWaiting says nothing.
+const defaultKubeWaiting = "preparing the cluster"
 
-// kubeMsg is SetKube's.
-type kubeMsg struct{ k Kube }
+// kubeMsg is Config.Kube's answer.
+type kubeMsg struct {
+	k   Kube
+	err error
+}
 
 // pingMsg says the cluster's answer changed: err is "" when it answers.
 type pingMsg struct{ err string }
@@ -98,15 +92,34 @@ func noK8sReason(kubeErr error, c Cluster) string {
 	return ""
 }
 
-// onKube ends the wait for the cluster. The Kubernetes seams are written
-// into the engine's Config here, in the loop, before any worker that uses
-// them starts.
-func (l *loop) onKube(m kubeMsg) {
-	if l.kubeWait == "" {
-		return // not waiting, or given already
+// startKube calls Config.Kube in a worker; Kubernetes resources wait for
+// its answer (onKube).
+func (l *loop) startKube() {
+	f := l.e.cfg.Kube
+	if f == nil {
+		return
 	}
-	c := &l.e.cfg
-	c.Builder, c.Cluster, c.Forwarder, c.Syncer, c.KubeError = m.k.Builder, m.k.Cluster, m.k.Forwarder, m.k.Syncer, m.k.Err
+	ctx, cancel := context.WithCancel(context.Background())
+	l.kubeCancel = cancel
+	l.e.goWorker(func() {
+		defer cancel()
+		k, err := f(ctx, l.e.buildProgress)
+		l.e.send(kubeMsg{k: k, err: err})
+	})
+}
+
+// onKube ends the wait for the cluster. The Kubernetes seams are written
+// into the engine here, in the loop, before any worker that uses them
+// starts. An error ends the loop: nothing could run.
+func (l *loop) onKube(m kubeMsg) {
+	if m.err != nil {
+		l.fatal = m.err
+		return
+	}
+	if f, ok := m.k.Cluster.(Forwarder); ok && m.k.Forwarder == nil {
+		m.k.Forwarder = f
+	}
+	l.e.kube = m.k
 	l.kubeWait, l.noK8s = "", noK8sReason(m.k.Err, m.k.Cluster)
 	if l.noK8s != "" {
 		l.logf("", "%s", l.noK8s)
@@ -125,7 +138,7 @@ func (l *loop) onKube(m kubeMsg) {
 
 // startPing pings the cluster when it can be.
 func (l *loop) startPing() {
-	p, ok := l.e.cfg.Cluster.(Pinger)
+	p, ok := l.e.kube.Cluster.(Pinger)
 	if !ok || l.noK8s != "" || l.kubeWait != "" || l.cluster.cancel != nil {
 		return
 	}

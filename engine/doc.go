@@ -16,9 +16,9 @@
 //   - files.go: file watching: the Watcher, each resource's filters,
 //     rewatch, batches mapped to resources.
 //   - image.go: images: the Builder, the image set, which resources use
-//     which image, BuildProgress.
-//   - cluster.go: the cluster: Cluster, Forwarder, Pinger, Kube and
-//     SetKube, the ping.
+//     which image, build progress.
+//   - cluster.go: the cluster: Cluster, Forwarder, Pinger, Kube, the
+//     wait for Config.Kube, the ping.
 //   - local.go: what is local_resource's own: cmd and serve_cmd, the
 //     readiness probe.
 //   - k8s.go: what is a Kubernetes resource's own: build, resource_deps

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/devloop-dev/devloop/builder"
 	"github.com/devloop-dev/devloop/devfile"
 )
 
@@ -43,23 +44,19 @@ type Config struct {
 	Runner Runner
 	// Checker makes readiness checks; nil means ProbeChecker{}.
 	Checker Checker
-	// Builder builds images, Cluster deploys and follows pods, Forwarder
-	// forwards ports. Without a Cluster, Kubernetes resources show
-	// KubeError (or that this command does not deploy them) as their error.
-	Builder   Builder
-	Cluster   Cluster
-	Forwarder Forwarder
-	// Syncer live-updates containers; nil means images are always rebuilt.
-	Syncer Syncer
-	// KubeError is why the cluster cannot be used (kind cluster creation
-	// failed, a context devloop must not deploy to, ...).
-	KubeError error
-	// KubePending, when set, says what is being done to prepare the cluster
-	// ("creating kind cluster dev"): Kubernetes resources wait, showing it,
-	// until SetKube gives the Builder, Cluster and Syncer or the error.
-	// The Builder, Cluster, Forwarder, Syncer and KubeError above are then
-	// ignored. Local resources start at once.
-	KubePending string
+	// Kube prepares what Kubernetes resources need (the cluster, a client
+	// of it, an image builder); nil means this command does not deploy
+	// them, and they say so. Run calls it once, in a worker, with the
+	// function that shows build progress in the logs of the resources
+	// building the image (give it to builder.Config.OnProgress; it is safe
+	// from any goroutine). Until it returns, Kubernetes resources wait,
+	// showing KubeWaiting, while local ones run. A Kube.Err is shown by the
+	// Kubernetes resources while the local ones keep running; an error ends
+	// Run with it (nothing could run). ctx ends when Run stops.
+	Kube func(ctx context.Context, progress func(ref string, ev builder.Progress)) (Kube, error)
+	// KubeWaiting says what is done while Kube runs ("creating kind
+	// cluster dev"); "" means defaultKubeWaiting.
+	KubeWaiting string
 	// WatchIgnore are global watch ignore patterns (.devloopignore lines),
 	// relative to the Devfile's directory, on top of the Devfile's own.
 	WatchIgnore []string
@@ -81,9 +78,11 @@ type Engine struct {
 	started atomic.Bool
 	// stopped is closed when the loop has returned; workers stop sending.
 	stopped chan struct{}
-	// imageUsers maps image refs to the resources using them, for
-	// BuildProgress; the loop replaces it on every model.
-	imageUsers atomic.Pointer[map[string][]string]
+	// kube holds the Kubernetes seams once Config.Kube gave them: the
+	// loop writes it before it starts a worker that reads it.
+	kube Kube
+	// builds says in whose log each image's build progress goes.
+	builds buildLogs
 	// checkView, when set (by tests), is given the cached and a freshly
 	// built view of each resource whose viewKey did not change: they must
 	// be equal, or the key misses something the view shows.
@@ -109,8 +108,8 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if f, ok := cfg.Cluster.(Forwarder); ok && cfg.Forwarder == nil {
-		cfg.Forwarder = f
+	if cfg.KubeWaiting == "" {
+		cfg.KubeWaiting = defaultKubeWaiting
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -131,13 +130,14 @@ func New(cfg Config) (*Engine, error) {
 
 // Run runs the loop until ctx is done, then stops every process and returns
 // once they are gone. It returns nil after a shutdown by ctx. Run may be
-// called once.
+// called once. It returns Config.Kube's error, after the same shutdown,
+// when that ends it.
 func (e *Engine) Run(ctx context.Context) error {
 	if !e.started.CompareAndSwap(false, true) {
 		return errors.New("engine already running: create a new one with New")
 	}
 	l := newLoop(e)
-	l.startPing()
+	l.startKube()
 	l.apply(e.cfg.Model, readImages(e.cfg.Model), "initial")
 	l.schedule()
 	l.publish()
@@ -146,7 +146,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	close(e.stopped)
 	e.workers.Wait()
 	e.subs.closeAll()
-	return nil
+	return l.fatal
 }
 
 // Snapshot returns the latest View. The caller owns it.

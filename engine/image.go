@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.starlark.net/syntax"
@@ -105,17 +107,6 @@ func (s imageSet) used(spec devfile.Resource) []devfile.Image {
 	return out
 }
 
-// usersOf maps each image ref to the resources whose images build from it.
-func usersOf(m *devfile.Model, s imageSet) map[string][]string {
-	out := map[string][]string{}
-	for _, r := range m.Resources {
-		for _, ref := range s.closure(r.Images) {
-			out[ref] = append(out[ref], r.Name)
-		}
-	}
-	return out
-}
-
 // sameImages tells whether spec builds the same images in both sets.
 func sameImages(a, b imageSet, spec devfile.Resource) bool {
 	return reflect.DeepEqual(a.used(spec), b.used(spec))
@@ -132,10 +123,11 @@ func deployReference(r builder.Result) string {
 	return r.Image
 }
 
-// BuildProgress shows a build's progress event in the log of every
-// resource that uses the image ref (or builds from it). Give it to
-// builder.Config.OnProgress; it is safe from any goroutine.
-func (e *Engine) BuildProgress(ref string, ev builder.Progress) {
+// buildProgress shows a build's progress event in the log of the
+// resource whose update builds the image ref (the first of them when
+// several do: see buildLogs), in the global log when none does. Config.Kube
+// gets it; it is safe from any goroutine.
+func (e *Engine) buildProgress(ref string, ev builder.Progress) {
 	var text string
 	switch ev.Kind {
 	case builder.ProgressMessage:
@@ -157,14 +149,76 @@ func (e *Engine) BuildProgress(ref string, ev builder.Progress) {
 	if text == "" {
 		return
 	}
-	users := e.imageUsers.Load()
-	if users == nil || len((*users)[ref]) == 0 {
+	name := e.builds.shower(ref)
+	if name == "" {
 		e.logs.append("", ref+": "+text)
 		return
 	}
-	for _, name := range (*users)[ref] {
-		for _, line := range strings.Split(text, "\n") {
-			e.logs.append(name, line)
+	for _, line := range strings.Split(text, "\n") {
+		e.logs.append(name, line)
+	}
+}
+
+// buildLogs says in whose log each image's build progress goes: one
+// image used by several resources (db, api and web of one image) is
+// built once, and its progress shown once, in the log of the first of
+// them whose update builds it; the others say where it is. The loop
+// claims the images when it starts an update (in Devfile order), the
+// worker releases them when its build ends; buildProgress reads it from
+// the builder's goroutines.
+type buildLogs struct {
+	mu sync.Mutex
+	// claims are, per image ref, the updates building it, oldest first.
+	claims map[string][]*buildClaim
+}
+
+// buildClaim is one update's claim on the images it builds.
+type buildClaim struct {
+	name string
+	refs []string
+}
+
+// claim records that resource name's update builds refs (with their
+// base images). It returns the claim, and which of refs another
+// resource's log shows the progress of (ref → that resource).
+func (b *buildLogs) claim(name string, refs []string) (*buildClaim, map[string]string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.claims == nil {
+		b.claims = map[string][]*buildClaim{}
+	}
+	c := &buildClaim{name: name, refs: refs}
+	elsewhere := map[string]string{}
+	for _, ref := range refs {
+		if cs := b.claims[ref]; len(cs) > 0 && cs[0].name != name {
+			elsewhere[ref] = cs[0].name
+		}
+		b.claims[ref] = append(b.claims[ref], c)
+	}
+	return c, elsewhere
+}
+
+// release ends c: its images' progress goes to the next claim's log.
+func (b *buildLogs) release(c *buildClaim) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, ref := range c.refs {
+		cs := slices.DeleteFunc(b.claims[ref], func(x *buildClaim) bool { return x == c })
+		if len(cs) == 0 {
+			delete(b.claims, ref)
+		} else {
+			b.claims[ref] = cs
 		}
 	}
+}
+
+// shower is the resource whose log shows ref's progress, "" when no
+// update builds it.
+func (b *buildLogs) shower(ref string) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if cs := b.claims[ref]; len(cs) > 0 {
+		return cs[0].name
+	}
+	return ""
 }

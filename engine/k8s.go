@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -44,6 +45,8 @@ type k8sJob struct {
 	images  []devfile.Image // every image of the model: BuildAll needs the graph
 	refs    []string
 	objects []devfile.Object
+	// claim is the update's on the images it builds (buildLogs).
+	claim *buildClaim
 }
 
 // runK8s is a Kubernetes resource's update worker: build its images, wait
@@ -52,6 +55,12 @@ type k8sJob struct {
 // failed build or apply changes nothing in the cluster: the pods of the
 // last good deploy keep serving.
 func (e *Engine) runK8s(ctx context.Context, j k8sJob) {
+	release := sync.OnceFunc(func() {
+		if j.claim != nil {
+			e.builds.release(j.claim)
+		}
+	})
+	defer release()
 	images := map[string]string{}
 	done := func(applied []kube.Applied, err error) {
 		m := workerDoneMsg{work: j.work, k8s: true, applied: applied, err: err}
@@ -70,13 +79,13 @@ func (e *Engine) runK8s(ctx context.Context, j k8sJob) {
 		objs = append(objs, d...)
 	}
 	if len(j.refs) > 0 {
-		if e.cfg.Builder == nil {
+		if e.kube.Builder == nil {
 			done(nil, fmt.Errorf("no image builder: devloop cannot build %s", strings.Join(j.refs, ", ")))
 			return
 		}
 		t := e.cfg.Now()
-		e.logs.append(j.name, "building "+strings.Join(j.refs, ", "))
-		res, err := e.cfg.Builder.BuildAll(ctx, j.images, j.refs...)
+		res, err := e.kube.Builder.BuildAll(ctx, j.images, j.refs...)
+		release()
 		e.step(j.work, "build", t)
 		for _, ref := range j.refs {
 			r, ok := res[ref]
@@ -107,7 +116,7 @@ func (e *Engine) runK8s(ctx context.Context, j k8sJob) {
 		return
 	}
 	t := e.cfg.Now()
-	applied, err := e.cfg.Cluster.Apply(ctx, objs, images)
+	applied, err := e.kube.Cluster.Apply(ctx, objs, images)
 	e.step(j.work, "apply", t)
 	if err != nil {
 		done(nil, fmt.Errorf("apply failed: %w", err))
@@ -131,10 +140,36 @@ func (l *loop) startK8s(r *resource, u *Update) {
 		refs:    slices.Clone(r.spec.Images),
 		objects: slices.Clone(r.spec.Objects),
 	}
+	if len(j.refs) > 0 && l.e.kube.Builder != nil {
+		j.claim = l.claimBuilds(r)
+	}
 	l.begin(r, u, func(ctx context.Context, w work) {
 		j.work = w
 		l.e.runK8s(ctx, j)
 	})
+}
+
+// claimBuilds claims the images r's update builds (buildLogs) and says in
+// r's log where their progress shows: here, before any of it, or in the log
+// of the resource that builds the image already.
+func (l *loop) claimBuilds(r *resource) *buildClaim {
+	built := l.imgs.closure(r.spec.Images)
+	c, elsewhere := l.e.builds.claim(r.spec.Name, built)
+	var here []string
+	for _, ref := range r.spec.Images {
+		if elsewhere[ref] == "" {
+			here = append(here, ref)
+		}
+	}
+	if len(here) > 0 {
+		l.logf(r.spec.Name, "building %s", strings.Join(here, ", "))
+	}
+	for _, ref := range built {
+		if other := elsewhere[ref]; other != "" {
+			l.logf(r.spec.Name, "building image %s (progress in %s's log)", ref, other)
+		}
+	}
+	return c
 }
 
 // onGate holds a worker that built its images until its resource_deps are
@@ -232,16 +267,16 @@ func (l *loop) deployed(r *resource, applied []kube.Applied) {
 		r.k8s.follow.cancel = cancel
 		gen := r.k8s.follow.gen
 		e.goWorker(func() {
-			err := e.cfg.Cluster.Logs(ctx, t, func(ll kube.LogLine) { e.logs.append(name, logText(ll)) })
+			err := e.kube.Cluster.Logs(ctx, t, func(ll kube.LogLine) { e.logs.append(name, logText(ll)) })
 			if err != nil && ctx.Err() == nil {
 				e.send(followErrMsg{name: name, gen: gen, what: "log stream", err: err})
 			}
 		})
-		if len(r.spec.PortForwards) > 0 && e.cfg.Forwarder == nil {
+		if len(r.spec.PortForwards) > 0 && e.kube.Forwarder == nil {
 			l.logf(name, "port_forwards are not run: this engine has no Forwarder")
 		}
 		for _, pf := range r.spec.PortForwards {
-			if e.cfg.Forwarder == nil {
+			if e.kube.Forwarder == nil {
 				break
 			}
 			ch := make(chan kube.Target, 1)
@@ -264,7 +299,7 @@ func (l *loop) deployed(r *resource, applied []kube.Applied) {
 	r.k8s.follow.watchCancel = cancel
 	gen := r.k8s.follow.gen
 	e.goWorker(func() {
-		err := e.cfg.Cluster.Watch(ctx, t, func(st kube.Status) {
+		err := e.kube.Cluster.Watch(ctx, t, func(st kube.Status) {
 			e.send(statusMsg{name: name, gen: gen, status: st})
 		})
 		if err != nil && ctx.Err() == nil {
@@ -311,7 +346,7 @@ func (e *Engine) forward(ctx context.Context, name string, gen int, spec kube.Fo
 		go func() {
 			defer close(done)
 			var pod string
-			err := e.cfg.Forwarder.Forward(fctx, t, spec, func(ev kube.ForwardEvent) {
+			err := e.kube.Forwarder.Forward(fctx, t, spec, func(ev kube.ForwardEvent) {
 				switch {
 				case ev.Err != nil:
 					e.logs.append(name, fmt.Sprintf("port-forward %s: %v", addr, ev.Err))

@@ -42,11 +42,16 @@ func (r *recorder) take() []string {
 
 // fakeBuilder records BuildAll calls ("build app,web"); the Nth build of
 // an image is reg/REF@sha256:N. fail[ref] makes that image fail once.
+// progress[ref] are events the next build of ref reports, once (as one
+// build shared by its callers does), to onProgress: the function
+// Config.Kube was given.
 type fakeBuilder struct {
-	rec  *recorder
-	mu   sync.Mutex
-	n    map[string]int
-	fail map[string]error
+	rec        *recorder
+	mu         sync.Mutex
+	n          map[string]int
+	fail       map[string]error
+	progress   map[string][]builder.Progress
+	onProgress func(ref string, ev builder.Progress)
 }
 
 func (b *fakeBuilder) BuildAll(ctx context.Context, images []devfile.Image, refs ...string) (map[string]builder.Result, error) {
@@ -57,6 +62,10 @@ func (b *fakeBuilder) BuildAll(ctx context.Context, images []devfile.Image, refs
 	var errs []error
 	for _, r := range refs {
 		b.n[r]++
+		for _, ev := range b.progress[r] {
+			b.onProgress(r, ev)
+		}
+		delete(b.progress, r)
 		if err := b.fail[r]; err != nil {
 			delete(b.fail, r)
 			errs = append(errs, err)
@@ -199,24 +208,40 @@ func (c *fakeCluster) running(m map[string][]*watchCall, name string) int {
 	return n
 }
 
-// k8sHarness is a harness with the Kubernetes fakes.
+// k8sHarness is a harness with the Kubernetes fakes. Config.Kube answers
+// kube at once; scripts may change it.
 type k8sHarness struct {
 	*harness
 	rec     recorder
 	build   *fakeBuilder
 	cluster *fakeCluster
+	kube    Kube
 }
 
 func startK8s(t *testing.T, m *devfile.Model, script func(*k8sHarness)) *k8sHarness {
 	t.Helper()
-	k := &k8sHarness{harness: start(t, nil)}
-	k.build = &fakeBuilder{rec: &k.rec, n: map[string]int{}, fail: map[string]error{}}
-	k.cluster = newFakeCluster(&k.rec)
-	k.conf = func(c *Config) { c.Builder, c.Cluster = k.build, k.cluster }
+	k := newK8s(t)
 	if script != nil {
 		script(k)
 	}
 	k.with(m)
+	return k
+}
+
+// newK8s returns a k8sHarness not started yet.
+func newK8s(t *testing.T) *k8sHarness {
+	k := &k8sHarness{harness: start(t, nil)}
+	k.build = &fakeBuilder{rec: &k.rec, n: map[string]int{}, fail: map[string]error{}, progress: map[string][]builder.Progress{}}
+	k.cluster = newFakeCluster(&k.rec)
+	k.kube = Kube{Builder: k.build, Cluster: k.cluster}
+	k.conf = func(c *Config) {
+		c.Kube = func(ctx context.Context, progress func(string, builder.Progress)) (Kube, error) {
+			k.build.mu.Lock()
+			k.build.onProgress = progress
+			k.build.mu.Unlock()
+			return k.kube, nil
+		}
+	}
 	return k
 }
 
@@ -510,7 +535,7 @@ func TestK8sReload(t *testing.T) {
 func TestKubeError(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		k := startK8s(t, k8sModel(nil, k8s("api"), local("gen", "gen", "")), func(k *k8sHarness) {
-			k.conf = func(c *Config) { c.KubeError = errors.New(`creating kind cluster "dev": docker is not running`) }
+			k.kube = Kube{Err: errors.New(`creating kind cluster "dev": docker is not running`)}
 		})
 		defer k.stop()
 		r := k.wantPhase("api", PhaseError)
@@ -554,16 +579,78 @@ func TestBuildProgress(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				k := startK8s(t, k8sModel([]devfile.Image{image("app", "FROM scratch\n")}, k8s("api", "app")), nil)
+				k := startK8s(t, k8sModel([]devfile.Image{image("app", "FROM scratch\n")}, k8s("api", "app")), func(k *k8sHarness) {
+					k.build.progress["app"] = []builder.Progress{tt.ev}
+				})
 				defer k.stop()
-				k.e.BuildProgress("app", tt.ev)
-				lines := k.e.Logs("api", 0, 100)
-				if got := lines[len(lines)-1].Text; got != tt.want {
-					t.Errorf("BuildProgress(app, %+v): last api line = %q, want %q", tt.ev, got, tt.want)
+				k.want("build app", "apply deployment/api app=reg/app@sha256:1")
+				if got := logTexts(k.e, "api"); len(got) < 2 || got[0] != "building app" || got[1] != tt.want {
+					t.Errorf("progress %+v of app: api log = %q, want %q after %q", tt.ev, got, tt.want, "building app")
 				}
 			})
 		})
 	}
+}
+
+// TestSharedImageProgress: an image several resources use (one image for
+// db, api and web, as in examples/multi) shows its build progress once, in
+// the log of the first of them; the others say where it is, and that it
+// was built.
+func TestSharedImageProgress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		steps := []builder.Progress{
+			{Kind: builder.ProgressStep, Step: "[1/2] FROM scratch"},
+			{Kind: builder.ProgressLog, Log: []byte("cc main.c\n")},
+			{Kind: builder.ProgressStep, Step: "[1/2] FROM scratch", Done: true, Duration: time.Second},
+		}
+		k := startK8s(t, k8sModel([]devfile.Image{image("multi", "FROM scratch\n")}, k8s("db", "multi"), k8s("api", "multi"), k8s("web", "multi")), func(k *k8sHarness) {
+			k.build.progress["multi"] = steps
+		})
+		defer k.stop()
+		// The three builds run in parallel: which gets which digest varies.
+		var events []string
+		for _, ev := range k.take() {
+			ev, _, _ = strings.Cut(ev, "@")
+			events = append(events, ev)
+		}
+		slices.Sort(events)
+		if want := []string{"apply deployment/api multi=reg/multi", "apply deployment/db multi=reg/multi", "apply deployment/web multi=reg/multi",
+			"build multi", "build multi", "build multi"}; !slices.Equal(events, want) {
+			t.Fatalf("builder and cluster events (sorted, no digests) = %q, want %q", events, want)
+		}
+		progress := []string{"▸ [1/2] FROM scratch", "cc main.c", "✓ [1/2] FROM scratch (1s)"}
+		if got := logTexts(k.e, "db"); len(got) < 4 || !slices.Equal(got[:4], append([]string{"building multi"}, progress...)) {
+			t.Errorf("db log = %q, want %q and the progress %q", got, "building multi", progress)
+		}
+		for _, name := range []string{"api", "web"} {
+			got := logTexts(k.e, name)
+			if len(got) < 2 || got[0] != "building image multi (progress in db's log)" || !strings.HasPrefix(got[1], "image multi built in ") {
+				t.Errorf("%s log = %q, want %q, then the image built", name, got, "building image multi (progress in db's log)")
+			}
+			for _, l := range got {
+				if slices.Contains(progress, l) {
+					t.Errorf("%s log has the progress line %q, shown in db's log", name, l)
+				}
+			}
+		}
+		n := 0
+		for _, l := range k.e.Logs("", 0, 1000) {
+			if l.Text == "cc main.c" {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("all logs have %d copies of the progress line %q, want 1", n, "cc main.c")
+		}
+		// Once no update builds the image, its progress goes to the global log.
+		k.build.mu.Lock()
+		progressTo := k.build.onProgress
+		k.build.mu.Unlock()
+		progressTo("multi", builder.Progress{Kind: builder.ProgressMessage, Message: "BuildKit: unix:///run/buildkit.sock"})
+		if all := k.e.Logs("", 0, 1000); all[len(all)-1].Resource != "" || all[len(all)-1].Text != "multi: BuildKit: unix:///run/buildkit.sock" {
+			t.Errorf("last line = %+v, want the global %q", all[len(all)-1], "multi: BuildKit: unix:///run/buildkit.sock")
+		}
+	})
 }
 
 // TestK8sBuildWaitsForLocalDependency: a Kubernetes resource's images
@@ -637,22 +724,36 @@ func TestK8sBuildWaitsForIndirectLocalDependency(t *testing.T) {
 	})
 }
 
-// TestK8sWaitsForCluster: with KubePending, local resources start at once
-// and Kubernetes ones wait, saying why, until SetKube gives the cluster (or
-// the error they then show).
+// TestK8sWaitsForCluster: while Config.Kube prepares the cluster, local
+// resources start at once and Kubernetes ones wait, saying why, until it
+// gives the cluster (or the error they then show, or the error that ends
+// Run: nothing could run).
 func TestK8sWaitsForCluster(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		err  error
-	}{{name: "cluster ready"}, {name: "cluster failed", err: errors.New("creating kind cluster dev: docker is not running")}} {
+		name  string
+		err   error // Kube.Err
+		fatal error // Config.Kube's error
+	}{
+		{name: "cluster ready"},
+		{name: "cluster failed", err: errors.New("creating kind cluster dev: docker is not running")},
+		{name: "nothing could run", fatal: errors.New("creating kind cluster dev: docker is not running")},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				k := &k8sHarness{harness: start(t, nil)}
-				k.build = &fakeBuilder{rec: &k.rec, n: map[string]int{}, fail: map[string]error{}}
-				k.cluster = newFakeCluster(&k.rec)
-				k.conf = func(c *Config) { c.KubePending = "creating kind cluster dev" }
+				k := newK8s(t)
+				answer := make(chan Kube)
+				k.conf = func(c *Config) {
+					c.KubeWaiting = "creating kind cluster dev"
+					c.Kube = func(ctx context.Context, progress func(string, builder.Progress)) (Kube, error) {
+						select {
+						case a := <-answer:
+							return a, tc.fatal
+						case <-ctx.Done():
+							return Kube{}, ctx.Err()
+						}
+					}
+				}
 				k.with(k8sModel([]devfile.Image{image("app", "FROM scratch\n")}, k8s("api", "app"), local("gen", "make", "")))
-				defer k.stop()
 				k.wantEvents("start make")
 				k.want()
 				if r := k.res("api"); r.Phase != PhasePending || r.Waiting != "waiting for the cluster: creating kind cluster dev" {
@@ -661,10 +762,16 @@ func TestK8sWaitsForCluster(t *testing.T) {
 				if err := k.e.Trigger(t.Context(), "api"); err == nil || !strings.Contains(err.Error(), "waits for the cluster") {
 					t.Errorf("Trigger(api) while waiting = %v, want an error saying it waits for the cluster", err)
 				}
-				if err := k.e.SetKube(t.Context(), Kube{Builder: k.build, Cluster: k.cluster, Err: tc.err}); err != nil {
-					t.Fatal(err)
-				}
+				answer <- Kube{Builder: k.build, Cluster: k.cluster, Err: tc.err}
 				synctest.Wait()
+				if tc.fatal != nil {
+					if err := <-k.done; err != tc.fatal {
+						t.Errorf("Run() after Config.Kube failed = %v, want its error %v", err, tc.fatal)
+					}
+					k.wantEvents("stop make")
+					return
+				}
+				defer k.stop()
 				if tc.err != nil {
 					k.want()
 					if r := k.res("api"); r.Phase != PhaseError || !strings.Contains(r.Error, "docker is not running") {
@@ -681,6 +788,33 @@ func TestK8sWaitsForCluster(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestK8sWithoutCluster: without Config.Kube, Kubernetes resources say
+// that this command does not deploy them; Run stops when ctx ends even
+// while Config.Kube still prepares.
+func TestK8sWithoutCluster(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, k8sModel(nil, k8s("api")))
+		defer h.stop()
+		if r := h.wantPhase("api", PhaseError); r.Error != errNoK8s {
+			t.Errorf("api without Config.Kube: error %q, want %q", r.Error, errNoK8s)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		k := newK8s(t)
+		k.conf = func(c *Config) {
+			c.Kube = func(ctx context.Context, progress func(string, builder.Progress)) (Kube, error) {
+				<-ctx.Done()
+				return Kube{}, fmt.Errorf("creating kind cluster dev: %w", ctx.Err())
+			}
+		}
+		k.with(k8sModel(nil, k8s("api")))
+		if r := k.res("api"); r.Waiting != "waiting for the cluster: "+defaultKubeWaiting {
+			t.Errorf("api while Config.Kube runs: waiting %q, want %q", r.Waiting, "waiting for the cluster: "+defaultKubeWaiting)
+		}
+		k.stop() // Run() = nil: stopped while preparing is no error
+	})
 }
 
 // pingingCluster is a fakeCluster that answers Ping with err.
@@ -709,7 +843,7 @@ func TestClusterPing(t *testing.T) {
 		var pc *pingingCluster
 		k := startK8s(t, k8sModel([]devfile.Image{image("app", "FROM scratch\n")}, k8s("api", "app")), func(k *k8sHarness) {
 			pc = &pingingCluster{fakeCluster: k.cluster}
-			k.conf = func(c *Config) { c.Builder, c.Cluster = k.build, pc }
+			k.kube.Cluster = pc
 		})
 		defer k.stop()
 		k.want("build app", "apply deployment/api app=reg/app@sha256:1")

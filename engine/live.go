@@ -67,7 +67,7 @@ type liveImage struct {
 // newLive returns the live update state of spec, nil when none of its
 // images has a live_update or the engine has no Syncer.
 func (l *loop) newLive(spec devfile.Resource) *liveState {
-	if spec.Local != nil || l.e.cfg.Syncer == nil {
+	if spec.Local != nil || l.e.kube.Syncer == nil {
 		return nil
 	}
 	ls := &liveState{images: map[string]*liveImage{}, runFailed: map[string]uint64{}}
@@ -359,7 +359,7 @@ func (e *Engine) runSync(ctx context.Context, w work, groups []syncGroup) {
 	results := make([][]liveupdate.Result, len(groups))
 	for i, g := range groups {
 		// The error joins the results' errors, which the loop reads.
-		results[i], _ = e.cfg.Syncer.Update(ctx, g.plan, g.containers, out)
+		results[i], _ = e.kube.Syncer.Update(ctx, g.plan, g.containers, out)
 	}
 	e.send(syncDoneMsg{work: w, groups: groups, results: results})
 }

@@ -94,8 +94,7 @@ func startLive(t *testing.T, m *devfile.Model) (*k8sHarness, *fakeSyncer) {
 	var s *fakeSyncer
 	k := startK8s(t, m, func(k *k8sHarness) {
 		s = &fakeSyncer{rec: &k.rec}
-		conf := k.conf
-		k.conf = func(c *Config) { conf(c); c.Syncer = s }
+		k.kube.Syncer = s
 	})
 	return k, s
 }

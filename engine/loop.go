@@ -27,8 +27,12 @@ type loop struct {
 	imgs    imageSet
 	devfile DevfileStatus
 	// noK8s is why Kubernetes resources cannot deploy, "" when they can;
-	// kubeWait, while set, what they wait for (Config.KubePending).
+	// kubeWait, while set, what they wait for (Config.KubeWaiting), and
+	// kubeCancel ends the wait's worker.
 	noK8s, kubeWait string
+	kubeCancel      context.CancelFunc
+	// fatal, once set, ends the loop: Run returns it.
+	fatal error
 	// order is the resources' Devfile order; res holds them by name.
 	order  []string
 	res    map[string]*resource
@@ -61,14 +65,14 @@ type loop struct {
 }
 
 func newLoop(e *Engine) *loop {
-	noK8s := noK8sReason(e.cfg.KubeError, e.cfg.Cluster)
-	if e.cfg.KubePending != "" {
-		noK8s = ""
+	noK8s, kubeWait := errNoK8s, ""
+	if e.cfg.Kube != nil {
+		noK8s, kubeWait = "", e.cfg.KubeWaiting
 	}
 	return &loop{
 		e:        e,
 		noK8s:    noK8s,
-		kubeWait: e.cfg.KubePending,
+		kubeWait: kubeWait,
 		slots:    map[int]bool{},
 		res:      map[string]*resource{},
 		batches:  make(chan watch.Batch),
@@ -83,6 +87,9 @@ func (l *loop) run(ctx context.Context) {
 			return
 		case m := <-l.e.msgs:
 			l.handle(m)
+			if l.fatal != nil {
+				return
+			}
 		case b := <-l.batches:
 			l.onBatch(b)
 		case <-l.e.logs.notify:
@@ -133,8 +140,6 @@ func (l *loop) handle(m msg) {
 func (l *loop) apply(model *devfile.Model, imgs imageSet, reason string) {
 	oldImgs := l.imgs
 	l.model, l.imgs = model, imgs
-	users := usersOf(model, imgs)
-	l.e.imageUsers.Store(&users)
 	l.devfile.Path = model.Path
 	l.devfile.LoadedAt = l.e.cfg.Now()
 	l.devfile.Error = ""
@@ -399,6 +404,9 @@ func (l *loop) shutdown() {
 	}
 	if l.cluster.cancel != nil {
 		l.cluster.cancel()
+	}
+	if l.kubeCancel != nil {
+		l.kubeCancel()
 	}
 	l.dirty = true // the last View, even when stopping changed nothing
 	l.publish()

@@ -2,28 +2,23 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/devloop-dev/devloop/builder"
 	"github.com/devloop-dev/devloop/ci"
+	"github.com/devloop-dev/devloop/cluster"
 	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/engine"
 	"github.com/devloop-dev/devloop/kindcluster"
-	"github.com/devloop-dev/devloop/kube"
 	"github.com/devloop-dev/devloop/watch"
 )
 
@@ -39,17 +34,6 @@ const (
 // they stop in parallel; past this devloop exits and the supervisors end
 // what is left.
 const engineStopTimeout = 30 * time.Second
-
-// clusterDeleteTimeout bounds the deletion of an ephemeral cluster at the
-// end: kind deletes a node container in seconds; a minute covers a loaded
-// machine while a stuck docker still cannot hold a CI job forever.
-const clusterDeleteTimeout = 2 * time.Minute
-
-// clusters is what devloop ci needs of kindcluster.Manager.
-type clusters interface {
-	Ensure(ctx context.Context, c devfile.Cluster) (*kindcluster.Info, error)
-	Delete(ctx context.Context, name string) error
-}
 
 // ciConfig is what `devloop ci` was asked for.
 type ciConfig struct {
@@ -67,7 +51,7 @@ type ciConfig struct {
 	supervisor []string
 	logger     *slog.Logger
 	// clusters creates and deletes the --ephemeral cluster.
-	clusters clusters
+	clusters cluster.Clusters
 }
 
 func newCICmd(s Streams) *cobra.Command {
@@ -152,66 +136,33 @@ func runCI(ctx context.Context, cfg ciConfig, s Streams) (err error) {
 		Runner:  engine.ProcRunner{Supervisor: cfg.supervisor},
 		Logger:  cfg.logger,
 	}
-	// Build progress goes to the resources' logs once the engine exists;
-	// no build starts before it runs.
-	var engRef atomic.Pointer[engine.Engine]
 	switch {
-	case needsCluster(model):
-		km := model
-		if cfg.ephemeral {
-			c, err := ephemeralCluster(model)
-			if err != nil {
-				return &exitError{exitCIFailed, err}
+	case cluster.Needed(model):
+		c, err := cluster.PrepareCI(ctx, model, cluster.CIOptions{
+			Ephemeral: cfg.ephemeral,
+			Namespace: cfg.namespace,
+			Clusters:  cfg.clusters,
+			Logger:    cfg.logger,
+		}, s.Out)
+		// Undone whatever happens next, also after an interrupt (then with
+		// contexts of its own), once the engine stopped (defers run last
+		// first).
+		defer func() {
+			if derr := c.Teardown(ctx); derr != nil {
+				err = errors.Join(err, derr)
 			}
-			// Deleted whatever happens next, also after an interrupt: ctx
-			// is done then, so the deletion gets its own bounded context.
-			defer func() {
-				if derr := deleteEphemeral(ctx, cfg.clusters, c.Name, s.Out); derr != nil {
-					err = errors.Join(err, derr)
-				}
-			}()
-			fmt.Fprintf(s.Out, "devloop: --ephemeral: creating kind cluster %s (registry on 127.0.0.1:%d)\n", c.Name, c.RegistryPort)
-			eph := *model
-			eph.Cluster = &c
-			km = &eph
+		}()
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return &exitError{exitCIInterrupted, fmt.Errorf("devloop ci interrupted: %w", err)}
+		case err != nil:
+			return &exitError{exitCIFailed, err}
 		}
-		if cfg.namespace != "" {
-			ns := *km
-			ns.Settings.Namespace = cfg.namespace
-			km = &ns
+		// The cluster is ready: the engine's builder, made with the
+		// engine's progress, is all that is left (no live update in CI).
+		ecfg.Kube = func(_ context.Context, progress func(string, builder.Progress)) (engine.Kube, error) {
+			return c.Kube(progress, false)
 		}
-		fmt.Fprintln(s.Out, "devloop: preparing the Kubernetes cluster")
-		ks, err := setupKube(ctx, km, kubeOptions{
-			ensure:   cfg.clusters.Ensure,
-			progress: prefixWriter{w: s.Out, prefix: "devloop │ "},
-			logger:   cfg.logger,
-			getenv:   os.Getenv,
-			onProgress: func(ref string, ev builder.Progress) {
-				if e := engRef.Load(); e != nil {
-					e.BuildProgress(ref, ev)
-				}
-			},
-		})
-		if err != nil {
-			if ctx.Err() != nil {
-				return &exitError{exitCIInterrupted, fmt.Errorf("devloop ci interrupted while preparing the cluster: %w", err)}
-			}
-			return &exitError{exitCIFailed, fmt.Errorf("preparing the Kubernetes cluster: %w", err)}
-		}
-		defer ks.Close()
-		if cfg.namespace != "" {
-			// Deleted before the client closes (defers run last first).
-			defer func() {
-				if derr := deleteNamespace(ctx, ks.client, cfg.namespace, s.Out); derr != nil {
-					err = errors.Join(err, derr)
-				}
-			}()
-			if err := createNamespace(ctx, ks.client, cfg.namespace, s.Out); err != nil {
-				return &exitError{exitCIFailed, err}
-			}
-		}
-		fmt.Fprintf(s.Out, "devloop: deploying to kube context %s\n", ks.client.Context())
-		ecfg.Builder, ecfg.Cluster = ks.builder, ks.client
 	case cfg.ephemeral || cfg.namespace != "":
 		fmt.Fprintln(s.Out, "devloop: --ephemeral/--namespace: the Devfile has no Kubernetes resource and no kind_cluster(): nothing to create")
 	}
@@ -220,7 +171,6 @@ func runCI(ctx context.Context, cfg ciConfig, s Streams) (err error) {
 	if err != nil {
 		return &exitError{exitCIUsage, err}
 	}
-	engRef.Store(eng)
 	engCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopEngine()
 	engDone := make(chan error, 1)
@@ -239,7 +189,10 @@ func runCI(ctx context.Context, cfg ciConfig, s Streams) (err error) {
 	fmt.Fprintln(s.Out, "devloop: ci: stopping local processes")
 	stopEngine()
 	select {
-	case <-engDone:
+	case engErr := <-engDone:
+		if engErr != nil { // the engine's builder could not be made
+			res.Outcome, res.Reason = ci.Failed, "preparing the Kubernetes cluster: "+engErr.Error()
+		}
 	case <-time.After(engineStopTimeout):
 		fmt.Fprintf(s.Out, "devloop: ci: processes still stopping after %s; their supervisors end them\n", engineStopTimeout)
 	}
@@ -328,109 +281,6 @@ func writeJUnitFile(file, suite string, r ci.Result) error {
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("writing the JUnit report %s: %w", file, err)
-	}
-	return nil
-}
-
-// needsCluster tells whether the Devfile deploys to Kubernetes or declares
-// a kind cluster.
-func needsCluster(m *devfile.Model) bool {
-	if m.Cluster != nil {
-		return true
-	}
-	for _, r := range m.Resources {
-		if r.Kind == devfile.KindK8s {
-			return true
-		}
-	}
-	return false
-}
-
-// ephemeralCluster is the Devfile's kind_cluster() (or a default one with a
-// registry) under a unique name, with its registry on a free port, so that
-// runs in parallel on one machine do not meet.
-func ephemeralCluster(m *devfile.Model) (devfile.Cluster, error) {
-	c := devfile.Cluster{Registry: true}
-	if m.Cluster != nil {
-		c = *m.Cluster
-	}
-	name, err := ephemeralName()
-	if err != nil {
-		return c, err
-	}
-	c.Name = name
-	if c.Registry {
-		port, err := freeLocalPort()
-		if err != nil {
-			return c, fmt.Errorf("choosing a port for the ephemeral registry: %w", err)
-		}
-		c.RegistryPort = port
-	}
-	return c, nil
-}
-
-// ephemeralPrefix starts the name of every ephemeral cluster, so that one
-// left behind by a killed run is recognizable (`kind get clusters`).
-const ephemeralPrefix = "devloop-ci-"
-
-// ephemeralName returns a new cluster name: the prefix and 8 random hex
-// digits (4 billion names; kind limits names to 50 characters).
-func ephemeralName() (string, error) {
-	b := make([]byte, 4)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("naming the ephemeral kind cluster: %w", err)
-	}
-	return ephemeralPrefix + hex.EncodeToString(b), nil
-}
-
-func freeLocalPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// deleteEphemeral deletes the ephemeral cluster name with a context of its
-// own: ctx may be done (interrupt) and the cluster must go anyway.
-func deleteEphemeral(ctx context.Context, c clusters, name string, out io.Writer) error {
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), clusterDeleteTimeout)
-	defer cancel()
-	fmt.Fprintf(out, "devloop: --ephemeral: deleting kind cluster %s (if this is cut short: devloop cluster delete --name %s)\n", name, name)
-	if err := c.Delete(dctx, name); err != nil {
-		return fmt.Errorf("deleting the ephemeral kind cluster %s: %w (delete it with `devloop cluster delete --name %s`)", name, err, name)
-	}
-	return nil
-}
-
-// namespaceObject is the Namespace of --namespace.
-func namespaceObject(name string) *unstructured.Unstructured {
-	u := &unstructured.Unstructured{}
-	u.SetAPIVersion("v1")
-	u.SetKind("Namespace")
-	u.SetName(name)
-	return u
-}
-
-// createNamespace applies the run's namespace (labelled as devloop's, so
-// that it is the only kind of namespace deleteNamespace deletes).
-func createNamespace(ctx context.Context, c *kube.Client, name string, out io.Writer) error {
-	fmt.Fprintf(out, "devloop: --namespace: creating namespace %s\n", name)
-	if _, err := c.Apply(ctx, []*unstructured.Unstructured{namespaceObject(name)}, nil); err != nil {
-		return fmt.Errorf("creating namespace %s for the run: %w", name, err)
-	}
-	return nil
-}
-
-// deleteNamespace deletes the run's namespace and everything in it, with
-// a context of its own (ctx may be done after an interrupt).
-func deleteNamespace(ctx context.Context, c *kube.Client, name string, out io.Writer) error {
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), clusterDeleteTimeout)
-	defer cancel()
-	fmt.Fprintf(out, "devloop: --namespace: deleting namespace %s\n", name)
-	if _, err := c.DeleteManaged(dctx, []*unstructured.Unstructured{namespaceObject(name)}, kube.DownOptions{DeleteNamespaces: true}); err != nil {
-		return fmt.Errorf("deleting namespace %s: %w (delete it with `kubectl delete namespace %s`)", name, err, name)
 	}
 	return nil
 }

@@ -233,27 +233,6 @@ spec:
 	}
 }
 
-func TestEphemeralCluster(t *testing.T) {
-	m := &devfile.Model{Cluster: &devfile.Cluster{Name: "dev", Nodes: 3, K8sVersion: "1.34.2", Registry: true, RegistryPort: 5005}}
-	seen := map[string]bool{}
-	for range 1000 {
-		c, err := ephemeralCluster(m)
-		if err != nil {
-			t.Fatalf("ephemeralCluster() = %v", err)
-		}
-		if !ephemeralRE.MatchString(c.Name) || seen[c.Name] {
-			t.Fatalf("ephemeralCluster().Name = %q, want a new devloop-ci-XXXXXXXX name", c.Name)
-		}
-		seen[c.Name] = true
-		if c.Nodes != 3 || c.K8sVersion != "1.34.2" || c.RegistryPort == 5005 || c.RegistryPort == 0 {
-			t.Fatalf("ephemeralCluster() = %+v, want the Devfile's nodes and version with another registry port", c)
-		}
-	}
-	if m.Cluster.Name != "dev" {
-		t.Errorf("ephemeralCluster() changed the model's cluster name to %q", m.Cluster.Name)
-	}
-}
-
 func TestCISettings(t *testing.T) {
 	m := &devfile.Model{Settings: devfile.Settings{CITimeout: time.Hour, CIReadinessTimeout: time.Minute, CIK8sGracePeriod: 20 * time.Second}}
 	tests := []struct {

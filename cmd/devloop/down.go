@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/devloop-dev/devloop/cluster"
 	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/kindcluster"
 	"github.com/devloop-dev/devloop/kube"
@@ -96,8 +97,8 @@ func runDown(ctx context.Context, cfg downConfig, s Streams) error {
 	} else {
 		kc := kube.Config{Context: cfg.kube.context, Namespace: cmp.Or(m.Settings.Namespace, cfg.kube.namespace), AllowedContexts: m.Settings.AllowedContexts}
 		if m.Cluster != nil {
-			kc.Context = "kind-" + clusterName(m.Cluster)
-			if err := contextConflict(cfg.kube.context, kc.Context); err != nil {
+			kc.Context = "kind-" + cluster.Name(m.Cluster)
+			if err := cluster.ContextConflict(cfg.kube.context, kc.Context); err != nil {
 				return err
 			}
 		}
@@ -121,20 +122,11 @@ func runDown(ctx context.Context, cfg downConfig, s Streams) error {
 	if cfg.cluster {
 		if m.Cluster == nil {
 			errs = append(errs, fmt.Errorf("--cluster: %s declares no kind_cluster(), so there is no cluster of devloop's to delete (delete one by name with `devloop cluster delete --name NAME`)", path))
-		} else if err := cfg.clusters.Delete(ctx, clusterName(m.Cluster)); err != nil {
+		} else if err := cfg.clusters.Delete(ctx, cluster.Name(m.Cluster)); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// clusterName is kind_cluster()'s name (the Devfile defaults it to "kind"; an
-// empty one is kindcluster's default).
-func clusterName(c *devfile.Cluster) string {
-	if c.Name == "" {
-		return "devloop"
-	}
-	return c.Name
 }
 
 // downObjects decodes the objects of every Kubernetes resource, in Devfile

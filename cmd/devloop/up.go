@@ -12,13 +12,14 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/devloop-dev/devloop/builder"
+	"github.com/devloop-dev/devloop/cluster"
 	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/engine"
 	"github.com/devloop-dev/devloop/proc"
@@ -43,7 +44,7 @@ type upConfig struct {
 	logger     *slog.Logger
 	// kube configures the cluster setup (tests pass fakes); its zero value
 	// uses kind and the environment.
-	kube kubeOptions
+	kube cluster.Options
 	// kubeFlags are --context and --namespace.
 	kubeFlags kubeFlags
 }
@@ -148,11 +149,11 @@ func runUp(ctx context.Context, cfg upConfig, s Streams) error {
 	}
 	opts := devfile.Options{Args: cfg.args, Subcommand: "up", Stdout: s.Out}
 	opts.KubeContext, opts.KubeNamespace = cfg.kubeFlags.devfileKube()
-	if cfg.kube.context == "" {
-		cfg.kube.context = cfg.kubeFlags.context
+	if cfg.kube.Context == "" {
+		cfg.kube.Context = cfg.kubeFlags.context
 	}
-	if cfg.kube.namespace == "" {
-		cfg.kube.namespace = cfg.kubeFlags.namespace
+	if cfg.kube.Namespace == "" {
+		cfg.kube.Namespace = cfg.kubeFlags.namespace
 	}
 	model, err := devfile.Load(ctx, path, opts)
 	if err != nil {
@@ -174,18 +175,27 @@ func runUp(ctx context.Context, cfg upConfig, s Streams) error {
 		Logger:      cfg.logger,
 	}
 	// The dashboard and the local resources start at once; Kubernetes
-	// resources wait, saying so, while the cluster is prepared (a kind
-	// cluster takes a minute to create).
-	withK8s := needsCluster(model)
-	if withK8s {
-		ecfg.KubePending = kubePending(model)
+	// resources wait, saying so, while the engine prepares the cluster (a
+	// kind cluster takes a minute to create).
+	release := func() {}
+	if cluster.Needed(model) {
+		ecfg.KubeWaiting = cluster.Waiting(model)
+		ko := cfg.kube
+		if ko.Logger == nil {
+			ko.Logger = cfg.logger
+		}
+		ecfg.Kube = func(ctx context.Context, progress func(string, builder.Progress)) (engine.Kube, error) {
+			k, rel, err := cluster.Up(ctx, model, ko, s.Out, progress)
+			if rel != nil {
+				release = rel // read after the engine stopped
+			}
+			return k, err
+		}
 	}
-	var engRef atomic.Pointer[engine.Engine]
 	eng, err := engine.New(ecfg)
 	if err != nil {
 		return err
 	}
-	engRef.Store(eng)
 	srv, err := web.New(web.Config{Host: cfg.host, Port: cfg.port, AllowRemote: cfg.allowRemote, Logger: cfg.logger}, eng)
 	if err != nil {
 		return err
@@ -203,28 +213,6 @@ func runUp(ctx context.Context, cfg upConfig, s Streams) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return eng.Run(gctx) })
 	g.Go(func() error { return srv.Serve(gctx) })
-	release := func() {}
-	if withK8s {
-		g.Go(func() error {
-			ko := cfg.kube
-			ko.switchContext = true // a cluster up creates is where kubectl goes next
-			if ko.logger == nil {
-				ko.logger = cfg.logger
-			}
-			k, rel, err := prepareKube(gctx, model, ko, s.Out, &engRef)
-			switch {
-			case err != nil && gctx.Err() != nil:
-				return nil // stopped while preparing: not an error of its own
-			case err != nil:
-				return err // nothing could run: devloop up ends with it
-			}
-			release = rel // read after g.Wait
-			if err := eng.SetKube(gctx, k); err != nil && gctx.Err() == nil {
-				return err
-			}
-			return nil
-		})
-	}
 	g.Go(func() error {
 		printStream(gctx, eng, s.Out, cfg.stream, cfg.color)
 		return nil
@@ -299,25 +287,6 @@ func printStream(ctx context.Context, eng *engine.Engine, out io.Writer, logs, c
 	if ctx.Err() != nil {
 		fmt.Fprintln(out, "devloop: stopping local processes (Ctrl-C again to exit at once)")
 	}
-}
-
-// prefixWriter writes each line with a prefix (the cluster's progress, in
-// the terminal's "name │ line" layout). Writers write whole lines.
-type prefixWriter struct {
-	w      io.Writer
-	prefix string
-}
-
-func (p prefixWriter) Write(b []byte) (int, error) {
-	for _, line := range strings.SplitAfter(string(b), "\n") {
-		if line == "" {
-			continue
-		}
-		if _, err := io.WriteString(p.w, p.prefix+line); err != nil {
-			return 0, err
-		}
-	}
-	return len(b), nil
 }
 
 // syncWriter serializes writes: the log printer and the Devfile's print()

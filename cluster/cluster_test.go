@@ -1,20 +1,15 @@
-package main
+package cluster
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/kindcluster"
@@ -57,7 +52,7 @@ func apiServer(t *testing.T, doc string) *httptest.Server {
 	return srv
 }
 
-func TestSetupKube(t *testing.T) {
+func TestConnect(t *testing.T) {
 	const hosting = "host: localhost:5005\nhostFromContainerRuntime: devloop-registry:5000\n"
 	withRegistry := apiServer(t, hosting)
 	noRegistry := apiServer(t, "")
@@ -68,7 +63,7 @@ func TestSetupKube(t *testing.T) {
 		current  string
 		servers  map[string]string
 		ensure   func(ctx context.Context, c devfile.Cluster) (*kindcluster.Info, error)
-		flags    kubeFlags // --context, --namespace
+		flags    Options // Context and Namespace: --context, --namespace
 		context  string
 		ns       string // the client's namespace, when the case says
 		registry localregistry.Hosting
@@ -119,13 +114,13 @@ func TestSetupKube(t *testing.T) {
 		{
 			name:    "--context picks a context that is not the current one",
 			current: "prod", servers: map[string]string{"kind-dev": noRegistry.URL, "prod": "https://k8s.example.com"},
-			flags:   kubeFlags{context: "kind-dev", namespace: "team"},
+			flags:   Options{Context: "kind-dev", Namespace: "team"},
 			context: "kind-dev", ns: "team",
 		},
 		{
 			name:    "--context is still checked against allow_k8s_contexts",
 			current: "kind-dev", servers: map[string]string{"kind-dev": noRegistry.URL, "prod": "https://k8s.example.com"},
-			flags: kubeFlags{context: "prod"},
+			flags: Options{Context: "prod"},
 			err:   `add allow_k8s_contexts("prod") to the Devfile`,
 		},
 		{
@@ -134,7 +129,7 @@ func TestSetupKube(t *testing.T) {
 			ensure: func(ctx context.Context, c devfile.Cluster) (*kindcluster.Info, error) {
 				return nil, errors.New("ensure must not run")
 			},
-			flags: kubeFlags{context: "prod"},
+			flags: Options{Context: "prod"},
 			err:   "--context prod: the Devfile declares kind_cluster(), so devloop deploys to its context kind-dev",
 		},
 		{
@@ -178,54 +173,37 @@ func TestSetupKube(t *testing.T) {
 				}
 			}
 			env := map[string]string{"XDG_CACHE_HOME": t.TempDir()}
-			ks, err := setupKube(context.Background(), &tt.model, kubeOptions{
-				ensure: ensure, kubeconfig: kubeconfig, getenv: func(k string) string { return env[k] },
-				context: tt.flags.context, namespace: tt.flags.namespace,
+			c, err := Connect(context.Background(), &tt.model, Options{
+				Ensure: ensure, Kubeconfig: kubeconfig, Getenv: func(k string) string { return env[k] },
+				Context: tt.flags.Context, Namespace: tt.flags.Namespace,
 			})
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("setupKube() error = %v, want it to contain %q", err, tt.err)
+					t.Fatalf("Connect() error = %v, want it to contain %q", err, tt.err)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("setupKube() error = %v", err)
+				t.Fatalf("Connect() error = %v", err)
 			}
-			defer ks.Close()
-			if got := ks.client.Context(); got != tt.context {
-				t.Errorf("setupKube() context = %q, want %q", got, tt.context)
+			defer c.Close()
+			if got := c.Client().Context(); got != tt.context {
+				t.Errorf("Connect() context = %q, want %q", got, tt.context)
 			}
-			if got := ks.client.Namespace(); tt.ns != "" && got != tt.ns {
-				t.Errorf("setupKube() namespace = %q, want %q", got, tt.ns)
+			if got := c.Client().Namespace(); tt.ns != "" && got != tt.ns {
+				t.Errorf("Connect() namespace = %q, want %q", got, tt.ns)
 			}
-			if ks.registry != tt.registry {
-				t.Errorf("setupKube() registry = %+v, want %+v", ks.registry, tt.registry)
+			if c.Registry() != tt.registry {
+				t.Errorf("Connect() registry = %+v, want %+v", c.Registry(), tt.registry)
 			}
 		})
-	}
-}
-
-func TestPrefixWriter(t *testing.T) {
-	tests := []struct {
-		in, want string
-	}{
-		{in: "Creating cluster\n", want: "devloop │ Creating cluster\n"},
-		{in: "a\nb\n", want: "devloop │ a\ndevloop │ b\n"},
-		{in: "no newline", want: "devloop │ no newline"},
-	}
-	for _, tt := range tests {
-		var b strings.Builder
-		n, err := prefixWriter{w: &b, prefix: "devloop │ "}.Write([]byte(tt.in))
-		if err != nil || n != len(tt.in) || b.String() != tt.want {
-			t.Errorf("prefixWriter.Write(%q) = %d, %v, wrote %q; want %d, nil, %q", tt.in, n, err, b.String(), len(tt.in), tt.want)
-		}
 	}
 }
 
 // TestHelloExample keeps examples/hello loadable and shaped as its README
 // says: a cluster, the binary, one image, the service forwarded.
 func TestHelloExample(t *testing.T) {
-	m, err := devfile.Load(context.Background(), "../../examples/hello/Devfile", devfile.Options{Args: []string{"--port", "9000"}, Subcommand: "up"})
+	m, err := devfile.Load(context.Background(), "../examples/hello/Devfile", devfile.Options{Args: []string{"--port", "9000"}, Subcommand: "up"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,84 +224,7 @@ func TestHelloExample(t *testing.T) {
 	if len(hello.PortForwards) != 1 || hello.PortForwards[0].Local != 9000 || hello.PortForwards[0].Container != 8080 {
 		t.Errorf("hello port_forwards = %+v, want 9000:8080", hello.PortForwards)
 	}
-	if !needsCluster(m) || !hasLocal(m) {
-		t.Errorf("needsCluster = %v, hasLocal = %v, want both", needsCluster(m), hasLocal(m))
+	if !Needed(m) || !hasLocal(m) {
+		t.Errorf("Needed = %v, hasLocal = %v, want both", Needed(m), hasLocal(m))
 	}
-}
-
-const k8sOnlyDevfile = `k8s_yaml(blob("""
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: api
-"""))
-k8s_resource(new_name = "api", objects = ["api:configmap"])
-`
-
-// TestUpKubeUnavailable: when the cluster cannot be used, `devloop up`
-// exits with the reason if nothing else could run, and otherwise runs the
-// local resources and shows the reason on the Kubernetes ones.
-func TestUpKubeUnavailable(t *testing.T) {
-	dir := t.TempDir()
-	kubeconfig := writeKubeconfig(t, "prod", map[string]string{"prod": "https://k8s.example.com"})
-	t.Setenv("KUBECONFIG", kubeconfig)
-	t.Setenv("XDG_STATE_HOME", t.TempDir())
-	const reason = `add allow_k8s_contexts("prod") to the Devfile`
-
-	t.Run("only Kubernetes resources", func(t *testing.T) {
-		path := filepath.Join(dir, "Only")
-		if err := os.WriteFile(path, []byte(k8sOnlyDevfile), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		code, _, errOut := runCLI(t, "up", "-f", path, "--port", "0")
-		if code != 1 || !strings.Contains(errOut, reason) {
-			t.Errorf("devloop up (k8s only, remote context) = exit %d, stderr %q; want 1 and %q", code, errOut, reason)
-		}
-	})
-
-	t.Run("with a local resource", func(t *testing.T) {
-		path := filepath.Join(dir, "Mixed")
-		if err := os.WriteFile(path, []byte(k8sOnlyDevfile+"local_resource('gen', cmd = 'true')\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		// The bound only ends a failing test: on success the lines come in
-		// well under a second.
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		pr, pw := io.Pipe()
-		done := make(chan error, 1)
-		go func() {
-			done <- runUp(ctx, upConfig{file: path, host: "127.0.0.1", port: freePort(t), stream: true}, Streams{Out: pw, Err: pw})
-			pw.Close()
-		}()
-		// Lines read "NAME  │ TEXT", names padded to the widest.
-		want := map[string]bool{
-			"devloop: the Kubernetes resources cannot deploy, the local ones run": false,
-			"api|✗ error: Kubernetes is not available":                            false,
-			"gen|● ready": false,
-		}
-		var out []string
-		sc := bufio.NewScanner(pr)
-		for slices.Contains(slices.Collect(maps.Values(want)), false) && sc.Scan() {
-			line := sc.Text()
-			out = append(out, line)
-			name, text, _ := strings.Cut(line, "│")
-			for w := range want {
-				wn, wt, ok := strings.Cut(w, "|")
-				if (ok && strings.TrimSpace(name) == wn && strings.Contains(text, wt)) || (!ok && strings.Contains(line, w)) {
-					want[w] = true
-				}
-			}
-		}
-		cancel()
-		go io.Copy(io.Discard, pr)
-		if err := <-done; err != nil {
-			t.Errorf("runUp() after cancel = %v, want nil", err)
-		}
-		for w, seen := range want {
-			if !seen {
-				t.Errorf("devloop up output has no line with %q:\n%s", w, strings.Join(out, "\n"))
-			}
-		}
-	})
 }
