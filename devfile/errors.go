@@ -16,6 +16,10 @@ type Error struct {
 	// Backtrace lists the call frames from the main Devfile to Pos when the
 	// error happened in a loaded file; empty otherwise.
 	Backtrace string
+	// Dependencies are the files the evaluation had read when it failed
+	// (the Devfile first), for a caller that waits for a fix: a change to
+	// one of them is worth loading again.
+	Dependencies []string
 	// err is the underlying error (a context error when evaluation was
 	// cancelled), for errors.Is.
 	err error

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 
@@ -121,6 +122,12 @@ func Load(ctx context.Context, path string, opts Options) (m *Model, err error) 
 		return nil, fmt.Errorf("loading %s: %w", path, err)
 	}
 	s := newState(abs, opts)
+	defer func() {
+		var de *Error
+		if errors.As(err, &de) && de.Dependencies == nil {
+			de.Dependencies = append([]string{abs}, slices.DeleteFunc(s.sortedDeps(), func(p string) bool { return p == abs })...)
+		}
+	}()
 
 	thread := &starlark.Thread{
 		Name:  "devfile " + abs,

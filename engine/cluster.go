@@ -2,10 +2,12 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/devloop-dev/devloop/devfile"
 	"github.com/devloop-dev/devloop/kube"
 )
 
@@ -94,16 +96,16 @@ func noK8sReason(kubeErr error, c Cluster) string {
 
 // startKube calls Config.Kube in a worker; Kubernetes resources wait for
 // its answer (onKube).
-func (l *loop) startKube() {
+func (l *loop) startKube(m *devfile.Model) {
 	f := l.e.cfg.Kube
-	if f == nil {
+	if f == nil || l.kubeCancel != nil || !needsKube(m) {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	l.kubeCancel = cancel
 	l.e.goWorker(func() {
 		defer cancel()
-		k, err := f(ctx, l.e.buildProgress)
+		k, err := f(ctx, m, l.e.buildProgress)
 		l.e.send(kubeMsg{k: k, err: err})
 	})
 }
@@ -186,4 +188,10 @@ func (e *Engine) ping(ctx context.Context, p Pinger) {
 			}
 		}
 	}
+}
+
+// needsKube tells whether m deploys to Kubernetes or declares a kind
+// cluster, the models for which Config.Kube is called.
+func needsKube(m *devfile.Model) bool {
+	return m.Cluster != nil || slices.ContainsFunc(m.Resources, func(r devfile.Resource) bool { return r.Local == nil })
 }

@@ -35,6 +35,11 @@ func (f LoaderFunc) Load(ctx context.Context) (*devfile.Model, error) { return f
 type Config struct {
 	// Model is the first, already loaded Devfile model.
 	Model *devfile.Model
+	// LoadErr, when set, is why the first load failed: Model then holds
+	// only the Devfile's path and the files to watch, the error shows as
+	// the Devfile's, and the engine waits for a change to load again (as
+	// after a failed reload, with nothing running yet).
+	LoadErr error
 	// Loader reloads the Devfile when one of Model.Dependencies changes; nil
 	// means the Devfile is never reloaded.
 	Loader Loader
@@ -46,14 +51,16 @@ type Config struct {
 	Checker Checker
 	// Kube prepares what Kubernetes resources need (the cluster, a client
 	// of it, an image builder); nil means this command does not deploy
-	// them, and they say so. Run calls it once, in a worker, with the
-	// function that shows build progress in the logs of the resources
+	// them, and they say so. The engine calls it once, in a worker, for
+	// the first model that needs a cluster (Kubernetes resources or a
+	// kind_cluster(): the first one, or a reload's), with that model and
+	// the function that shows build progress in the logs of the resources
 	// building the image (give it to builder.Config.OnProgress; it is safe
 	// from any goroutine). Until it returns, Kubernetes resources wait,
 	// showing KubeWaiting, while local ones run. A Kube.Err is shown by the
 	// Kubernetes resources while the local ones keep running; an error ends
 	// Run with it (nothing could run). ctx ends when Run stops.
-	Kube func(ctx context.Context, progress func(ref string, ev builder.Progress)) (Kube, error)
+	Kube func(ctx context.Context, m *devfile.Model, progress func(ref string, ev builder.Progress)) (Kube, error)
 	// KubeWaiting says what is done while Kube runs ("creating kind
 	// cluster dev"); "" means defaultKubeWaiting.
 	KubeWaiting string
@@ -124,6 +131,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.logs = newLogStore(cfg.Now, defaultLogBounds)
 	v := View{Devfile: DevfileStatus{Path: cfg.Model.Path, Warnings: cfg.Model.Warnings}, Resources: []ResourceView{}}
+	if cfg.LoadErr != nil {
+		v.Devfile.Error = cfg.LoadErr.Error()
+	}
 	e.view.Store(&v)
 	return e, nil
 }
@@ -137,8 +147,11 @@ func (e *Engine) Run(ctx context.Context) error {
 		return errors.New("engine already running: create a new one with New")
 	}
 	l := newLoop(e)
-	l.startKube()
 	l.apply(e.cfg.Model, readImages(e.cfg.Model), "initial")
+	if err := e.cfg.LoadErr; err != nil {
+		l.devfile.Error, l.devfile.LoadedAt = err.Error(), time.Time{}
+		l.logf("", "Devfile error: devloop waits for a fix and loads it again when the file changes: %v", err)
+	}
 	l.schedule()
 	l.publish()
 	l.run(ctx)

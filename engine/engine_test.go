@@ -819,3 +819,30 @@ func TestDisableDuringCmd(t *testing.T) {
 		}
 	})
 }
+
+// TestBrokenAtStart: a Devfile that fails its first load leaves the engine
+// running with the error shown and nothing started; a change to a file it
+// had read loads it again, and the fixed Devfile runs.
+func TestBrokenAtStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, nil)
+		h.conf = func(c *Config) { c.LoadErr = errors.New("/proj/Devfile:2:1: undefined: locl_resource") }
+		h.with(&devfile.Model{Path: proj + "/Devfile", Dependencies: []string{proj + "/Devfile"}})
+		defer h.stop()
+		v := h.e.Snapshot()
+		if !strings.Contains(v.Devfile.Error, "Devfile:2:1: undefined") || len(v.Resources) != 0 {
+			t.Fatalf("at start: devfile error %q, %d resources; want the load error and none", v.Devfile.Error, len(v.Resources))
+		}
+		if lines := h.e.Logs("", 0, 0); len(lines) == 0 || !strings.Contains(lines[len(lines)-1].Text, "devloop waits for a fix") {
+			t.Errorf("log = %v, want a line saying devloop waits for a fix", lines)
+		}
+		h.loader.results = []loadResult{{m: model(local("server", "", "serve", "server"))}}
+		h.batch(proj + "/Devfile")
+		if got := h.run.take(); !slices.Equal(got, []string{"start serve"}) {
+			t.Fatalf("after the fix: process events = %q, want the server started", got)
+		}
+		if v := h.e.Snapshot(); v.Devfile.Error != "" || len(v.Resources) != 1 {
+			t.Errorf("after the fix: devfile error %q, %d resources; want none and the server", v.Devfile.Error, len(v.Resources))
+		}
+	})
+}

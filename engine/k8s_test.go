@@ -235,7 +235,7 @@ func newK8s(t *testing.T) *k8sHarness {
 	k.cluster = newFakeCluster(&k.rec)
 	k.kube = Kube{Builder: k.build, Cluster: k.cluster}
 	k.conf = func(c *Config) {
-		c.Kube = func(ctx context.Context, progress func(string, builder.Progress)) (Kube, error) {
+		c.Kube = func(ctx context.Context, _ *devfile.Model, progress func(string, builder.Progress)) (Kube, error) {
 			k.build.mu.Lock()
 			k.build.onProgress = progress
 			k.build.mu.Unlock()
@@ -744,7 +744,7 @@ func TestK8sWaitsForCluster(t *testing.T) {
 				answer := make(chan Kube)
 				k.conf = func(c *Config) {
 					c.KubeWaiting = "creating kind cluster dev"
-					c.Kube = func(ctx context.Context, progress func(string, builder.Progress)) (Kube, error) {
+					c.Kube = func(ctx context.Context, _ *devfile.Model, progress func(string, builder.Progress)) (Kube, error) {
 						select {
 						case a := <-answer:
 							return a, tc.fatal
@@ -804,7 +804,7 @@ func TestK8sWithoutCluster(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		k := newK8s(t)
 		k.conf = func(c *Config) {
-			c.Kube = func(ctx context.Context, progress func(string, builder.Progress)) (Kube, error) {
+			c.Kube = func(ctx context.Context, _ *devfile.Model, progress func(string, builder.Progress)) (Kube, error) {
 				<-ctx.Done()
 				return Kube{}, fmt.Errorf("creating kind cluster dev: %w", ctx.Err())
 			}
@@ -875,5 +875,36 @@ func TestClusterPing(t *testing.T) {
 			!slices.Contains(global, "the cluster answers again") {
 			t.Errorf("global log = %q, want the loss and the return of the cluster", global)
 		}
+	})
+}
+
+// TestKubeOnDemand: Config.Kube is not called for a model with no
+// Kubernetes resource and no kind cluster; the first model that has one
+// (here a reload's) gets the cluster, and its resources deploy.
+func TestKubeOnDemand(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := newK8s(t)
+		var asked []*devfile.Model
+		k.conf = func(c *Config) {
+			c.Kube = func(ctx context.Context, m *devfile.Model, progress func(string, builder.Progress)) (Kube, error) {
+				asked = append(asked, m) // the worker runs inside the bubble; read after synctest.Wait
+				return k.kube, nil
+			}
+		}
+		k.run.exits["gen"] = nil
+		k.with(model(local("gen", "gen", "")))
+		defer k.stop()
+		if len(asked) != 0 {
+			t.Fatalf("Config.Kube called for a local-only model")
+		}
+		withApi := model(local("gen", "gen", ""), k8s("api"))
+		k.loader.results = []loadResult{{m: withApi}}
+		k.batch(proj + "/Devfile")
+		synctest.Wait()
+		if len(asked) != 1 || asked[0] != withApi {
+			t.Fatalf("Config.Kube calls = %d, want 1 with the reloaded model", len(asked))
+		}
+		k.want("apply deployment/api")
+		k.wantPhase("api", PhaseDeploying)
 	})
 }

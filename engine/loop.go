@@ -179,6 +179,7 @@ func (l *loop) apply(model *devfile.Model, imgs imageSet, reason string) {
 	}
 	l.order = order
 	l.rewatch()
+	l.startKube(model)
 }
 
 // sameSpec tells whether a resource needs no update after a reload.

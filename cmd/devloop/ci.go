@@ -160,7 +160,7 @@ func runCI(ctx context.Context, cfg ciConfig, s Streams) (err error) {
 		}
 		// The cluster is ready: the engine's builder, made with the
 		// engine's progress, is all that is left (no live update in CI).
-		ecfg.Kube = func(_ context.Context, progress func(string, builder.Progress)) (engine.Kube, error) {
+		ecfg.Kube = func(_ context.Context, _ *devfile.Model, progress func(string, builder.Progress)) (engine.Kube, error) {
 			return c.Kube(progress, false)
 		}
 	case cfg.ephemeral || cfg.namespace != "":

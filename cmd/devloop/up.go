@@ -155,9 +155,22 @@ func runUp(ctx context.Context, cfg upConfig, s Streams) error {
 	if cfg.kube.Namespace == "" {
 		cfg.kube.Namespace = cfg.kubeFlags.namespace
 	}
-	model, err := devfile.Load(ctx, path, opts)
-	if err != nil {
-		return err // *devfile.Error reads "PATH:LINE:COL: message"
+	model, loadErr := devfile.Load(ctx, path, opts)
+	var de *devfile.Error
+	switch {
+	case loadErr != nil && ctx.Err() != nil:
+		return loadErr
+	case errors.As(loadErr, &de):
+		// A mistake in the Devfile: as Tilt does, devloop starts anyway,
+		// shows the error and loads the Devfile again when it changes.
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return err
+		}
+		model = &devfile.Model{Path: abs, Dependencies: de.Dependencies}
+		fmt.Fprintf(s.Out, "devloop: Devfile error: %v\ndevloop: waiting for a fix: the Devfile loads again when it changes\n", loadErr)
+	case loadErr != nil:
+		return loadErr // no Devfile to watch: nothing to wait for
 	}
 	var ignore []string
 	for _, name := range []string{".devloopignore", ".tiltignore"} {
@@ -169,6 +182,7 @@ func runUp(ctx context.Context, cfg upConfig, s Streams) error {
 	}
 	ecfg := engine.Config{
 		Model:       model,
+		LoadErr:     loadErr,
 		WatchIgnore: ignore,
 		Loader:      engine.LoaderFunc(func(ctx context.Context) (*devfile.Model, error) { return devfile.Load(ctx, path, opts) }),
 		Runner:      engine.ProcRunner{Supervisor: cfg.supervisor},
@@ -177,20 +191,22 @@ func runUp(ctx context.Context, cfg upConfig, s Streams) error {
 	// The dashboard and the local resources start at once; Kubernetes
 	// resources wait, saying so, while the engine prepares the cluster (a
 	// kind cluster takes a minute to create).
+	// The engine asks for the cluster when the first model that needs one
+	// is loaded (now, or after a fix or an edit of the Devfile).
 	release := func() {}
-	if cluster.Needed(model) {
+	if loadErr == nil && cluster.Needed(model) {
 		ecfg.KubeWaiting = cluster.Waiting(model)
-		ko := cfg.kube
-		if ko.Logger == nil {
-			ko.Logger = cfg.logger
+	}
+	ko := cfg.kube
+	if ko.Logger == nil {
+		ko.Logger = cfg.logger
+	}
+	ecfg.Kube = func(ctx context.Context, m *devfile.Model, progress func(string, builder.Progress)) (engine.Kube, error) {
+		k, rel, err := cluster.Up(ctx, m, ko, s.Out, progress)
+		if rel != nil {
+			release = rel // read after the engine stopped
 		}
-		ecfg.Kube = func(ctx context.Context, progress func(string, builder.Progress)) (engine.Kube, error) {
-			k, rel, err := cluster.Up(ctx, model, ko, s.Out, progress)
-			if rel != nil {
-				release = rel // read after the engine stopped
-			}
-			return k, err
-		}
+		return k, err
 	}
 	eng, err := engine.New(ecfg)
 	if err != nil {

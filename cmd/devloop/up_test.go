@@ -240,7 +240,26 @@ func TestUpExample(t *testing.T) {
 	dir := copyExample(t)
 	state := t.TempDir()
 	port, appPort := freePort(t), freePort(t)
+
+	// Broken at start: devloop runs anyway, shows the error and waits for
+	// the fix, as Tilt does.
+	devfilePath := filepath.Join(dir, "Devfile")
+	good, err := os.ReadFile(devfilePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(devfilePath, []byte("x = 1\nlocal_resource(\"a\", cmd=undefined_name)\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	d := startUp(t, bin, dir, port, appPort, state)
+	d.wait(`^devloop: waiting for a fix`)
+	d.wait(`dashboard at http`)
+	if v := getView(t, port); !strings.HasPrefix(v.Devfile.Error, devfilePath+":2:") || len(v.Resources) != 0 {
+		t.Fatalf("GET /api/view with a Devfile broken at start: error %q, %d resources; want %s:2:... and none", v.Devfile.Error, len(v.Resources), devfilePath)
+	}
+	if err := os.WriteFile(devfilePath, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	pid1, _ := strconv.Atoi(d.wait(serverPID)[1])
 	d.wait(readyServer)
@@ -278,8 +297,6 @@ func TestUpExample(t *testing.T) {
 	}
 
 	// A broken Devfile: the error shows, the last good model keeps running.
-	devfilePath := filepath.Join(dir, "Devfile")
-	good, _ := os.ReadFile(devfilePath)
 	if err := os.WriteFile(devfilePath, append(good, []byte("\nlocal_resource(\n")...), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -350,11 +367,7 @@ func TestUpErrors(t *testing.T) {
 
 	dir := t.TempDir()
 	ok := filepath.Join(dir, "Devfile")
-	bad := filepath.Join(dir, "Broken")
 	if err := os.WriteFile(ok, []byte("print('hi')\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bad, []byte("x = 1\nlocal_resource(\"a\", cmd=undefined_name)\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
@@ -364,7 +377,6 @@ func TestUpErrors(t *testing.T) {
 		want []string
 	}{
 		{"port in use", []string{"up", "-f", ok, "--port", strconv.Itoa(busyPort)}, []string{strconv.Itoa(busyPort), "--port"}},
-		{"broken Devfile", []string{"up", "-f", bad, "--port", strconv.Itoa(freePort(t))}, []string{bad + ":2:"}},
 		{"missing Devfile", []string{"up", "-f", filepath.Join(dir, "nope")}, []string{"nope", "-f"}},
 		{"directory without a Devfile", []string{"up", "-f", t.TempDir()}, []string{"no Devfile or Tiltfile in", "-f PATH"}},
 	}
