@@ -144,7 +144,8 @@ func (c *Cluster) Kube(progress func(ref string, ev builder.Progress), live bool
 		return engine.Kube{}, err
 	}
 	c.builder = b
-	k := engine.Kube{Builder: b, Cluster: c.client}
+	k := engine.Kube{Builder: b, Cluster: c.client,
+		Target: &engine.KubeTarget{Context: c.client.Context(), Namespace: c.client.Namespace(), Registry: c.registry.Host}}
 	if !live {
 		return k, nil
 	}

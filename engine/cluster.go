@@ -64,6 +64,8 @@ type Kube struct {
 	// a context devloop must not deploy to, ...): Kubernetes resources
 	// show it.
 	Err error
+	// Target is where Kubernetes resources deploy, for the View.
+	Target *KubeTarget
 }
 
 // defaultKubeWaiting is what Kubernetes resources wait for when
@@ -122,6 +124,7 @@ func (l *loop) onKube(m kubeMsg) {
 		m.k.Forwarder = f
 	}
 	l.e.kube = m.k
+	l.dirty = true // the View shows the target
 	l.kubeWait, l.noK8s = "", noK8sReason(m.k.Err, m.k.Cluster)
 	if l.noK8s != "" {
 		l.logf("", "%s", l.noK8s)

@@ -891,11 +891,12 @@ func TestKubeOnDemand(t *testing.T) {
 				return k.kube, nil
 			}
 		}
+		k.kube.Target = &KubeTarget{Context: "kind-dev", Namespace: "team", Registry: "localhost:5005"}
 		k.run.exits["gen"] = nil
 		k.with(model(local("gen", "gen", "")))
 		defer k.stop()
-		if len(asked) != 0 {
-			t.Fatalf("Config.Kube called for a local-only model")
+		if len(asked) != 0 || k.e.Snapshot().Kube != nil {
+			t.Fatalf("Config.Kube called for a local-only model, or the View names a target")
 		}
 		withApi := model(local("gen", "gen", ""), k8s("api"))
 		k.loader.results = []loadResult{{m: withApi}}
@@ -906,5 +907,8 @@ func TestKubeOnDemand(t *testing.T) {
 		}
 		k.want("apply deployment/api")
 		k.wantPhase("api", PhaseDeploying)
+		if got := k.e.Snapshot().Kube; got == nil || *got != *k.kube.Target {
+			t.Errorf("View.Kube = %+v, want %+v", got, *k.kube.Target)
+		}
 	})
 }

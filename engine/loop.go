@@ -385,6 +385,10 @@ func (l *loop) publish() {
 	if l.cluster.err != "" {
 		v.Cluster = &ClusterStatus{Error: l.cluster.err, Since: l.cluster.since}
 	}
+	if t := l.e.kube.Target; t != nil {
+		c := *t
+		v.Kube = &c
+	}
 	for _, name := range l.order {
 		v.Resources = append(v.Resources, l.res[name].cache.view)
 	}

@@ -29,6 +29,17 @@ type View struct {
 	LogSeq uint64 `json:"log_seq"`
 	// Cluster is set while the cluster does not answer.
 	Cluster *ClusterStatus `json:"cluster,omitempty"`
+	// Kube is where Kubernetes resources deploy, once the cluster is
+	// prepared; nil before, and for a Devfile without them.
+	Kube *KubeTarget `json:"kube,omitempty"`
+}
+
+// KubeTarget is the kube context and default namespace devloop deploys to,
+// and the registry images are pushed to ("" when none).
+type KubeTarget struct {
+	Context   string `json:"context"`
+	Namespace string `json:"namespace"`
+	Registry  string `json:"registry,omitempty"`
 }
 
 // ClusterStatus says that the cluster does not answer, why, and since when.

@@ -269,6 +269,11 @@ func TestDashboard(t *testing.T) {
 		b.waitFor(t, ctx, "the cluster banner goes away", `document.getElementById("cluster-error").hidden`)
 	})
 
+	t.Run("the kube context and namespace show in the header", func(t *testing.T) {
+		eng.SetKube(&engine.KubeTarget{Context: "kind-shop", Namespace: "team", Registry: "localhost:5005"})
+		b.waitFor(t, ctx, "the context shows", `document.getElementById("kube").textContent === "⎈ kind-shop · team"`)
+	})
+
 	t.Run("100k log lines keep the DOM small", func(t *testing.T) {
 		b.mustEval(t, ctx, `document.getElementById("all").click()`, nil)
 		const n = 100_000

@@ -54,6 +54,9 @@ type Message struct {
 	// Cluster is the cluster's status when it changed (delta only): an
 	// empty Error means it answers again.
 	Cluster *engine.ClusterStatus `json:"cluster,omitempty"`
+	// Kube is where Kubernetes resources deploy, when it changed (delta
+	// only).
+	Kube *engine.KubeTarget `json:"kube,omitempty"`
 	// Logs are log lines after the client's cursor, oldest first.
 	Logs []engine.LogLine `json:"logs,omitempty"`
 	// LogCursor is the Seq to pass as log_after when reconnecting.
@@ -74,6 +77,7 @@ type client struct {
 	names    []string
 	devfile  engine.DevfileStatus
 	cluster  engine.ClusterStatus
+	kube     engine.KubeTarget
 	cursor   uint64
 }
 
@@ -190,6 +194,7 @@ func (h *hub) snapshot(c *client, v engine.View) (*Message, bool) {
 	}
 	c.devfile = v.Devfile
 	c.cluster = clusterOf(v)
+	c.kube = kubeOf(v)
 	c.cursor = c.logAfter
 	if c.cursor > v.LogSeq {
 		c.cursor = 0
@@ -229,11 +234,23 @@ func (h *hub) delta(c *client, v engine.View) (*Message, bool) {
 		m.Cluster = &cl
 		c.cluster = cl
 	}
+	if k := kubeOf(v); k != c.kube {
+		m.Kube = &k
+		c.kube = k
+	}
 	more := h.logs(c, v, m)
-	if m.Resources == nil && m.Names == nil && m.Devfile == nil && m.Cluster == nil && m.Logs == nil {
+	if m.Resources == nil && m.Names == nil && m.Devfile == nil && m.Cluster == nil && m.Kube == nil && m.Logs == nil {
 		return nil, more
 	}
 	return m, more
+}
+
+// kubeOf is v's kube target, the zero value before there is one.
+func kubeOf(v engine.View) engine.KubeTarget {
+	if v.Kube == nil {
+		return engine.KubeTarget{}
+	}
+	return *v.Kube
 }
 
 // clusterOf is v's cluster status, the zero value when it answers.

@@ -552,6 +552,7 @@
       state.order = (v.resources || []).map((r) => r.name);
       state.devfile = v.devfile || {};
       state.cluster = v.cluster || null;
+      state.kube = v.kube || null;
     } else {
       for (const r of m.resources || []) {
         if (!state.resources.has(r.name) && !m.names) state.order.push(r.name);
@@ -563,6 +564,7 @@
       }
       if (m.devfile) state.devfile = m.devfile;
       if (m.cluster) state.cluster = m.cluster.error ? m.cluster : null;
+      if (m.kube) state.kube = m.kube;
     }
     state.seq = m.seq;
     if (m.logs) appendLogs(m.logs);
@@ -581,6 +583,8 @@
     const w = d.warnings || [];
     $('devfile-warnings').hidden = !w.length;
     $('devfile-warnings').textContent = w.map((x) => 'warning: ' + x).join('\n');
+    const k = state.kube;
+    $('kube').textContent = k ? '⎈ ' + k.context + (k.namespace ? ' · ' + k.namespace : '') : '';
     const c = state.cluster;
     $('cluster-error').hidden = !c;
     $('cluster-error').textContent = c ? 'The cluster does not answer (since ' + ago(time(c.since)) + '): ' + stripAnsi(c.error) : '';

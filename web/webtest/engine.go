@@ -213,6 +213,14 @@ func (e *Engine) SetDevfile(d engine.DevfileStatus) {
 	e.publish()
 }
 
+// SetKube sets where Kubernetes resources deploy and publishes.
+func (e *Engine) SetKube(k *engine.KubeTarget) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.view.Kube = k
+	e.publish()
+}
+
 // SetCluster sets the cluster's status (nil: it answers) and publishes.
 func (e *Engine) SetCluster(c *engine.ClusterStatus) {
 	e.mu.Lock()
