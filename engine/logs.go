@@ -13,11 +13,14 @@ type logBounds struct {
 	total       int
 }
 
-// defaultLogBounds: 1 MiB per resource is what Tilt keeps after truncating
-// (tens of thousands of typical lines, far more than anyone scrolls back
-// through), and the 16 MiB total keeps devloop's memory small with dozens of
-// chatty resources while a quiet resource keeps its history.
-var defaultLogBounds = logBounds{perResource: 1 << 20, total: 16 << 20}
+// defaultLogBounds: 2 MiB per resource (tens of thousands of typical lines;
+// at 1 MiB a storm of 50 chatty resources left `logs -f` about 2,500 lines
+// of each to catch up with, and it lost a third of them), and the 32 MiB
+// total keeps devloop's memory small with dozens of chatty resources (12M
+// lines from 50 resources kept RSS near 120 MB at half these bounds) while
+// a quiet resource keeps its history. What is dropped is never silent: a
+// marker line per resource says how many.
+var defaultLogBounds = logBounds{perResource: 2 << 20, total: 32 << 20}
 
 // lineOverhead approximates a LogLine's memory besides its text.
 const lineOverhead = 64
