@@ -76,7 +76,9 @@ const (
 
 // Progress is one event of a build.
 type Progress struct {
-	Kind    ProgressKind
+	Kind ProgressKind
+	// Message is a ProgressMessage's text, or how far a running step got
+	// (a ProgressStep that is not Done: "pushing layers: 12.0 MB of 30.0 MB").
 	Message string
 	// Step is the BuildKit vertex name, e.g. "[stage-1 2/3] RUN make".
 	Step     string

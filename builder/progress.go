@@ -27,7 +27,20 @@ type stepState struct {
 	log       []byte
 	announced bool
 	finished  bool
+	// statuses are the step's byte counts by status ID (a layer being
+	// pushed, an image being exported); reported is when the last
+	// "still running" line went out.
+	statuses map[string]byteStatus
+	latest   string
+	reported time.Time
 }
+
+type byteStatus struct{ current, total int64 }
+
+// progressEvery is how often a step that runs long says how far it got
+// (bytes pushed, exported, pulled): the first time after it ran that long,
+// then at that pace. Shorter steps stay one line each.
+const progressEvery = 2 * time.Second
 
 // steps tracks BuildKit vertices in the order they first appear.
 type steps struct {
@@ -58,6 +71,28 @@ func (s *steps) trace() []Step {
 		out = append(out, Step{Name: st.name, Cached: st.cached, Duration: st.duration(), Error: st.err})
 	}
 	return out
+}
+
+// bytes says how far the step's byte counts got: "pushing layers: 120 MB
+// of 300 MB", or "… 12 MB" when BuildKit gives no total; "" without any.
+func (st *stepState) bytes() string {
+	var cur, tot int64
+	for _, b := range st.statuses {
+		cur += b.current
+		tot += b.total
+	}
+	switch {
+	case tot > 0:
+		return fmt.Sprintf("%s: %s of %s", st.latest, megabytes(min(cur, tot)), megabytes(tot))
+	case cur > 0:
+		return fmt.Sprintf("%s: %s", st.latest, megabytes(cur))
+	}
+	return ""
+}
+
+// megabytes formats n bytes as "12.3 MB" (decimal, as docker prints sizes).
+func megabytes(n int64) string {
+	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
 }
 
 func (st *stepState) duration() time.Duration {
@@ -99,6 +134,21 @@ func (s *steps) update(ss *client.SolveStatus, emit func(Progress)) {
 		if !st.finished && st.completed != nil {
 			st.finished = true
 			emit(Progress{Kind: ProgressStep, Step: st.name, Done: true, Cached: st.cached, Duration: st.duration(), Error: st.err})
+		}
+	}
+	for _, vs := range ss.Statuses {
+		st := s.get(vs.Vertex)
+		if st.statuses == nil {
+			st.statuses = map[string]byteStatus{}
+		}
+		st.statuses[vs.ID] = byteStatus{current: vs.Current, total: vs.Total}
+		st.latest = vs.ID
+		if st.finished || st.started == nil || vs.Timestamp.Sub(*st.started) < progressEvery || vs.Timestamp.Sub(st.reported) < progressEvery {
+			continue
+		}
+		if msg := st.bytes(); msg != "" {
+			st.reported = vs.Timestamp
+			emit(Progress{Kind: ProgressStep, Step: st.name, Message: msg})
 		}
 	}
 	for _, l := range ss.Logs {

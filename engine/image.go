@@ -134,6 +134,8 @@ func (e *Engine) buildProgress(ref string, ev builder.Progress) {
 		text = ev.Message
 	case builder.ProgressStep:
 		switch {
+		case !ev.Done && ev.Message != "":
+			text = "▸ " + ev.Step + ": " + ev.Message
 		case !ev.Done:
 			text = "▸ " + ev.Step
 		case ev.Error != "":

@@ -572,6 +572,8 @@ func TestBuildProgress(t *testing.T) {
 	}{
 		{name: "message", ev: builder.Progress{Kind: builder.ProgressMessage, Message: "BuildKit: unix:///run/buildkit.sock"}, want: "BuildKit: unix:///run/buildkit.sock"},
 		{name: "step start", ev: builder.Progress{Kind: builder.ProgressStep, Step: "[2/3] RUN make"}, want: "▸ [2/3] RUN make"},
+		{name: "step still running", ev: builder.Progress{Kind: builder.ProgressStep, Step: "exporting to image", Message: "pushing layers: 12.0 MB of 30.0 MB"},
+			want: "▸ exporting to image: pushing layers: 12.0 MB of 30.0 MB"},
 		{name: "step cached", ev: builder.Progress{Kind: builder.ProgressStep, Step: "[2/3] RUN make", Done: true, Cached: true}, want: "✓ [2/3] RUN make (cached)"},
 		{name: "step failed", ev: builder.Progress{Kind: builder.ProgressStep, Step: "[2/3] RUN make", Done: true, Error: "exit code 2"}, want: "✗ [2/3] RUN make: exit code 2"},
 		{name: "log", ev: builder.Progress{Kind: builder.ProgressLog, Log: []byte("cc main.c\n")}, want: "cc main.c"},
