@@ -212,9 +212,10 @@ type kindInfo struct {
 }
 
 func (i kindInfo) Info(msg string) {
-	// kind announces each step ("• Preparing nodes ...") and then its end
-	// ("✓ Preparing nodes"); the end alone says the same with half the lines.
-	if i.progress && !strings.HasPrefix(strings.TrimSpace(msg), "•") {
+	// kind announces each step ("• Starting control-plane ...") and then
+	// its end ("✓ Starting control-plane"): both are shown, so that a step
+	// that takes twenty seconds says what is being waited for meanwhile.
+	if i.progress {
 		i.k.line(msg)
 		return
 	}

@@ -60,7 +60,7 @@ func TestKindLogger(t *testing.T) {
 	k.V(0).Infof(" ✓ %s", "Preparing nodes 📦")
 	k.V(1).Info("debug detail")
 	k.Warn("low disk")
-	if got, want := progress.String(), "kind: ✓ Preparing nodes 📦\nkind: warning: low disk\n"; got != want {
+	if got, want := progress.String(), "kind: • Preparing nodes 📦  ...\nkind: ✓ Preparing nodes 📦\nkind: warning: low disk\n"; got != want {
 		t.Errorf("kind logger progress = %q, want %q", got, want)
 	}
 }
