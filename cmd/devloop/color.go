@@ -28,9 +28,9 @@ const (
 )
 
 // nameColors are the colours of resource names: the terminal's own
-// palette (so they follow its theme), without red and green, which mean
-// error and ready.
-var nameColors = []string{"\x1b[36m", "\x1b[35m", "\x1b[34m", "\x1b[33m", "\x1b[96m", "\x1b[95m", "\x1b[94m"}
+// palette (so they follow its theme), without red, green and yellow, which
+// mean error, ready and on the way.
+var nameColors = []string{"\x1b[36m", "\x1b[35m", "\x1b[34m", "\x1b[96m", "\x1b[95m", "\x1b[94m"}
 
 // nameColor is name's colour, the same in every run.
 func nameColor(name string) string {
