@@ -217,6 +217,9 @@ type k8sState struct {
 	// liveUpdate is its live update state, nil when none of its images has a
 	// live_update.
 	liveUpdate *liveState
+	// retry asks for another update if the running one fails: it ran when
+	// the cluster answered again after an outage (recovered).
+	retry bool
 }
 
 // follow is what runs for a deployed Kubernetes resource: the watch of its
@@ -230,6 +233,9 @@ type follow struct {
 	cancel      context.CancelFunc // logs and forwards
 	watchCancel context.CancelFunc
 	forwards    []chan kube.Target
+	// confirm holds the phase off ready until the watch reports a status:
+	// the cluster answered again after an outage (recovered).
+	confirm bool
 }
 
 // stopFollow ends what follows r's pods.
@@ -375,7 +381,7 @@ func (l *loop) onStatus(m statusMsg) {
 	if r == nil || r.k8s.follow.gen != m.gen || r.k8s.follow.watchCancel == nil {
 		return
 	}
-	r.k8s.status = m.status
+	r.k8s.status, r.k8s.follow.confirm = m.status, false
 	r.liveStatus(m.status)
 	if r.worker.gen != 0 || r.k8s.failed || (r.k8s.liveUpdate != nil && r.k8s.liveUpdate.runErr != "") {
 		// An update is running, or the last one (or its live update's
@@ -390,6 +396,10 @@ func (l *loop) onStatus(m statusMsg) {
 // failed end r's current update.
 func (l *loop) showStatus(r *resource) {
 	st := r.k8s.status
+	if r.k8s.follow.confirm {
+		r.phase, r.err, r.waiting = PhaseDeploying, "", waitingAfterOutage
+		return
+	}
 	switch st.State {
 	case kube.StateReady, kube.StateSucceeded:
 		l.ready(r)

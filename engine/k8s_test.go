@@ -877,3 +877,6 @@ func TestClusterPing(t *testing.T) {
 		}
 	})
 }
+
+// Rewatch records that the pinger restarted the pod watches.
+func (c *pingingCluster) Rewatch() { c.rec.add("rewatch") }
