@@ -40,6 +40,15 @@ type Pinger interface {
 
 var _ Pinger = (*kube.Client)(nil)
 
+// Deleter deletes the objects devloop applied among objs, keeping
+// Namespaces and what it did not create (*kube.Client, as `devloop
+// down`): a disabled resource's objects.
+type Deleter interface {
+	DeleteManaged(ctx context.Context, objs []*unstructured.Unstructured, opts kube.DownOptions) ([]kube.DownResult, error)
+}
+
+var _ Deleter = (*kube.Client)(nil)
+
 // Rewatcher restarts the pod watches (*kube.Client). The pinger calls it
 // when the cluster answers again: the watches' retries back off during an
 // outage (up to 30 s in client-go), and what the cluster did meanwhile

@@ -880,3 +880,81 @@ func TestClusterPing(t *testing.T) {
 
 // Rewatch records that the pinger restarted the pod watches.
 func (c *pingingCluster) Rewatch() { c.rec.add("rewatch") }
+
+// deletingCluster is a fakeCluster that deletes ("delete deployment/api,
+// namespace/dev"): Namespaces are kept, as kube.DeleteManaged keeps them;
+// while hold is open DeleteManaged waits for it to close.
+type deletingCluster struct {
+	*fakeCluster
+	hold chan struct{}
+}
+
+func (c *deletingCluster) DeleteManaged(ctx context.Context, objs []*unstructured.Unstructured, opts kube.DownOptions) ([]kube.DownResult, error) {
+	var names []string
+	var out []kube.DownResult
+	for _, o := range objs {
+		names = append(names, strings.ToLower(o.GetKind())+"/"+o.GetName())
+		r := kube.DownResult{Ref: kube.Ref{Kind: o.GetKind(), Name: o.GetName()}, Action: kube.DownDeleted}
+		if o.GetKind() == "Namespace" && !opts.DeleteNamespaces {
+			r.Action, r.Why = kube.DownKept, "a Namespace"
+		}
+		out = append(out, r)
+	}
+	c.rec.add("delete " + strings.Join(names, ","))
+	if c.hold != nil {
+		select {
+		case <-c.hold:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return out, nil
+}
+
+// TestK8sDisableTakesDown: disabling a deployed resource stops following
+// its pods and deletes its objects (keeping its Namespace), saying so in
+// its log; enabling it while they are deleted applies them again once
+// that is done.
+func TestK8sDisableTakesDown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		api := withForward(k8s("api", "app"), 8000, 8080)
+		api.Objects = append(api.Objects, devfile.Object{APIVersion: "v1", Kind: "Namespace", Name: "dev",
+			YAML: "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: dev\n"})
+		var dc *deletingCluster
+		k := startK8s(t, k8sModel([]devfile.Image{image("app", "FROM scratch\n")}, api), func(k *k8sHarness) {
+			dc = &deletingCluster{fakeCluster: k.cluster, hold: make(chan struct{})}
+			k.kube.Cluster = dc
+		})
+		defer k.stop()
+		k.want("build app", "apply deployment/api,namespace/dev app=reg/app@sha256:1", "forward 8000->8080")
+		k.cluster.report(t, "api", ready)
+		k.wantPhase("api", PhaseReady)
+
+		if err := k.e.SetEnabled(context.Background(), "api", false); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		k.want("delete deployment/api,namespace/dev")
+		if r := k.wantPhase("api", PhaseDisabled); r.Waiting != takingDown {
+			t.Errorf("api waiting while disabled = %q, want %q", r.Waiting, takingDown)
+		}
+		for what, m := range map[string]map[string][]*watchCall{"watches": k.cluster.watches, "logs": k.cluster.logs, "forwards": k.cluster.forwards} {
+			if n := k.cluster.running(m, "api"); n != 0 {
+				t.Errorf("running %s of disabled api = %d, want 0", what, n)
+			}
+		}
+
+		if err := k.e.SetEnabled(context.Background(), "api", true); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		k.want() // not before the objects are deleted
+		close(dc.hold)
+		synctest.Wait()
+		k.want("build app", "apply deployment/api,namespace/dev app=reg/app@sha256:2", "forward 8000->8080")
+		wantLogLine(t, k.e, "api", "disabled: deleted deployment/api")
+		wantLogLine(t, k.e, "api", "disabled: kept namespace/dev (a Namespace)")
+		k.cluster.report(t, "api", ready)
+		k.wantPhase("api", PhaseReady)
+	})
+}

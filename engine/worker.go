@@ -152,6 +152,9 @@ func (l *loop) end(w work) (*resource, bool) {
 	}
 	r.worker.gen, r.worker.owned, r.worker.cancel = 0, false, nil
 	r.k8s.gate = nil
+	if r.k8s.takeDown && !r.enabled {
+		l.takeDown(r) // disabled while this worker ran
+	}
 	return r, owned
 }
 
