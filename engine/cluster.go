@@ -169,7 +169,12 @@ func (l *loop) startPing() {
 
 func (l *loop) onPing(m pingMsg) {
 	lost := l.cluster.since
-	l.cluster.err, l.cluster.since = m.err, l.e.cfg.Now()
+	if l.cluster.err == "" || m.err == "" {
+		// since is when it stopped answering, not when its error changed
+		// (refused, then a starting API server's failing checks).
+		l.cluster.since = l.e.cfg.Now()
+	}
+	l.cluster.err = m.err
 	l.dirty = true
 	if m.err != "" {
 		l.logf("", "cannot reach the cluster: %s", m.err)
@@ -207,7 +212,7 @@ func (l *loop) recovered(lost time.Time) {
 			r.k8s.retry = true
 		case r.phase == PhaseError && !r.failedAt.Before(from):
 			l.retry(r)
-		case r.k8s.follow.watchCancel != nil:
+		case r.k8s.follow.watchCancel != nil && r.phase != PhaseError:
 			r.k8s.follow.confirm = true
 			r.phase, r.waiting = PhaseDeploying, waitingAfterOutage
 		}

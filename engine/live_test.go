@@ -319,6 +319,11 @@ func TestClusterOutageRetries(t *testing.T) {
 		if r := k.wantPhase("api", PhaseError); r.Error != "apply failed: connection refused" {
 			t.Fatalf("api error during the outage = %q, want the failed apply", r.Error)
 		}
+		// A restarting API server answers, not ready, before it is: the
+		// outage goes on.
+		pc.set(errors.New("the API server of kube context kind-dev (https://127.0.0.1:1) is not ready: etcd failing"))
+		time.Sleep(3 * pingEvery)
+		synctest.Wait()
 
 		recover()
 		k.want("rewatch", "build app", "apply deployment/api app=reg/app@sha256:3")
