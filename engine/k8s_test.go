@@ -44,7 +44,8 @@ func (r *recorder) take() []string {
 // an image is reg/REF@sha256:N. fail[ref] makes that image fail once.
 // progress[ref] are events the next build of ref reports, once (as one
 // build shared by its callers does), to onProgress: the function
-// Config.Kube was given.
+// Config.Kube was given. While hold is open, builds wait for it to close
+// or their ctx to end.
 type fakeBuilder struct {
 	rec        *recorder
 	mu         sync.Mutex
@@ -52,10 +53,21 @@ type fakeBuilder struct {
 	fail       map[string]error
 	progress   map[string][]builder.Progress
 	onProgress func(ref string, ev builder.Progress)
+	hold       chan struct{}
 }
 
 func (b *fakeBuilder) BuildAll(ctx context.Context, images []devfile.Image, refs ...string) (map[string]builder.Result, error) {
 	b.rec.add("build " + strings.Join(refs, ","))
+	b.mu.Lock()
+	hold := b.hold
+	b.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out := map[string]builder.Result{}
@@ -956,5 +968,34 @@ func TestK8sDisableTakesDown(t *testing.T) {
 		wantLogLine(t, k.e, "api", "disabled: kept namespace/dev (a Namespace)")
 		k.cluster.report(t, "api", ready)
 		k.wantPhase("api", PhaseReady)
+	})
+}
+
+// TestK8sDisableDuringUpdate: a resource disabled while its update builds
+// deletes its objects once that update's worker ended, not beside it.
+func TestK8sDisableDuringUpdate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := startK8s(t, k8sModel([]devfile.Image{image("app", "FROM scratch\n")}, k8s("api", "app")), func(k *k8sHarness) {
+			k.kube.Cluster = &deletingCluster{fakeCluster: k.cluster}
+		})
+		defer k.stop()
+		k.want("build app", "apply deployment/api app=reg/app@sha256:1")
+		k.cluster.report(t, "api", ready)
+
+		k.build.mu.Lock()
+		k.build.hold = make(chan struct{})
+		k.build.mu.Unlock()
+		k.batch(proj + "/app/main.go")
+		k.want("build app")
+		if err := k.e.SetEnabled(context.Background(), "api", false); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		k.want("delete deployment/api") // after the cancelled build returned
+		r := k.wantPhase("api", PhaseDisabled)
+		if r.Waiting != "" {
+			t.Errorf("api waiting once its objects are deleted = %q, want none", r.Waiting)
+		}
+		wantLogLine(t, k.e, "api", "disabled: deleted deployment/api")
 	})
 }
