@@ -42,6 +42,26 @@ type Pinger interface {
 
 var _ Pinger = (*kube.Client)(nil)
 
+// Deleter deletes the objects devloop applied among objs, keeping
+// Namespaces and what it did not create (*kube.Client, as `devloop
+// down`): a disabled resource's objects.
+type Deleter interface {
+	DeleteManaged(ctx context.Context, objs []*unstructured.Unstructured, opts kube.DownOptions) ([]kube.DownResult, error)
+}
+
+var _ Deleter = (*kube.Client)(nil)
+
+// Rewatcher restarts the pod watches (*kube.Client). The pinger calls it
+// when the cluster answers again: the watches' retries back off during an
+// outage (up to 30 s in client-go), and what the cluster did meanwhile
+// (containers restarted with the image's files, pods replaced) would show
+// only then.
+type Rewatcher interface {
+	Rewatch()
+}
+
+var _ Rewatcher = (*kube.Client)(nil)
+
 // pingEvery is how often the cluster is pinged: a stopped cluster (docker
 // stop, a laptop waking up) shows within seconds, and a GET /readyz every
 // few seconds costs the API server nothing. pingTimeout bounds one ping:
@@ -153,13 +173,71 @@ func (l *loop) startPing() {
 }
 
 func (l *loop) onPing(m pingMsg) {
-	l.cluster.err, l.cluster.since = m.err, l.e.cfg.Now()
+	lost := l.cluster.since
+	if l.cluster.err == "" || m.err == "" {
+		// since is when it stopped answering, not when its error changed
+		// (refused, then a starting API server's failing checks).
+		l.cluster.since = l.e.cfg.Now()
+	}
+	l.cluster.err = m.err
+	l.dirty = true
 	if m.err != "" {
 		l.logf("", "cannot reach the cluster: %s", m.err)
-	} else {
-		l.logf("", "the cluster answers again")
+		return
 	}
-	l.dirty = true
+	l.logf("", "the cluster answers again")
+	l.recovered(lost)
+}
+
+// outageSlack is how long before the ping noticed an outage it may have
+// begun: a ping period and a ping's timeout. An update that failed since
+// then may have failed for the outage.
+const outageSlack = pingEvery + pingTimeout
+
+// recovered picks up the Kubernetes resources after the cluster, lost at
+// lost (when the ping noticed), answers again; the pinger restarted the
+// pod watches (Rewatcher). A resource whose update failed during the
+// outage updates again, and one whose update still runs does if it fails
+// (k8sState.retry); changes a live update held are looked at again. A
+// deployed resource waits for its pods' status from the restarted watch
+// before it shows ready again: its containers may have restarted with
+// the image's files, and the catch-up sync (liveUpdate) must run first.
+func (l *loop) recovered(lost time.Time) {
+	from := lost.Add(-outageSlack)
+	for _, name := range l.order {
+		r := l.res[name]
+		if r.spec.Local != nil || !r.enabled || r.k8s.unavailable != "" {
+			continue
+		}
+		if ls := r.k8s.liveUpdate; ls != nil {
+			ls.dirty = true
+		}
+		switch {
+		case r.worker.gen != 0:
+			r.k8s.retry = true
+		case r.phase == PhaseError && !r.failedAt.Before(from):
+			l.retry(r)
+		case r.k8s.follow.watchCancel != nil && r.phase != PhaseError:
+			r.k8s.follow.confirm = true
+			r.phase, r.waiting = PhaseDeploying, waitingAfterOutage
+		}
+	}
+}
+
+// waitingAfterOutage is what a deployed resource waits for once the
+// cluster answers again.
+const waitingAfterOutage = "waiting for the pods' status after the cluster outage"
+
+// retry asks for an update of r, whose update failed while the cluster did
+// not answer.
+func (l *loop) retry(r *resource) {
+	l.logf(r.spec.Name, "the cluster answers again: updating again (the last update failed: %s)", r.err)
+	if r.want == nil {
+		r.want = &want{reason: "cluster", at: l.e.cfg.Now()}
+	}
+	if len(r.history) > 0 && r.history[0].Result == "error" {
+		r.want.files = mergeFiles(r.want.files, r.history[0].Files)
+	}
 }
 
 // ping pings p every pingEvery until ctx ends, and tells the loop when the
@@ -185,6 +263,9 @@ func (e *Engine) ping(ctx context.Context, p Pinger) {
 			now = err.Error()
 		}
 		if now != last {
+			if rw, ok := p.(Rewatcher); ok && now == "" && last != "" {
+				rw.Rewatch() // before the loop hears of it: the statuses it gets next are new
+			}
 			last = now
 			if !e.send(pingMsg{err: now}) {
 				return

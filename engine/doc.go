@@ -17,8 +17,9 @@
 //     rewatch, batches mapped to resources.
 //   - image.go: images: the Builder, the image set, which resources use
 //     which image, build progress.
-//   - cluster.go: the cluster: Cluster, Forwarder, Pinger, Kube, the
-//     wait for Config.Kube, the ping.
+//   - cluster.go: the cluster: Cluster, Forwarder, Pinger, Rewatcher,
+//     Kube, the wait for Config.Kube, the ping, the recovery after an
+//     outage.
 //   - local.go: what is local_resource's own: cmd and serve_cmd, the
 //     readiness probe.
 //   - k8s.go: what is a Kubernetes resource's own: build, resource_deps

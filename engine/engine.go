@@ -184,7 +184,8 @@ func (e *Engine) Trigger(ctx context.Context, name string) error {
 	return e.request(ctx, requestMsg{name: name, trigger: true})
 }
 
-// SetEnabled enables or disables a resource; disabling stops its processes.
+// SetEnabled enables or disables a resource; disabling stops its processes
+// and deletes the objects devloop applied for it (takeDown).
 func (e *Engine) SetEnabled(ctx context.Context, name string, enabled bool) error {
 	return e.request(ctx, requestMsg{name: name, enabled: &enabled})
 }

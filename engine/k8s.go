@@ -69,14 +69,10 @@ func (e *Engine) runK8s(ctx context.Context, j k8sJob) {
 		}
 		e.send(m)
 	}
-	var objs []*unstructured.Unstructured
-	for _, o := range j.objects {
-		d, err := kube.Decode([]byte(o.YAML))
-		if err != nil {
-			done(nil, fmt.Errorf("%s %s: %w", strings.ToLower(o.Kind), o.Name, err))
-			return
-		}
-		objs = append(objs, d...)
+	objs, err := decodeObjects(j.objects)
+	if err != nil {
+		done(nil, err)
+		return
 	}
 	if len(j.refs) > 0 {
 		if e.kube.Builder == nil {
@@ -130,6 +126,19 @@ func (e *Engine) runK8s(ctx context.Context, j k8sJob) {
 		e.logs.append(j.name, fmt.Sprintf("%s %s", a.Ref, what))
 	}
 	done(applied, nil)
+}
+
+// decodeObjects decodes a resource's objects, in order.
+func decodeObjects(objects []devfile.Object) ([]*unstructured.Unstructured, error) {
+	var objs []*unstructured.Unstructured
+	for _, o := range objects {
+		d, err := kube.Decode([]byte(o.YAML))
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", strings.ToLower(o.Kind), o.Name, err)
+		}
+		objs = append(objs, d...)
+	}
+	return objs, nil
 }
 
 // startK8s runs u, a Kubernetes resource's update, in a worker (runK8s).
@@ -217,6 +226,12 @@ type k8sState struct {
 	// liveUpdate is its live update state, nil when none of its images has a
 	// live_update.
 	liveUpdate *liveState
+	// retry asks for another update if the running one fails: it ran when
+	// the cluster answered again after an outage (recovered).
+	retry bool
+	// takeDown asks for its objects to be deleted once the worker stop()
+	// disowned ends: it was disabled while an update ran.
+	takeDown bool
 }
 
 // follow is what runs for a deployed Kubernetes resource: the watch of its
@@ -230,6 +245,9 @@ type follow struct {
 	cancel      context.CancelFunc // logs and forwards
 	watchCancel context.CancelFunc
 	forwards    []chan kube.Target
+	// confirm holds the phase off ready until the watch reports a status:
+	// the cluster answered again after an outage (recovered).
+	confirm bool
 }
 
 // stopFollow ends what follows r's pods.
@@ -375,7 +393,7 @@ func (l *loop) onStatus(m statusMsg) {
 	if r == nil || r.k8s.follow.gen != m.gen || r.k8s.follow.watchCancel == nil {
 		return
 	}
-	r.k8s.status = m.status
+	r.k8s.status, r.k8s.follow.confirm = m.status, false
 	r.liveStatus(m.status)
 	if r.worker.gen != 0 || r.k8s.failed || (r.k8s.liveUpdate != nil && r.k8s.liveUpdate.runErr != "") {
 		// An update is running, or the last one (or its live update's
@@ -390,6 +408,10 @@ func (l *loop) onStatus(m statusMsg) {
 // failed end r's current update.
 func (l *loop) showStatus(r *resource) {
 	st := r.k8s.status
+	if r.k8s.follow.confirm {
+		r.phase, r.err, r.waiting = PhaseDeploying, "", waitingAfterOutage
+		return
+	}
 	switch st.State {
 	case kube.StateReady, kube.StateSucceeded:
 		l.ready(r)
@@ -423,4 +445,81 @@ func k8sLinks(spec devfile.Resource) []Link {
 		out = append(out, Link{URL: fmt.Sprintf("http://%s:%d%s", orLocalhost(pf.Host), pf.Local, pf.LinkPath), Name: pf.Name})
 	}
 	return out
+}
+
+// takeDownMsg ends the worker that deleted a disabled resource's objects.
+type takeDownMsg struct {
+	work
+	results []kube.DownResult
+	err     error
+}
+
+// takingDown is what a disabled resource waits for while its objects are
+// deleted.
+const takingDown = "deleting its objects from the cluster"
+
+// takeDown deletes the objects of r, just disabled, that devloop applied,
+// as Tilt does; Namespaces and objects devloop did not create stay
+// (Deleter, as `devloop down`). It runs as r's worker, after the update
+// that stop() disowned: enabling r again applies them in a normal update,
+// which starts once they are deleted.
+func (l *loop) takeDown(r *resource) {
+	d, ok := l.e.kube.Cluster.(Deleter)
+	if r.spec.Local != nil || !ok || l.kubeWait != "" || r.k8s.unavailable != "" || len(r.spec.Objects) == 0 {
+		return
+	}
+	r.waiting = takingDown
+	if r.worker.gen != 0 {
+		r.k8s.takeDown = true // end() starts it
+		return
+	}
+	r.k8s.takeDown = false
+	objects := slices.Clone(r.spec.Objects)
+	l.ids.gen++
+	ctx, cancel := context.WithCancel(context.Background())
+	r.worker.gen, r.worker.owned, r.worker.cancel = l.ids.gen, true, cancel
+	w := work{name: r.spec.Name, gen: r.worker.gen}
+	l.e.goWorker(func() {
+		objs, err := decodeObjects(objects)
+		var res []kube.DownResult
+		if err == nil {
+			res, err = d.DeleteManaged(ctx, objs, kube.DownOptions{})
+		}
+		l.e.send(takeDownMsg{work: w, results: res, err: err})
+	})
+}
+
+// onTakeDown says in r's log what disabling it deleted and kept.
+func (l *loop) onTakeDown(m takeDownMsg) {
+	r, owned := l.end(m.work)
+	if !owned {
+		return
+	}
+	if r.waiting == takingDown {
+		r.waiting = ""
+	}
+	var deleted, kept []string
+	for _, res := range m.results {
+		switch res.Action {
+		case kube.DownDeleted:
+			deleted = append(deleted, res.Ref.String())
+		case kube.DownKept:
+			kept = append(kept, res.Ref.String()+" ("+res.Why+")")
+		}
+	}
+	if len(deleted) > 0 {
+		l.logf(m.name, "disabled: deleted %s", strings.Join(deleted, ", "))
+	}
+	if len(kept) > 0 {
+		l.logf(m.name, "disabled: kept %s", strings.Join(kept, ", "))
+	}
+	if m.err != nil {
+		msg := fmt.Sprintf("disabled, but deleting its objects failed: %v", m.err)
+		l.logf(m.name, "%s", msg)
+		if !r.enabled {
+			r.err = msg
+		}
+	} else if len(deleted)+len(kept) == 0 {
+		l.logf(m.name, "disabled: none of its objects is in the cluster")
+	}
 }

@@ -44,7 +44,8 @@ func (r *recorder) take() []string {
 // an image is reg/REF@sha256:N. fail[ref] makes that image fail once.
 // progress[ref] are events the next build of ref reports, once (as one
 // build shared by its callers does), to onProgress: the function
-// Config.Kube was given.
+// Config.Kube was given. While hold is open, builds wait for it to close
+// or their ctx to end.
 type fakeBuilder struct {
 	rec        *recorder
 	mu         sync.Mutex
@@ -52,10 +53,21 @@ type fakeBuilder struct {
 	fail       map[string]error
 	progress   map[string][]builder.Progress
 	onProgress func(ref string, ev builder.Progress)
+	hold       chan struct{}
 }
 
 func (b *fakeBuilder) BuildAll(ctx context.Context, images []devfile.Image, refs ...string) (map[string]builder.Result, error) {
 	b.rec.add("build " + strings.Join(refs, ","))
+	b.mu.Lock()
+	hold := b.hold
+	b.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out := map[string]builder.Result{}
@@ -912,5 +924,115 @@ func TestKubeOnDemand(t *testing.T) {
 		if got := k.e.Snapshot().Kube; got == nil || *got != *k.kube.Target {
 			t.Errorf("View.Kube = %+v, want %+v", got, *k.kube.Target)
 		}
+	})
+}
+
+// Rewatch records that the pinger restarted the pod watches.
+func (c *pingingCluster) Rewatch() { c.rec.add("rewatch") }
+
+// deletingCluster is a fakeCluster that deletes ("delete deployment/api,
+// namespace/dev"): Namespaces are kept, as kube.DeleteManaged keeps them;
+// while hold is open DeleteManaged waits for it to close.
+type deletingCluster struct {
+	*fakeCluster
+	hold chan struct{}
+}
+
+func (c *deletingCluster) DeleteManaged(ctx context.Context, objs []*unstructured.Unstructured, opts kube.DownOptions) ([]kube.DownResult, error) {
+	var names []string
+	var out []kube.DownResult
+	for _, o := range objs {
+		names = append(names, strings.ToLower(o.GetKind())+"/"+o.GetName())
+		r := kube.DownResult{Ref: kube.Ref{Kind: o.GetKind(), Name: o.GetName()}, Action: kube.DownDeleted}
+		if o.GetKind() == "Namespace" && !opts.DeleteNamespaces {
+			r.Action, r.Why = kube.DownKept, "a Namespace"
+		}
+		out = append(out, r)
+	}
+	c.rec.add("delete " + strings.Join(names, ","))
+	if c.hold != nil {
+		select {
+		case <-c.hold:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return out, nil
+}
+
+// TestK8sDisableTakesDown: disabling a deployed resource stops following
+// its pods and deletes its objects (keeping its Namespace), saying so in
+// its log; enabling it while they are deleted applies them again once
+// that is done.
+func TestK8sDisableTakesDown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		api := withForward(k8s("api", "app"), 8000, 8080)
+		api.Objects = append(api.Objects, devfile.Object{APIVersion: "v1", Kind: "Namespace", Name: "dev",
+			YAML: "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: dev\n"})
+		var dc *deletingCluster
+		k := startK8s(t, k8sModel([]devfile.Image{image("app", "FROM scratch\n")}, api), func(k *k8sHarness) {
+			dc = &deletingCluster{fakeCluster: k.cluster, hold: make(chan struct{})}
+			k.kube.Cluster = dc
+		})
+		defer k.stop()
+		k.want("build app", "apply deployment/api,namespace/dev app=reg/app@sha256:1", "forward 8000->8080")
+		k.cluster.report(t, "api", ready)
+		k.wantPhase("api", PhaseReady)
+
+		if err := k.e.SetEnabled(context.Background(), "api", false); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		k.want("delete deployment/api,namespace/dev")
+		if r := k.wantPhase("api", PhaseDisabled); r.Waiting != takingDown {
+			t.Errorf("api waiting while disabled = %q, want %q", r.Waiting, takingDown)
+		}
+		for what, m := range map[string]map[string][]*watchCall{"watches": k.cluster.watches, "logs": k.cluster.logs, "forwards": k.cluster.forwards} {
+			if n := k.cluster.running(m, "api"); n != 0 {
+				t.Errorf("running %s of disabled api = %d, want 0", what, n)
+			}
+		}
+
+		if err := k.e.SetEnabled(context.Background(), "api", true); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		k.want() // not before the objects are deleted
+		close(dc.hold)
+		synctest.Wait()
+		k.want("build app", "apply deployment/api,namespace/dev app=reg/app@sha256:2", "forward 8000->8080")
+		wantLogLine(t, k.e, "api", "disabled: deleted deployment/api")
+		wantLogLine(t, k.e, "api", "disabled: kept namespace/dev (a Namespace)")
+		k.cluster.report(t, "api", ready)
+		k.wantPhase("api", PhaseReady)
+	})
+}
+
+// TestK8sDisableDuringUpdate: a resource disabled while its update builds
+// deletes its objects once that update's worker ended, not beside it.
+func TestK8sDisableDuringUpdate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := startK8s(t, k8sModel([]devfile.Image{image("app", "FROM scratch\n")}, k8s("api", "app")), func(k *k8sHarness) {
+			k.kube.Cluster = &deletingCluster{fakeCluster: k.cluster}
+		})
+		defer k.stop()
+		k.want("build app", "apply deployment/api app=reg/app@sha256:1")
+		k.cluster.report(t, "api", ready)
+
+		k.build.mu.Lock()
+		k.build.hold = make(chan struct{})
+		k.build.mu.Unlock()
+		k.batch(proj + "/app/main.go")
+		k.want("build app")
+		if err := k.e.SetEnabled(context.Background(), "api", false); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		k.want("delete deployment/api") // after the cancelled build returned
+		r := k.wantPhase("api", PhaseDisabled)
+		if r.Waiting != "" {
+			t.Errorf("api waiting once its objects are deleted = %q, want none", r.Waiting)
+		}
+		wantLogLine(t, k.e, "api", "disabled: deleted deployment/api")
 	})
 }

@@ -385,6 +385,9 @@ func (l *loop) onSyncDone(m syncDoneMsg) {
 	if !owned || r.k8s.liveUpdate == nil || r.current == nil {
 		return
 	}
+	// A sync that fails for the outage is retried anyway: its changes
+	// stay pending in the trackers.
+	r.k8s.retry = false
 	ls := r.k8s.liveUpdate
 	ls.dirty = true
 	var fallBack, runErrs, other []string
@@ -420,8 +423,10 @@ func (l *loop) onSyncDone(m syncDoneMsg) {
 	switch {
 	case len(fallBack) > 0:
 		msg := "live update failed: " + fallBack[0]
+		files := r.current.Files
 		l.finish(r, "error", msg)
 		l.rebuild(r, msg+"; rebuilding")
+		r.want.files = mergeFiles(r.want.files, files) // the build is for them
 	case len(runErrs)+len(other) > 0:
 		ls.runErr = "live update: " + strings.Join(slices.Concat(runErrs, other), "; ")
 		l.fail(r, ls.runErr)

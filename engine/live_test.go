@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -264,5 +265,104 @@ func TestLiveUpdateWithoutSyncer(t *testing.T) {
 		k.cluster.report(t, "api", podStatus("c1", "reg/app@sha256:1", true))
 		k.batch(proj + "/app/static/index.html")
 		k.want("build app", "apply deployment/api app=reg/app@sha256:2")
+	})
+}
+
+// outage stops the cluster answering pings until the returned func is
+// called: each takes a ping period to be seen.
+func outage(t *testing.T, pc *pingingCluster) (recover func()) {
+	t.Helper()
+	pc.set(errors.New("the API server of kube context kind-dev (https://127.0.0.1:1) does not answer: connection refused"))
+	time.Sleep(pingEvery)
+	synctest.Wait()
+	return func() {
+		pc.set(nil)
+		time.Sleep(pingEvery)
+		synctest.Wait()
+	}
+}
+
+func startPingingLive(t *testing.T) (*k8sHarness, *fakeSyncer, *pingingCluster) {
+	t.Helper()
+	var s *fakeSyncer
+	var pc *pingingCluster
+	k := startK8s(t, k8sModel([]devfile.Image{liveApp()}, k8s("api", "app")), func(k *k8sHarness) {
+		s = &fakeSyncer{rec: &k.rec}
+		pc = &pingingCluster{fakeCluster: k.cluster}
+		k.kube.Syncer, k.kube.Cluster = s, pc
+	})
+	k.want("build app", "apply deployment/api app=reg/app@sha256:1")
+	k.cluster.report(t, "api", podStatus("c1", "reg/app@sha256:1", true))
+	k.batch(proj + "/app/static/a.html")
+	k.want("sync c1 copy=/srv/a.html")
+	k.wantPhase("api", PhaseReady)
+	return k, s, pc
+}
+
+// TestClusterOutageRetries: an edit made while the cluster does not answer
+// fails (the exec, then the rebuild's apply); when the cluster answers
+// again the pod watches restart and the failed update runs again, with
+// the edit.
+func TestClusterOutageRetries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k, s, pc := startPingingLive(t)
+		defer k.stop()
+
+		recover := outage(t, pc)
+		s.errs = []error{&liveupdate.FallBackError{Pod: kube.PodRef{Namespace: "dev", Name: "api-1"}, Container: "app",
+			Reason: "exec into the container failed (is it running, and may you exec into it?)", Err: errors.New("connection refused")}}
+		k.cluster.mu.Lock()
+		k.cluster.applyErr["api"] = errors.New("connection refused")
+		k.cluster.mu.Unlock()
+		k.batch(proj + "/app/static/b.html")
+		k.want("sync c1 copy=/srv/b.html", "build app", "apply deployment/api app=reg/app@sha256:2")
+		if r := k.wantPhase("api", PhaseError); r.Error != "apply failed: connection refused" {
+			t.Fatalf("api error during the outage = %q, want the failed apply", r.Error)
+		}
+		// A restarting API server answers, not ready, before it is: the
+		// outage goes on.
+		pc.set(errors.New("the API server of kube context kind-dev (https://127.0.0.1:1) is not ready: etcd failing"))
+		time.Sleep(3 * pingEvery)
+		synctest.Wait()
+
+		recover()
+		k.want("rewatch", "build app", "apply deployment/api app=reg/app@sha256:3")
+		wantLogLine(t, k.e, "api", "the cluster answers again: updating again (the last update failed: apply failed: connection refused)")
+		r := k.wantPhase("api", PhaseDeploying)
+		if u := r.Current; u == nil || u.Reason != "cluster" || !slices.Equal(u.Files, []string{"app/static/b.html"}) {
+			t.Errorf("api update after the outage = %+v, want reason cluster for app/static/b.html", u)
+		}
+		k.cluster.report(t, "api", podStatus("c2", "reg/app@sha256:3", true))
+		k.want() // the new image has both files
+		k.wantPhase("api", PhaseReady)
+	})
+}
+
+// TestClusterOutageCatchUp: after an outage a deployed resource is not
+// ready until its restarted pod watch says what runs: a container that
+// restarted meanwhile (with the image's files) gets the synced files back
+// first; one that did not takes nothing.
+func TestClusterOutageCatchUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k, _, pc := startPingingLive(t)
+		defer k.stop()
+
+		outage(t, pc)()
+		k.want("rewatch")
+		if r := k.wantPhase("api", PhaseDeploying); r.Waiting != waitingAfterOutage {
+			t.Errorf("api waiting after the outage = %q, want %q", r.Waiting, waitingAfterOutage)
+		}
+		k.cluster.report(t, "api", podStatus("c1b", "reg/app@sha256:1", true))
+		k.want("sync c1b copy=/srv/a.html")
+		if u := k.wantPhase("api", PhaseReady).LastUpdate; u == nil || u.Reason != "catch-up" || u.Result != "ok" {
+			t.Errorf("api last update after the outage = %+v, want an ok catch-up", u)
+		}
+
+		outage(t, pc)()
+		k.want("rewatch")
+		k.wantPhase("api", PhaseDeploying)
+		k.cluster.report(t, "api", podStatus("c1b", "reg/app@sha256:1", true))
+		k.want() // the same container: it has the files
+		k.wantPhase("api", PhaseReady)
 	})
 }

@@ -130,6 +130,8 @@ func (l *loop) handle(m msg) {
 		l.onKube(m)
 	case pingMsg:
 		l.onPing(m)
+	case takeDownMsg:
+		l.onTakeDown(m)
 	default:
 		panic(fmt.Sprintf("engine: unknown message %T", m))
 	}
@@ -242,6 +244,7 @@ func (l *loop) onRequest(m requestMsg) error {
 		} else {
 			l.stop(r, "disabled")
 			r.phase, r.waiting, r.err = PhaseDisabled, "", ""
+			l.takeDown(r)
 		}
 		return nil
 	}

@@ -37,10 +37,12 @@ type resource struct {
 	phase   Phase
 	err     string
 	waiting string
-	queued  []string // changed files a manual resource has not applied
-	want    *want
-	current *Update
-	history []Update
+	// failedAt is when err was last set (fail, a failed update).
+	failedAt time.Time
+	queued   []string // changed files a manual resource has not applied
+	want     *want
+	current  *Update
+	history  []Update
 	// cache holds the last view built and the key it was built from
 	// (refresh): Views are immutable, so an unchanged resource shares it.
 	cache struct {

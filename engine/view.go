@@ -95,9 +95,10 @@ type Link struct {
 // Update is one build/sync/deploy/run of a resource.
 type Update struct {
 	ID int `json:"id"`
-	// Reason is "initial", "trigger", "files", "devfile", "dependency", or
-	// "catch-up" (a live update of a container that restarted or was
-	// replaced, with the changes since its image was built).
+	// Reason is "initial", "trigger", "files", "devfile", "dependency",
+	// "cluster" (run again because it failed while the cluster did not
+	// answer), or "catch-up" (a live update of a container that restarted
+	// or was replaced, with the changes since its image was built).
 	Reason string `json:"reason"`
 	// Files are the changed files that caused it (bounded, relative to the
 	// Devfile directory where possible).

@@ -152,6 +152,9 @@ func (l *loop) end(w work) (*resource, bool) {
 	}
 	r.worker.gen, r.worker.owned, r.worker.cancel = 0, false, nil
 	r.k8s.gate = nil
+	if r.k8s.takeDown && !r.enabled {
+		l.takeDown(r) // disabled while this worker ran
+	}
 	return r, owned
 }
 
@@ -163,6 +166,9 @@ func (l *loop) onStep(m stepMsg) {
 
 func (l *loop) onWorkerDone(m workerDoneMsg) {
 	r, owned := l.end(m.work)
+	if r != nil {
+		defer func() { r.k8s.retry = false }()
+	}
 	if !owned {
 		// Stopped or removed: what it started is not wanted.
 		if m.serve != nil {
@@ -175,7 +181,11 @@ func (l *loop) onWorkerDone(m workerDoneMsg) {
 		// A serve_cmd from before (or the pods of the last good deploy)
 		// keeps serving the last good build.
 		r.phase, r.err, r.waiting, r.k8s.failed = PhaseError, m.err.Error(), "", true
+		r.failedAt = l.e.cfg.Now()
 		l.finish(r, "error", r.err)
+		if m.k8s && r.k8s.retry {
+			l.retry(r)
+		}
 	case m.k8s:
 		r.liveDeployed(m.images)
 		l.deployed(r, m.applied)
@@ -205,6 +215,7 @@ func (l *loop) ready(r *resource) {
 // fail shows why as r's error and ends r's current update, if any, with it.
 func (l *loop) fail(r *resource, why string) {
 	r.phase, r.err, r.waiting = PhaseError, why, ""
+	r.failedAt = l.e.cfg.Now()
 	if r.current != nil {
 		l.finish(r, "error", why)
 	}

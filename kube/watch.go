@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"sync"
@@ -49,8 +50,11 @@ func (t Target) namespaces(def string) []string {
 }
 
 // nsCache holds the informers of one namespace, shared by every Watch.
+// stopped is closed when they stop: by Close, or by Rewatch, after which
+// the watches take new ones.
 type nsCache struct {
 	pods, replicaSets, jobs, events cache.SharedIndexInformer
+	stopped                         <-chan struct{}
 }
 
 func (n *nsCache) informers() []cache.SharedIndexInformer {
@@ -65,8 +69,9 @@ type watchState struct {
 	closed bool
 }
 
-// namespaceCache returns the started informers of namespace ns.
-func (c *Client) namespaceCache(ns string) (*nsCache, error) {
+// namespaceCaches returns the started informers of namespaces, all of
+// one start (Rewatch).
+func (c *Client) namespaceCaches(namespaces []string) ([]*nsCache, error) {
 	w := &c.watch
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -77,8 +82,19 @@ func (c *Client) namespaceCache(ns string) (*nsCache, error) {
 		w.stop = make(chan struct{})
 		w.caches = map[string]*nsCache{}
 	}
+	var out []*nsCache
+	for _, ns := range namespaces {
+		out = append(out, c.namespaceCacheLocked(ns))
+	}
+	return out, nil
+}
+
+// namespaceCacheLocked returns the informers of namespace ns, started on
+// first use; c.watch.mu is held.
+func (c *Client) namespaceCacheLocked(ns string) *nsCache {
+	w := &c.watch
 	if n, ok := w.caches[ns]; ok {
-		return n, nil
+		return n
 	}
 	f := informers.NewSharedInformerFactoryWithOptions(c.cs, 0, informers.WithNamespace(ns))
 	// Only Warning events explain failures; Normal ones are most of the
@@ -92,11 +108,30 @@ func (c *Client) namespaceCache(ns string) (*nsCache, error) {
 		replicaSets: f.Apps().V1().ReplicaSets().Informer(),
 		jobs:        f.Batch().V1().Jobs().Informer(),
 		events:      ef.Core().V1().Events().Informer(),
+		stopped:     w.stop,
 	}
 	f.Start(w.stop)
 	ef.Start(w.stop)
 	w.caches[ns] = n
-	return n, nil
+	return n
+}
+
+// Rewatch stops the informers Watch, Logs and Forward share and makes the
+// running ones start new informers, which list the cluster at once. Call
+// it when the cluster answers again after an outage: the informers retry
+// a failed list or watch with a backoff that grows to 30 s, so what
+// happened meanwhile (restarted containers, replaced pods) would show
+// only that much later. Every running Watch then reports the status it
+// sees, even an unchanged one.
+func (c *Client) Rewatch() {
+	w := &c.watch
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed || w.stop == nil {
+		return
+	}
+	close(w.stop)
+	w.stop, w.caches = nil, nil
 }
 
 // Close stops the informers that Watch, Logs and Forward share.
@@ -119,15 +154,61 @@ func (c *Client) Watch(ctx context.Context, t Target, report func(Status)) error
 	return c.track(ctx, t, func(st Status, _ []*corev1.Pod) { report(st) })
 }
 
-// track is Watch with the pods themselves, for Logs and Forward.
+// track is Watch with the pods themselves, for Logs and Forward. When
+// Rewatch stops its informers it follows new ones.
 func (c *Client) track(ctx context.Context, t Target, report func(Status, []*corev1.Pod)) error {
-	var caches []*nsCache
-	for _, ns := range t.namespaces(c.namespace) {
-		n, err := c.namespaceCache(ns)
+	for {
+		caches, err := c.namespaceCaches(t.namespaces(c.namespace))
 		if err != nil {
 			return err
 		}
-		caches = append(caches, n)
+		if err := c.trackWith(ctx, t, caches, report); !errors.Is(err, errRewatch) {
+			return err
+		}
+		if c.closed() {
+			// Close stopped them, as it stops every watch: wait, as
+			// before.
+			<-ctx.Done()
+			return ctx.Err()
+		}
+	}
+}
+
+func (c *Client) closed() bool {
+	c.watch.mu.Lock()
+	defer c.watch.mu.Unlock()
+	return c.watch.closed
+}
+
+// errRewatch says that the informers of a trackWith stopped (Rewatch).
+var errRewatch = errors.New("the pod watch's informers were restarted")
+
+// trackWith is track on one start of the informers: it reports the status
+// it first sees, then every change, until ctx ends or they stop
+// (errRewatch).
+func (c *Client) trackWith(ctx context.Context, t Target, caches []*nsCache, report func(Status, []*corev1.Pod)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if len(caches) > 0 {
+		// Every cache of one namespaceCaches call stops together.
+		stopped := caches[0].stopped
+		go func() {
+			select {
+			case <-stopped:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	restarted := func() error {
+		if len(caches) > 0 && ctx.Err() != nil {
+			select {
+			case <-caches[0].stopped:
+				return errRewatch
+			default:
+			}
+		}
+		return ctx.Err()
 	}
 	dirty := make(chan struct{}, 1)
 	poke := func() {
@@ -153,7 +234,7 @@ func (c *Client) track(ctx context.Context, t Target, report func(Status, []*cor
 		}
 	}
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
-		return ctx.Err()
+		return restarted()
 	}
 	var last *Status
 	for {
@@ -164,7 +245,7 @@ func (c *Client) track(ctx context.Context, t Target, report func(Status, []*cor
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return restarted()
 		case <-dirty:
 		}
 	}

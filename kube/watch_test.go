@@ -85,3 +85,43 @@ func TestWatchExtraSelectors(t *testing.T) {
 		t.Errorf("Watch(extra selector app=db) pods = %+v, want db-0", st.Pods)
 	}
 }
+
+// TestRewatch: after Rewatch a running Watch reports the status again,
+// from new informers (which list at once), and follows them.
+func TestRewatch(t *testing.T) {
+	pod := testPod("db-0", ready)
+	pod.Labels["app"] = "db"
+	cs := fake.NewClientset(pod)
+	c := newClient(Config{Context: "kind-test", Namespace: "dev"}, nil, cs, nil, nil)
+	defer c.Close()
+	ch := make(chan Status, 16)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Watch(ctx, Target{ExtraSelectors: []map[string]string{{"app": "db"}}}, func(st Status) { ch <- st })
+	}()
+	waitFor(t, ch, StateReady)
+	c.watch.mu.Lock()
+	old := c.watch.caches["dev"]
+	c.watch.mu.Unlock()
+
+	c.Rewatch()
+	waitFor(t, ch, StateReady) // unchanged, but reported again
+	c.watch.mu.Lock()
+	now := c.watch.caches["dev"]
+	c.watch.mu.Unlock()
+	if now == nil || now == old {
+		t.Fatalf("informers of dev after Rewatch = %p, want new ones (old %p)", now, old)
+	}
+	crash := pod.DeepCopy()
+	waiting("CrashLoopBackOff", "")(crash)
+	if _, err := cs.CoreV1().Pods("dev").UpdateStatus(ctx, crash, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ch, StateError)
+	cancel()
+	if err := <-done; err != context.Canceled {
+		t.Errorf("Watch after cancel = %v, want context.Canceled", err)
+	}
+}
