@@ -11,9 +11,10 @@
 // Loading is pure: no cluster, no docker, no network. What it reads from
 // the outside comes in through Options (the kube context and namespace, the
 // environment, the args after "--"); the only commands it runs are the
-// user's local(), helm() and kustomize(kustomize_bin=), and Options.NoExec
-// refuses those. Every file it reads is listed in Model.Dependencies, so the caller
-// can watch them and load again.
+// user's local() and kustomize(kustomize_bin=) (and helm for kustomize's
+// --enable-helm), and Options.NoExec refuses those; helm() renders charts
+// in-process with the Helm SDK. Every file it reads is listed in
+// Model.Dependencies, so the caller can watch them and load again.
 //
 // Loading is bounded: ctx cancels a running evaluation (Thread.Cancel, and
 // the context of local() commands), Options.MaxSteps (DefaultMaxSteps)
@@ -47,7 +48,7 @@
 //	k8s.go        k8s_yaml, k8s_resource, filter_yaml, k8s_kind,
 //	              k8s_image_json_path, workload_to_resource_function
 //	k8s_assemble.go  after evaluation: objects grouped into resources
-//	k8s_render.go helm, kustomize, and running their binaries
+//	k8s_render.go helm (Helm SDK), kustomize, and running kustomize_bin=
 //	k8s_ports.go  port_forward, port_forwards=
 //	ext.go        load("ext://..."): restart_process, namespace, dotenv
 //	ext_configmap.go ext://configmap, ext://secret

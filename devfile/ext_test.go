@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -154,6 +153,10 @@ func TestK8sErrors(t *testing.T) {
 		"dir/x.yaml":   deploy,
 		"bad.env":      "A=1\nnot a pair\n",
 		"conf.ini":     "x",
+
+		"depchart/Chart.yaml":        "apiVersion: v2\nname: shop\nversion: 0.1.0\ndependencies: [{name: db, version: 1.0.0, repository: 'https://charts.example.com'}]\n",
+		"failchart/Chart.yaml":       "apiVersion: v2\nname: fail\nversion: 0.1.0\n",
+		"failchart/templates/x.yaml": "{{ fail \"set image\" }}\n",
 	}
 	tests := []struct {
 		name, src, want string
@@ -189,6 +192,9 @@ func TestK8sErrors(t *testing.T) {
 		{"k8s_kind unsupported path", "k8s_kind('Fn', image_json_path='{.spec.a[?(@.x)]}')\n", "k8s_kind: image_json_path: \"{.spec.a[?(@.x)]}\" is not supported"},
 		{"helm chart missing", "helm('nochart')\n", "Devfile:1:5: helm: chart directory nochart does not exist"},
 		{"helm chart is a file", "helm('app.yaml')\n", "helm: app.yaml is not a directory"},
+		{"helm remote chart", "helm('oci://registry.example.com/charts/shop')\n", "Devfile:1:5: helm: oci://registry.example.com/charts/shop is a remote chart: helm() renders local chart directories only; fetch it once (helm pull oci://registry.example.com/charts/shop --untar)"},
+		{"helm dependency not vendored", "helm('depchart')\n", "Devfile:1:5: helm: rendering depchart: chart shop: found in Chart.yaml, but missing in charts/ directory: db: vendor them there"},
+		{"helm template fails", "helm('failchart')\n", "Devfile:1:5: helm: rendering failchart: execution error at (fail/templates/x.yaml:1:3): set image"},
 		{"kustomize missing dir", "kustomize('nodir')\n", "kustomize: nodir is not a directory"},
 		{"kustomize without kustomization", "kustomize('dir')\n", "kustomize: building dir:"},
 		{"kustomize unsupported flag", "kustomize('dir', flags=['--enable-alpha-plugins'])\n", "pass kustomize_bin="},
@@ -253,18 +259,17 @@ func TestInvalidImageRefIsAWarning(t *testing.T) {
 	}
 }
 
-// TestHelmRender renders a real chart when helm is installed.
+// TestHelmRender renders a real chart with no helm binary on PATH, and
+// under Options.NoExec, since helm() runs no command.
 func TestHelmRender(t *testing.T) {
-	if _, err := exec.LookPath("helm"); err != nil {
-		t.Skip("helm is not on PATH (install Helm 3 to run this test; TestGolden/k8s/helm_fake covers the argv and the output handling)")
-	}
 	files := map[string]string{
 		"chart/Chart.yaml":             "apiVersion: v2\nname: shop\nversion: 0.1.0\n",
 		"chart/values.yaml":            "image: example/shop\n",
 		"chart/templates/deploy.yaml":  "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}-web\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: web, image: {{ .Values.image }}}]\n",
 		"chart/templates/tests/t.yaml": "apiVersion: v1\nkind: Pod\nmetadata:\n  name: t\n  annotations: {helm.sh/hook: test}\nspec:\n  containers: [{name: t, image: busybox}]\n",
 	}
-	m, err := loadK8s(t, "k8s_yaml(helm('chart', namespace='dev', set=['image=example/other']))\n", files)
+	p := writeDevfile(t, "k8s_yaml(helm('chart', namespace='dev', set=['image=example/other']))\n", files)
+	m, err := Load(context.Background(), p, Options{NoExec: true, Environ: []string{"PATH=/nonexistent"}})
 	if err != nil {
 		t.Fatalf("Load(helm chart) error: %v", err)
 	}
@@ -277,7 +282,7 @@ func TestHelmRender(t *testing.T) {
 	}
 }
 
-// TestNoExec checks that helm() and kustomize(kustomize_bin=) run nothing
+// TestNoExec checks that kustomize(kustomize_bin=) runs nothing
 // when Options.NoExec is set (the fuzzer's setting).
 func TestNoExec(t *testing.T) {
 	dir := t.TempDir()
@@ -290,7 +295,6 @@ func TestNoExec(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct{ name, src string }{
-		{"helm", "helm('chart')\n"},
 		{"kustomize_bin", "kustomize('chart', kustomize_bin='" + tool + "')\n"},
 	}
 	for _, tt := range tests {

@@ -18,7 +18,8 @@ import (
 
 // helm implements helm(paths, name="", namespace="", values=[], set=[],
 // kube_version="", skip_crds=False): renders a local chart directory with
-// `helm template` and returns the YAML as a blob. The chart's files, local
+// the Helm SDK built into devloop (what `helm template` prints; no helm
+// binary needed) and returns the YAML as a blob. The chart's files, local
 // subcharts and values files become dependencies.
 func (s *state) helm(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var chart, name, namespace, kubeVersion string
@@ -33,11 +34,19 @@ func (s *state) helm(thread *starlark.Thread, fn *starlark.Builtin, args starlar
 	if chart == "" {
 		return nil, fmt.Errorf("%s: the chart path is empty: name a chart directory (the one with Chart.yaml)", fn.Name())
 	}
-	req := manifest.HelmRequest{Chart: s.absPath(thread, chart), Name: name, Namespace: namespace, KubeVersion: kubeVersion, SkipCRDs: skipCRDs}
+	if strings.Contains(chart, "://") {
+		return nil, fmt.Errorf("%s: %s is a remote chart: helm() renders local chart directories only; fetch it once (helm pull %s --untar) and pass the directory", fn.Name(), chart, chart)
+	}
+	// Without namespace=, helm renders into the kube context's namespace.
+	releaseNS := namespace
+	if releaseNS == "" {
+		releaseNS = s.opts.KubeNamespace
+	}
+	req := manifest.HelmRequest{Chart: s.absPath(thread, chart), Name: name, Namespace: releaseNS, KubeVersion: kubeVersion, SkipCRDs: skipCRDs}
 	fi, err := os.Stat(req.Chart)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("%s: chart directory %s does not exist (looked for %s): helm() renders local charts only; fetch remote ones first (helm pull --untar)", fn.Name(), chart, req.Chart)
+		return nil, fmt.Errorf("%s: chart directory %s does not exist (looked for %s): helm() renders local charts only; fetch remote ones first (helm pull REPO/CHART --untar)", fn.Name(), chart, req.Chart)
 	case err != nil:
 		return nil, fmt.Errorf("%s: %w", fn.Name(), err)
 	case !fi.IsDir():
@@ -66,11 +75,9 @@ func (s *state) helm(thread *starlark.Thread, fn *starlark.Builtin, args starlar
 			return nil, fmt.Errorf("%s: %w", fn.Name(), err)
 		}
 	}
-	argv := req.Argv()
-	out, err := s.runTool(thread, argv, filepath.Dir(callerFile(thread)),
-		"install Helm 3 (https://helm.sh/docs/intro/install/), or render the chart yourself and pass the YAML to k8s_yaml()")
+	out, err := req.Render(ctxOf(thread))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", fn.Name(), err)
+		return nil, fmt.Errorf("%s: rendering %s: %w", fn.Name(), chart, err)
 	}
 	text := manifest.DropHelmTests(out)
 	source := "helm: " + s.rel(req.Chart)
@@ -123,8 +130,8 @@ func (s *state) addTreeDeps(dir string) error {
 	})
 }
 
-// maxToolOutput bounds what helm or kustomize may print (rendered YAML of
-// even large charts is a few MB).
+// maxToolOutput bounds what a kustomize_bin= binary may print (rendered YAML
+// of even large kustomizations is a few MB).
 const maxToolOutput = 64 << 20
 
 // toolWaitDelay is how long runTool waits for output pipes after the tool

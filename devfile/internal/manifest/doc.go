@@ -16,6 +16,7 @@
 //	names.go      PotentialNames, UniqueNames, ApplyRank
 //	images.go     ImageMatcher
 //	ports.go      ParsePortForward, ValidHost, ResolveContainerPort
-//	helm.go       HelmRequest, DropHelmTests, LocalSubcharts
+//	helm.go       HelmRequest (Render with the Helm SDK), DropHelmTests,
+//	              LocalSubcharts
 //	kustomize.go  KustomizeOptions, Kustomize
 package manifest
