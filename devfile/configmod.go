@@ -204,7 +204,8 @@ func (c *configState) define(name string, kind configKind, isArgs bool, usage st
 }
 
 // configParse implements config.parse(): settings from devloop_config.json
-// (or tilt_config.json) beside the main Devfile, overridden by the args
+// (or tilt_config.json) in execDir (beside the Devfile, unless a loaded
+// file's top level calls it, as in Tilt), overridden by the args
 // after "--" on the command line.
 func (s *state) configParse(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	if err := starlark.UnpackArgs(fn.Name(), args, kwargs); err != nil {
@@ -218,7 +219,7 @@ func (s *state) configParse(thread *starlark.Thread, fn *starlark.Builtin, args 
 	}
 	// Settings file.
 	for _, name := range configFiles {
-		p := filepath.Join(s.mainDir, name)
+		p := filepath.Join(execDir(thread), name)
 		s.addDep(p)
 		fi, err := os.Stat(p)
 		if errors.Is(err, os.ErrNotExist) {

@@ -22,7 +22,7 @@ import (
 // in memory for the life of the model.
 const maxReadSize = 64 << 20
 
-// readPath reads the file at p (relative to the calling file), recording it
+// readPath reads the file at p (relative to execDir), recording it
 // as a dependency even when it does not exist, so creating it reloads.
 func (s *state) readPath(thread *starlark.Thread, p string) (string, []byte, error) {
 	if p == "" {
@@ -64,7 +64,7 @@ func (s *state) readOrDefault(thread *starlark.Thread, p string, def starlark.Va
 			if def != nil {
 				return abs, nil, false, nil
 			}
-			return abs, nil, false, fmt.Errorf("%s does not exist: check the path (relative to %s), or pass default=", abs, filepath.Dir(callerFile(thread)))
+			return abs, nil, false, fmt.Errorf("%s does not exist: check the path (relative to %s), or pass default=", abs, execDir(thread))
 		}
 		return abs, nil, false, err
 	}
@@ -147,7 +147,7 @@ func (s *state) listdir(thread *starlark.Thread, fn *starlark.Builtin, args star
 	fi, err := os.Stat(abs)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s does not exist: check the path (relative to the calling file's directory)", abs)
+			return nil, fmt.Errorf("%s does not exist: check the path (relative to the directory of the file whose top level is running)", abs)
 		}
 		return nil, err
 	}
@@ -260,7 +260,7 @@ func (s *state) local(thread *starlark.Thread, fn *starlark.Builtin, args starla
 	if err != nil {
 		return nil, err
 	}
-	base := filepath.Dir(callerFile(thread))
+	base := execDir(thread)
 	if dir != "" {
 		base = absFrom(base, dir)
 	}

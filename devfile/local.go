@@ -3,7 +3,6 @@ package devfile
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"go.starlark.net/starlark"
@@ -39,7 +38,7 @@ func (s *state) localResource(thread *starlark.Thread, fn *starlark.Builtin, arg
 	if err := checkResourceName(name); err != nil {
 		return nil, err
 	}
-	base := filepath.Dir(callerFile(thread))
+	base := execDir(thread)
 	spec := &LocalSpec{Dir: base, ServeDir: base, AllowParallel: allowParallel}
 	r := Resource{Name: name, Kind: KindLocal, AutoInit: autoInit, Local: spec, Pos: callPos(thread)}
 	var err error
