@@ -63,7 +63,11 @@ type Resource struct {
 	TriggerMode  TriggerMode  `json:"trigger_mode"`
 	// AutoInit false means the resource does not update until triggered.
 	AutoInit bool `json:"auto_init"`
-	// Images are the refs of Model.Images this resource uses (k8s only).
+	// Images are the refs of Model.Images this resource uses (k8s only):
+	// each image its objects deploy, followed (depth first) by the Devfile
+	// images it builds from, transitively (Dockerfile FROM, COPY --from,
+	// RUN --mount=from, a build arg naming one; custom_build image_deps),
+	// as Tilt lists a resource's image targets.
 	Images       []string      `json:"images"`
 	PortForwards []PortForward `json:"port_forwards"`
 	// Objects are the Kubernetes objects deployed with this resource (k8s
