@@ -54,6 +54,11 @@ func (s *state) localResource(thread *starlark.Thread, fn *starlark.Builtin, arg
 		}
 		return nil, errors.New("cmd and serve_cmd are both empty: pass cmd= (runs to completion) or serve_cmd= (keeps running)")
 	}
+	// As in Tilt: with no cmd there is nothing to run one at a time (serve_cmd
+	// starts and keeps running), so the resource never holds other updates.
+	if spec.Cmd.Empty() {
+		spec.AllowParallel = true
+	}
 	if dir != "" {
 		spec.Dir = absFrom(base, dir)
 	}

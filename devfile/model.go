@@ -119,10 +119,12 @@ type LocalSpec struct {
 	ServeEnv map[string]string `json:"serve_env,omitempty"`
 	// Deps are absolute paths; a change under any of them re-runs cmd and
 	// restarts serve_cmd.
-	Deps           []string `json:"deps"`
-	Ignore         []string `json:"ignore,omitempty"`
-	AllowParallel  bool     `json:"allow_parallel"`
-	ReadinessProbe *Probe   `json:"readiness_probe,omitempty"`
+	Deps   []string `json:"deps"`
+	Ignore []string `json:"ignore,omitempty"`
+	// AllowParallel lets the update run while others run: allow_parallel=,
+	// and always true when Cmd is empty (only serve_cmd), as in Tilt.
+	AllowParallel  bool   `json:"allow_parallel"`
+	ReadinessProbe *Probe `json:"readiness_probe,omitempty"`
 }
 
 // Cmd is a command: Argv is what is executed. A Devfile string becomes
