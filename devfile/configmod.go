@@ -170,9 +170,12 @@ func (s *state) configModule() *starlarkstruct.Module {
 		"define_object":         b("define_object", def(configObject)),
 		"parse":                 b("parse", s.configParse),
 		"set_enabled_resources": b("set_enabled_resources", s.setEnabledResources),
-		"tilt_subcommand":       starlark.String(sub),
-		"main_dir":              starlark.String(s.mainDir),
-		"main_path":             starlark.String(s.mainPath),
+		"clear_enabled_resources": b("clear_enabled_resources", func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
+			return nil, errors.New(unsupportedMessage("config.clear_enabled_resources", "use config.set_enabled_resources"))
+		}),
+		"tilt_subcommand": starlark.String(sub),
+		"main_dir":        starlark.String(s.mainDir),
+		"main_path":       starlark.String(s.mainPath),
 	}}
 }
 

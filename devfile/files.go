@@ -308,3 +308,45 @@ func cmdString(argv []string) string {
 	}
 	return strings.Join(argv, " ")
 }
+
+// localGitRepo implements local_git_repo(path): the directory at path,
+// which must hold a .git directory, as a value whose paths(p) joins p to it.
+func (s *state) localGitRepo(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var p string
+	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "path", &p); err != nil {
+		return nil, err
+	}
+	abs := s.absPath(thread, p)
+	if _, err := os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("%s: %w", abs, err)
+	}
+	if fi, err := os.Stat(filepath.Join(abs, ".git")); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("%s is not a git repository: it has no .git directory", abs)
+	}
+	return &gitRepo{dir: abs}, nil
+}
+
+// gitRepo is the value of local_git_repo(): Tilt's git.Repo.
+type gitRepo struct{ dir string }
+
+func (r *gitRepo) String() string        { return fmt.Sprintf("[git.Repo] '%s'", r.dir) }
+func (r *gitRepo) Type() string          { return "git.Repo" }
+func (r *gitRepo) Freeze()               {}
+func (r *gitRepo) Truth() starlark.Bool  { return r.dir != "" }
+func (r *gitRepo) Hash() (uint32, error) { return 0, errors.New("unhashable type: git.Repo") }
+func (r *gitRepo) AttrNames() []string   { return []string{"paths"} }
+
+// Attr returns the paths method: paths(p) is the repository's directory
+// joined with p, as a string.
+func (r *gitRepo) Attr(name string) (starlark.Value, error) {
+	if name != "paths" {
+		return nil, nil
+	}
+	return starlark.NewBuiltin("paths", func(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		var p string
+		if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "path", &p); err != nil {
+			return nil, err
+		}
+		return starlark.String(filepath.Join(r.dir, p)), nil
+	}), nil
+}
