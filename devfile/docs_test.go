@@ -110,3 +110,12 @@ func TestTiltBuiltinsKnown(t *testing.T) {
 		})
 	}
 }
+
+func TestClearEnabledResourcesUnsupported(t *testing.T) {
+	path := writeDevfile(t, "config.clear_enabled_resources()\n", nil)
+	_, err := Load(context.Background(), path, Options{Environ: []string{}})
+	want := "Devfile:1:31: config.clear_enabled_resources is a Tilt builtin that devloop does not support (use config.set_enabled_resources)"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Load(config.clear_enabled_resources()) = %v, want an error containing %q", err, want)
+	}
+}
