@@ -484,11 +484,11 @@ func (b *Builder) planDocker(ctx context.Context, img devfile.Image, uses map[st
 		return nil, err
 	}
 	bc.sums = b.sums
-	data, dfName, err := dockerfileBytes(img)
+	data, dfName, err := img.ReadDockerfile()
 	if err != nil {
 		return nil, err
 	}
-	all, err := imageUses(data, img.BuildArgs)
+	all, err := devfile.DockerfileImages(data, img.BuildArgs)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %s: %w", img.Ref, dfName, err)
 	}

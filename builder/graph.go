@@ -2,7 +2,6 @@ package builder
 
 import (
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -40,38 +39,16 @@ func (e *CycleError) Error() string {
 // Dockerfile cannot be read or parsed has no dependencies in the graph,
 // and BuildAll reports why.
 func NewGraph(images []devfile.Image) (*Graph, error) {
-	byName := map[string]string{} // refName → ref
-	for _, img := range images {
-		byName[refName(img.Ref)] = img.Ref
-	}
 	g := &Graph{Deps: map[string][]string{}, uses: map[string]map[string][]string{}, errs: map[string]error{}}
 	for _, img := range images {
 		g.Deps[img.Ref] = nil
 		if img.Kind == devfile.ImageCustom {
 			continue
 		}
-		data, name, err := dockerfileBytes(img)
+		names, err := devfile.DockerfileBases(img, images)
 		if err != nil {
 			g.errs[img.Ref] = err
 			continue
-		}
-		uses, err := imageUses(data, img.BuildArgs)
-		if err != nil {
-			g.errs[img.Ref] = fmt.Errorf("image %s: %s: %w", img.Ref, name, err)
-			continue
-		}
-		names := map[string][]string{}
-		// An image FROM its own name ("nginx" FROM nginx:1.27) customizes
-		// the upstream image: that is a base from its registry, not a cycle.
-		for _, u := range uses {
-			if dep, ok := byName[refName(u.Name)]; ok && dep != img.Ref {
-				names[dep] = appendUnique(names[dep], u.Name)
-			}
-		}
-		for _, v := range img.BuildArgs {
-			if dep, ok := byName[refName(v)]; ok && dep != img.Ref {
-				names[dep] = appendUnique(names[dep], v)
-			}
 		}
 		for dep := range names {
 			g.Deps[img.Ref] = append(g.Deps[img.Ref], dep)
@@ -111,13 +88,6 @@ func (g *Graph) dependents(ref string) []string {
 		}
 	}
 	return out
-}
-
-func appendUnique(s []string, v string) []string {
-	if slices.Contains(s, v) {
-		return s
-	}
-	return append(s, v)
 }
 
 // topoSort orders refs so that each comes after its deps (depth-first,

@@ -185,59 +185,6 @@ func TestContextHash(t *testing.T) {
 	}
 }
 
-func TestImageUses(t *testing.T) {
-	tests := []struct {
-		name       string
-		dockerfile string
-		args       map[string]string
-		want       []imageUse
-	}{
-		{
-			name:       "stages and scratch",
-			dockerfile: "FROM golang AS build\nRUN make\nFROM scratch\nCOPY --from=build /app /app\n",
-			want:       []imageUse{{"golang", 1}},
-		},
-		{
-			name:       "copy from an image and a stage index",
-			dockerfile: "FROM base\nFROM scratch\nCOPY --from=0 /a /a\nCOPY --from=tools:1.2 /bin/t /t\n",
-			want:       []imageUse{{"base", 1}, {"tools:1.2", 4}},
-		},
-		{
-			name:       "arg defaults and build args",
-			dockerfile: "ARG BASE=alpine\nARG VER\nFROM ${BASE}:$VER\n",
-			args:       map[string]string{"VER": "3.20"},
-			want:       []imageUse{{"alpine:3.20", 3}},
-		},
-		{
-			name:       "build arg overrides default",
-			dockerfile: "ARG BASE=alpine\nFROM $BASE\n",
-			args:       map[string]string{"BASE": "my-base"},
-			want:       []imageUse{{"my-base", 2}},
-		},
-		{
-			name:       "run mount from",
-			dockerfile: "FROM scratch AS s\nFROM busybox\nRUN --mount=type=bind,from=cache-img,target=/c ls /c\n",
-			want:       []imageUse{{"busybox", 2}, {"cache-img", 3}},
-		},
-		{
-			name:       "line continuation keeps the start line",
-			dockerfile: "# c\nFROM \\\n  base\n",
-			want:       []imageUse{{"base", 2}},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := imageUses([]byte(tt.dockerfile), tt.args)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(got, tt.want) {
-				t.Errorf("imageUses(%q) = %v, want %v", tt.dockerfile, got, tt.want)
-			}
-		})
-	}
-}
-
 func TestNewGraph(t *testing.T) {
 	img := func(ref, dockerfile string, args map[string]string) devfile.Image {
 		return devfile.Image{Ref: ref, Kind: devfile.ImageDocker, DockerfileContents: dockerfile, BuildArgs: args, Context: "/ctx"}

@@ -58,7 +58,7 @@ func (s *state) fallBackOn(thread *starlark.Thread, fn *starlark.Builtin, args s
 	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "paths", &v); err != nil {
 		return nil, err
 	}
-	paths, err := pathsFromValue(filepath.Dir(callerFile(thread)), v)
+	paths, err := pathsFromValue(execDir(thread), v)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func (s *state) runStep(thread *starlark.Thread, fn *starlark.Builtin, args star
 	if cmd.Empty() {
 		return nil, errors.New("cmd is empty: pass the command to run in the container")
 	}
-	triggers, err := pathsFromValue(filepath.Dir(callerFile(thread)), trigger)
+	triggers, err := pathsFromValue(execDir(thread), trigger)
 	if err != nil {
 		return nil, fmt.Errorf("trigger: %w", err)
 	}
@@ -260,7 +260,7 @@ func (s *state) dockerBuild(thread *starlark.Thread, fn *starlark.Builtin, args 
 	if contextDir == "" {
 		return nil, errors.New("context is empty: pass the build context directory (\".\" for this directory)")
 	}
-	base := filepath.Dir(callerFile(thread))
+	base := execDir(thread)
 	img.Context = absFrom(base, contextDir)
 	var err error
 	if dockerfileContents != starlark.None {
@@ -336,7 +336,7 @@ func (s *state) customBuild(thread *starlark.Thread, fn *starlark.Builtin, args 
 	if err := checkRef(img.Ref); err != nil {
 		return nil, err
 	}
-	base := filepath.Dir(callerFile(thread))
+	base := execDir(thread)
 	img.Dir = base
 	var err error
 	if img.Command, err = cmdFromValue("command", command); err != nil {

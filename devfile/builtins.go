@@ -53,6 +53,7 @@ func (s *state) builtins() starlark.StringDict {
 		"local":              s.local,
 		"listdir":            s.listdir,
 		"watch_file":         s.watchFile,
+		"local_git_repo":     s.localGitRepo,
 		// settings
 		"allow_k8s_contexts":    s.allowK8sContexts,
 		"k8s_context":           s.k8sContext,

@@ -170,9 +170,12 @@ func (s *state) configModule() *starlarkstruct.Module {
 		"define_object":         b("define_object", def(configObject)),
 		"parse":                 b("parse", s.configParse),
 		"set_enabled_resources": b("set_enabled_resources", s.setEnabledResources),
-		"tilt_subcommand":       starlark.String(sub),
-		"main_dir":              starlark.String(s.mainDir),
-		"main_path":             starlark.String(s.mainPath),
+		"clear_enabled_resources": b("clear_enabled_resources", func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
+			return nil, errors.New(unsupportedMessage("config.clear_enabled_resources", "use config.set_enabled_resources"))
+		}),
+		"tilt_subcommand": starlark.String(sub),
+		"main_dir":        starlark.String(s.mainDir),
+		"main_path":       starlark.String(s.mainPath),
 	}}
 }
 
@@ -204,7 +207,8 @@ func (c *configState) define(name string, kind configKind, isArgs bool, usage st
 }
 
 // configParse implements config.parse(): settings from devloop_config.json
-// (or tilt_config.json) beside the main Devfile, overridden by the args
+// (or tilt_config.json) in execDir (beside the Devfile, unless a loaded
+// file's top level calls it, as in Tilt), overridden by the args
 // after "--" on the command line.
 func (s *state) configParse(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	if err := starlark.UnpackArgs(fn.Name(), args, kwargs); err != nil {
@@ -218,7 +222,7 @@ func (s *state) configParse(thread *starlark.Thread, fn *starlark.Builtin, args 
 	}
 	// Settings file.
 	for _, name := range configFiles {
-		p := filepath.Join(s.mainDir, name)
+		p := filepath.Join(execDir(thread), name)
 		s.addDep(p)
 		fi, err := os.Stat(p)
 		if errors.Is(err, os.ErrNotExist) {

@@ -35,6 +35,8 @@
 //	              trigger_mode, *_settings, kind_cluster, enable_feature
 //	build.go      docker_build, custom_build and the live update steps
 //	              initial_sync, fall_back_on, sync, run, restart_container
+//	dockerfile.go the images a Dockerfile builds from (also the builder's
+//	              image graph), for a resource's base images
 //	local.go      local_resource, probe, http_get_action, tcp_socket_action,
 //	              exec_action
 //	link.go       link

@@ -50,8 +50,22 @@ var unsupportedTilt = map[string]string{
 	"dc_resource":                   "devloop deploys to Kubernetes only",
 	"v1alpha1":                      "",
 	"k8s_custom_deploy":             "",
-	"k8s_image_json_path":           "",
+	"test":                          "Tilt's deprecated form of local_resource: use local_resource",
+	"exit":                          "",
+	"module":                        "",
+	"disable_feature":               "",
 	"experimental_analytics_report": "",
+	"experimental_metrics_settings": "",
+	"experimental_telemetry_cmd":    "",
+}
+
+// unsupportedMessage says that name is a Tilt builtin devloop lacks, and
+// why when why is not empty.
+func unsupportedMessage(name, why string) string {
+	if why != "" {
+		return fmt.Sprintf("%s is a Tilt builtin that devloop does not support (%s); see docs/devfile.md", name, why)
+	}
+	return fmt.Sprintf("%s is a Tilt builtin that devloop does not support; see docs/devfile.md", name)
 }
 
 // undefinedMessage rewrites the resolver's "undefined: NAME" so that it says
@@ -63,10 +77,7 @@ func undefinedMessage(msg string) string {
 	}
 	name, hint, _ := strings.Cut(rest, " ")
 	if why, ok := unsupportedTilt[name]; ok {
-		if why != "" {
-			return fmt.Sprintf("%s is a Tilt builtin that devloop does not support (%s); see docs/devfile.md", name, why)
-		}
-		return fmt.Sprintf("%s is a Tilt builtin that devloop does not support; see docs/devfile.md", name)
+		return unsupportedMessage(name, why)
 	}
 	if hint != "" {
 		return fmt.Sprintf("%s is not defined and is not a devloop builtin %s; see docs/devfile.md", name, hint)

@@ -147,7 +147,7 @@ func (s *state) fromFiles(thread *starlark.Thread, d *dataObject, specs []string
 		}
 		fi, err := os.Stat(abs)
 		if err != nil {
-			return fmt.Errorf("from_file %q: %s does not exist (paths are relative to the calling file's directory)", spec, p)
+			return fmt.Errorf("from_file %q: %s does not exist (paths are relative to the directory of the file whose top level is running)", spec, p)
 		}
 		if fi.IsDir() {
 			if hasKey {
@@ -203,7 +203,7 @@ func (s *state) fromEnvFile(thread *starlark.Thread, d *dataObject, p string, wa
 	}
 	data, err := manifest.ReadFile(abs)
 	if err != nil {
-		return fmt.Errorf("from_env_file %q: %s does not exist (paths are relative to the calling file's directory)", p, p)
+		return fmt.Errorf("from_env_file %q: %s does not exist (paths are relative to the directory of the file whose top level is running)", p, p)
 	}
 	text := strings.TrimPrefix(string(data), "\uFEFF")
 	for i, line := range strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n") {
@@ -366,7 +366,7 @@ func (s *state) secretTLS(register bool) builtinFunc {
 			s.addDep(abs)
 			data, err := manifest.ReadFile(abs)
 			if err != nil {
-				return nil, fmt.Errorf("%s %q: %s %s does not exist (paths are relative to the calling file's directory)", fn.Name(), name, what, p)
+				return nil, fmt.Errorf("%s %q: %s %s does not exist (paths are relative to the directory of the file whose top level is running)", fn.Name(), name, what, p)
 			}
 			return data, nil
 		}

@@ -22,7 +22,7 @@ import (
 // in memory for the life of the model.
 const maxReadSize = 64 << 20
 
-// readPath reads the file at p (relative to the calling file), recording it
+// readPath reads the file at p (relative to execDir), recording it
 // as a dependency even when it does not exist, so creating it reloads.
 func (s *state) readPath(thread *starlark.Thread, p string) (string, []byte, error) {
 	if p == "" {
@@ -64,7 +64,7 @@ func (s *state) readOrDefault(thread *starlark.Thread, p string, def starlark.Va
 			if def != nil {
 				return abs, nil, false, nil
 			}
-			return abs, nil, false, fmt.Errorf("%s does not exist: check the path (relative to %s), or pass default=", abs, filepath.Dir(callerFile(thread)))
+			return abs, nil, false, fmt.Errorf("%s does not exist: check the path (relative to %s), or pass default=", abs, execDir(thread))
 		}
 		return abs, nil, false, err
 	}
@@ -147,7 +147,7 @@ func (s *state) listdir(thread *starlark.Thread, fn *starlark.Builtin, args star
 	fi, err := os.Stat(abs)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s does not exist: check the path (relative to the calling file's directory)", abs)
+			return nil, fmt.Errorf("%s does not exist: check the path (relative to the directory of the file whose top level is running)", abs)
 		}
 		return nil, err
 	}
@@ -260,7 +260,7 @@ func (s *state) local(thread *starlark.Thread, fn *starlark.Builtin, args starla
 	if err != nil {
 		return nil, err
 	}
-	base := filepath.Dir(callerFile(thread))
+	base := execDir(thread)
 	if dir != "" {
 		base = absFrom(base, dir)
 	}
@@ -307,4 +307,46 @@ func cmdString(argv []string) string {
 		return argv[2]
 	}
 	return strings.Join(argv, " ")
+}
+
+// localGitRepo implements local_git_repo(path): the directory at path,
+// which must hold a .git directory, as a value whose paths(p) joins p to it.
+func (s *state) localGitRepo(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var p string
+	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "path", &p); err != nil {
+		return nil, err
+	}
+	abs := s.absPath(thread, p)
+	if _, err := os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("%s: %w", abs, err)
+	}
+	if fi, err := os.Stat(filepath.Join(abs, ".git")); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("%s is not a git repository: it has no .git directory", abs)
+	}
+	return &gitRepo{dir: abs}, nil
+}
+
+// gitRepo is the value of local_git_repo(): Tilt's git.Repo.
+type gitRepo struct{ dir string }
+
+func (r *gitRepo) String() string        { return fmt.Sprintf("[git.Repo] '%s'", r.dir) }
+func (r *gitRepo) Type() string          { return "git.Repo" }
+func (r *gitRepo) Freeze()               {}
+func (r *gitRepo) Truth() starlark.Bool  { return r.dir != "" }
+func (r *gitRepo) Hash() (uint32, error) { return 0, errors.New("unhashable type: git.Repo") }
+func (r *gitRepo) AttrNames() []string   { return []string{"paths"} }
+
+// Attr returns the paths method: paths(p) is the repository's directory
+// joined with p, as a string.
+func (r *gitRepo) Attr(name string) (starlark.Value, error) {
+	if name != "paths" {
+		return nil, nil
+	}
+	return starlark.NewBuiltin("paths", func(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		var p string
+		if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "path", &p); err != nil {
+			return nil, err
+		}
+		return starlark.String(filepath.Join(r.dir, p)), nil
+	}), nil
 }

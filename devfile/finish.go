@@ -61,6 +61,7 @@ func (s *state) finish(m *Model) error {
 	if err := s.applyEnabled(m); err != nil {
 		return err
 	}
+	addBaseImages(m)
 	s.warnUnusedImages(m)
 	m.Dependencies = s.sortedDeps()
 	return nil
@@ -238,7 +239,62 @@ func (s *state) applyEnabled(m *Model) error {
 	return nil
 }
 
-// warnUnusedImages warns, as Tilt does, about images no resource deploys.
+// addBaseImages appends to each resource's images, as Tilt does, the
+// Devfile images they build from, transitively: those a Dockerfile names
+// (DockerfileBases) and a custom_build's image_deps. Each base follows the
+// image that needs it, depth first. A Dockerfile that cannot be read or
+// parsed adds nothing here; the build reports it.
+func addBaseImages(m *Model) {
+	refs := map[string]bool{}
+	for _, img := range m.Images {
+		refs[img.Ref] = true
+	}
+	bases := map[string][]string{}
+	for _, img := range m.Images {
+		switch img.Kind {
+		case ImageCustom:
+			for _, d := range img.ImageDeps {
+				if refs[d] && d != img.Ref {
+					bases[img.Ref] = append(bases[img.Ref], d)
+				}
+			}
+		default:
+			names, err := DockerfileBases(img, m.Images)
+			if err != nil {
+				continue
+			}
+			for dep := range names {
+				bases[img.Ref] = append(bases[img.Ref], dep)
+			}
+			sort.Strings(bases[img.Ref])
+		}
+	}
+	for i := range m.Resources {
+		r := &m.Resources[i]
+		seen := map[string]bool{}
+		var out []string
+		var walk func(string)
+		walk = func(ref string) {
+			if seen[ref] {
+				return
+			}
+			seen[ref] = true
+			out = append(out, ref)
+			for _, b := range bases[ref] {
+				walk(b)
+			}
+		}
+		for _, ref := range r.Images {
+			walk(ref)
+		}
+		if len(out) > len(r.Images) {
+			r.Images = out
+		}
+	}
+}
+
+// warnUnusedImages warns, as Tilt does, about images no resource deploys
+// or builds from (addBaseImages put the bases in the resources first).
 func (s *state) warnUnusedImages(m *Model) {
 	used := map[string]bool{}
 	for _, r := range m.Resources {

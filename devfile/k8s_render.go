@@ -241,7 +241,7 @@ func (s *state) kustomize(thread *starlark.Thread, fn *starlark.Builtin, args st
 	source := "kustomize: " + s.rel(abs)
 	if bin != "" {
 		argv := append(append([]string{bin, "build"}, flags...), abs)
-		out, err := s.runTool(thread, argv, filepath.Dir(callerFile(thread)), "install it, or drop kustomize_bin= to use the kustomize built into devloop")
+		out, err := s.runTool(thread, argv, execDir(thread), "install it, or drop kustomize_bin= to use the kustomize built into devloop")
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", fn.Name(), err)
 		}

@@ -216,7 +216,7 @@ func (s *state) exec(thread *starlark.Thread, abs string) (starlark.StringDict, 
 	fi, err := os.Stat(abs)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s does not exist: check the path (it is relative to the loading file's directory)", abs)
+			return nil, fmt.Errorf("%s does not exist: check the path (it is relative to the directory of the file whose top level is running)", abs)
 		}
 		return nil, err
 	}
@@ -288,19 +288,30 @@ func (s *state) print(_ *starlark.Thread, msg string) {
 	}
 }
 
-// callerFile returns the absolute path of the user file whose code is
-// running: the innermost frame that is not a Go builtin.
-func callerFile(thread *starlark.Thread) string {
-	for i := 0; i < thread.CallStackDepth(); i++ {
-		if f := thread.CallFrame(i).Pos.Filename(); f != builtinFile && f != "" {
-			return f
-		}
+// execFile returns the absolute path of the file whose top level is
+// running: the Devfile, or a file while load(), include() or
+// load_dynamic() runs its top level. Relative paths resolve against its
+// directory, as in Tilt: a function defined in lib/x.star and called by the
+// Devfile resolves against the Devfile's directory, not lib/. After
+// evaluation (callbacks the engine calls later) it is the Devfile.
+func execFile(thread *starlark.Thread) string {
+	s := stateOf(thread)
+	if s == nil {
+		return ""
 	}
-	if s := stateOf(thread); s != nil {
-		return s.mainPath
+	if n := len(s.loading); n > 0 {
+		return s.loading[n-1]
 	}
-	return ""
+	return s.mainPath
 }
+
+// callerFile is execFile under its former name, kept only for helm()
+// (k8s_render.go), whose code is being replaced by the Helm SDK; the new
+// code should call execDir, and then this goes.
+func callerFile(thread *starlark.Thread) string { return execFile(thread) }
+
+// execDir is the directory of execFile: the base of relative paths.
+func execDir(thread *starlark.Thread) string { return filepath.Dir(execFile(thread)) }
 
 // callPos returns the position of the user code that called the running
 // builtin, for errors found after evaluation.
@@ -313,17 +324,15 @@ func callPos(thread *starlark.Thread) syntax.Position {
 	return syntax.Position{}
 }
 
-// absPath resolves p against the directory of the calling file.
+// absPath resolves p against execDir, the one place relative paths are
+// resolved (pathsFromValue and absFrom take execDir as their base).
 func (s *state) absPath(thread *starlark.Thread, p string) string {
 	if strings.HasPrefix(p, "~/") || p == "~" {
 		if home, err := os.UserHomeDir(); err == nil {
 			p = filepath.Join(home, p[1:])
 		}
 	}
-	if filepath.IsAbs(p) {
-		return filepath.Clean(p)
-	}
-	return filepath.Join(filepath.Dir(callerFile(thread)), p)
+	return absFrom(execDir(thread), p)
 }
 
 // syntaxError turns parse and resolve errors into *Error, naming unknown builtins.

@@ -3,7 +3,6 @@ package devfile
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"go.starlark.net/starlark"
@@ -39,7 +38,7 @@ func (s *state) localResource(thread *starlark.Thread, fn *starlark.Builtin, arg
 	if err := checkResourceName(name); err != nil {
 		return nil, err
 	}
-	base := filepath.Dir(callerFile(thread))
+	base := execDir(thread)
 	spec := &LocalSpec{Dir: base, ServeDir: base, AllowParallel: allowParallel}
 	r := Resource{Name: name, Kind: KindLocal, AutoInit: autoInit, Local: spec, Pos: callPos(thread)}
 	var err error
@@ -54,6 +53,11 @@ func (s *state) localResource(thread *starlark.Thread, fn *starlark.Builtin, arg
 			return nil, errors.New("cmd and serve_cmd are empty and cmd_bat/serve_cmd_bat run only on Windows: pass cmd= or serve_cmd=")
 		}
 		return nil, errors.New("cmd and serve_cmd are both empty: pass cmd= (runs to completion) or serve_cmd= (keeps running)")
+	}
+	// As in Tilt: with no cmd there is nothing to run one at a time (serve_cmd
+	// starts and keeps running), so the resource never holds other updates.
+	if spec.Cmd.Empty() {
+		spec.AllowParallel = true
 	}
 	if dir != "" {
 		spec.Dir = absFrom(base, dir)

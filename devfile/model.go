@@ -63,7 +63,11 @@ type Resource struct {
 	TriggerMode  TriggerMode  `json:"trigger_mode"`
 	// AutoInit false means the resource does not update until triggered.
 	AutoInit bool `json:"auto_init"`
-	// Images are the refs of Model.Images this resource uses (k8s only).
+	// Images are the refs of Model.Images this resource uses (k8s only):
+	// each image its objects deploy, followed (depth first) by the Devfile
+	// images it builds from, transitively (Dockerfile FROM, COPY --from,
+	// RUN --mount=from, a build arg naming one; custom_build image_deps),
+	// as Tilt lists a resource's image targets.
 	Images       []string      `json:"images"`
 	PortForwards []PortForward `json:"port_forwards"`
 	// Objects are the Kubernetes objects deployed with this resource (k8s
@@ -115,10 +119,12 @@ type LocalSpec struct {
 	ServeEnv map[string]string `json:"serve_env,omitempty"`
 	// Deps are absolute paths; a change under any of them re-runs cmd and
 	// restarts serve_cmd.
-	Deps           []string `json:"deps"`
-	Ignore         []string `json:"ignore,omitempty"`
-	AllowParallel  bool     `json:"allow_parallel"`
-	ReadinessProbe *Probe   `json:"readiness_probe,omitempty"`
+	Deps   []string `json:"deps"`
+	Ignore []string `json:"ignore,omitempty"`
+	// AllowParallel lets the update run while others run: allow_parallel=,
+	// and always true when Cmd is empty (only serve_cmd), as in Tilt.
+	AllowParallel  bool   `json:"allow_parallel"`
+	ReadinessProbe *Probe `json:"readiness_probe,omitempty"`
 }
 
 // Cmd is a command: Argv is what is executed. A Devfile string becomes

@@ -171,8 +171,8 @@ func (v environValue) Attr(name string) (starlark.Value, error) {
 	return nil, nil
 }
 
-// osModule returns Tilt's os module. Paths are relative to the calling
-// file's directory, which is also what os.getcwd() returns.
+// osModule returns Tilt's os module. Paths are relative to execDir, which
+// is also what os.getcwd() returns.
 func (s *state) osModule() *starlarkstruct.Module {
 	b := func(name string, fn builtinFunc) *starlark.Builtin { return starlark.NewBuiltin("os."+name, fn) }
 	pb := func(name string, fn builtinFunc) *starlark.Builtin { return starlark.NewBuiltin("os.path."+name, fn) }
@@ -287,7 +287,7 @@ func (s *state) osModule() *starlarkstruct.Module {
 			if err := starlark.UnpackArgs(f.Name(), args, kwargs); err != nil {
 				return nil, err
 			}
-			return starlark.String(filepath.Dir(callerFile(thread))), nil
+			return starlark.String(execDir(thread)), nil
 		}),
 		"getenv": b("getenv", func(_ *starlark.Thread, f *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 			var k string
