@@ -305,10 +305,6 @@ func execFile(thread *starlark.Thread) string {
 	return s.mainPath
 }
 
-// callerFile is execFile under its former name, kept only for helm()
-// (k8s_render.go), whose code is being replaced by the Helm SDK; the new
-// code should call execDir, and then this goes.
-func callerFile(thread *starlark.Thread) string { return execFile(thread) }
 
 // execDir is the directory of execFile: the base of relative paths.
 func execDir(thread *starlark.Thread) string { return filepath.Dir(execFile(thread)) }
