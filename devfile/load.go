@@ -305,7 +305,6 @@ func execFile(thread *starlark.Thread) string {
 	return s.mainPath
 }
 
-
 // execDir is the directory of execFile: the base of relative paths.
 func execDir(thread *starlark.Thread) string { return filepath.Dir(execFile(thread)) }
 
