@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/devloop-dev/devloop/devfile"
+	"github.com/devloop-dev/devloop/internal/testkit/testenv"
 	"github.com/devloop-dev/devloop/web"
 )
 
@@ -68,7 +69,7 @@ func TestCheckCluster(t *testing.T) {
 		{"stopped", dockerWorld{containers: map[string]string{"dev-control-plane": "exited"}}, devfile.Cluster{Name: "dev"},
 			[]check{{OK, "exists but is exited; devloop up starts it", ""}}},
 		{"to create, images here, port free", dockerWorld{images: map[string]bool{"mirror/node:1": true, "mirror/registry:2": true}},
-			devfile.Cluster{Name: "dev", Registry: true, RegistryPort: freePort(t)},
+			devfile.Cluster{Name: "dev", Registry: true, RegistryPort: testenv.FreePort(t)},
 			[]check{{OK, "creates it from node image mirror/node:1 (on this machine)", ""}, {OK, "is free for the cluster's registry", ""}}},
 		{"to create, offline", dockerWorld{}, devfile.Cluster{Name: "dev", Registry: true, RegistryPort: held},
 			[]check{
@@ -91,19 +92,8 @@ func TestCheckCluster(t *testing.T) {
 	}
 }
 
-// freePort returns a port nothing listens on now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func TestCheckForwards(t *testing.T) {
-	held, free := listen(t), freePort(t)
+	held, free := listen(t), testenv.FreePort(t)
 	model := func(ports ...int) *devfile.Model {
 		r := devfile.Resource{Name: "api"}
 		for _, p := range ports {
@@ -131,7 +121,7 @@ func TestCheckForwards(t *testing.T) {
 // buildkit line too (it used to say ✓).
 func TestRunBuildKitNeedsDocker(t *testing.T) {
 	m := &devfile.Model{Images: []devfile.Image{{Ref: "app", Kind: devfile.ImageDocker}}}
-	d, err := New(Config{Getenv: func(string) string { return "" }, Port: freePort(t)}, Deps{
+	d, err := New(Config{Getenv: func(string) string { return "" }, Port: testenv.FreePort(t)}, Deps{
 		Load:        func(context.Context) (*devfile.Model, error) { return m, nil },
 		Runner:      &fakeRunner{err: map[string]error{"info": errors.New("Cannot connect to the Docker daemon")}},
 		Inotify:     fstest.MapFS{"max_user_watches": {Data: []byte("524288\n")}, "max_user_instances": {Data: []byte("128\n")}},

@@ -27,6 +27,7 @@ import (
 	kindexec "sigs.k8s.io/kind/pkg/exec"
 
 	"github.com/devloop-dev/devloop/devfile"
+	"github.com/devloop-dev/devloop/internal/testkit/testenv"
 	"github.com/devloop-dev/devloop/kube/localregistry"
 )
 
@@ -132,17 +133,6 @@ func readyCluster() *fake.Clientset {
 	)
 }
 
-// freePort returns a port nothing listens on now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // world is the docker state the fake answers from.
 type world struct {
 	t            *testing.T
@@ -206,7 +196,7 @@ func writeKubeconfig(t *testing.T, path, current string) {
 }
 
 func TestEnsureCreates(t *testing.T) {
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	w := &world{t: t}
 	k := &fakeKind{onCreate: func() { w.created = true }} // docker ps shows the node once kind ran
 	cs := readyCluster()
@@ -262,7 +252,7 @@ func keys[V any](m map[string]V) []string {
 }
 
 func TestEnsureReuses(t *testing.T) {
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	w := &world{t: t, nodes: "dev-control-plane\texited\n", marker: "dev\n",
 		registry: "dev|false|" + strconv.Itoa(port) + "|bridge,\n"}
 	k := &fakeKind{}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/devloop-dev/devloop/engine"
+	"github.com/devloop-dev/devloop/internal/testkit/testenv"
 	"github.com/devloop-dev/devloop/web/webtest"
 )
 
@@ -83,7 +83,7 @@ func TestClient(t *testing.T) {
 
 func TestClientWithoutDaemon(t *testing.T) {
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
-	port := closedPort(t)
+	port := testenv.FreePort(t)
 	c, err := NewClient(ClientConfig{Port: port})
 	if err != nil {
 		t.Fatalf("NewClient(port %d) without a state file = %v, want a client (the request says no daemon)", port, err)
@@ -92,17 +92,6 @@ func TestClientWithoutDaemon(t *testing.T) {
 	if _, err := c.View(context.Background()); !errors.Is(err, ErrNoDaemon) || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "stale") {
 		t.Errorf("View() without a daemon or a state file = %v, want ErrNoDaemon with the remedy %q", err, want)
 	}
-}
-
-// closedPort returns a port nothing listens on.
-func closedPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // TestClientWithoutStateFile: a daemon started with another XDG_STATE_HOME

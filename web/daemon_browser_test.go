@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,7 +50,7 @@ func TestDashboardWithDaemon(t *testing.T) {
 		t.Fatalf("copying examples/local: %v", err)
 	}
 
-	port, appPort := freePort(t), freePort(t)
+	port, appPort := testenv.FreePort(t), testenv.FreePort(t)
 	up := exec.Command(exe, "up", "--port", strconv.Itoa(port), "--", "--port", strconv.Itoa(appPort))
 	up.Dir = example
 	dieWithParent(up)
@@ -148,17 +147,6 @@ func TestDashboardWithDaemon(t *testing.T) {
 }
 
 var dashboardRE = regexp.MustCompile(`dashboard at (http://\S+?/)`)
-
-// freePort returns a TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // artifactDir is where tests leave files for people: DEVLOOP_ARTIFACTS, or
 // the temporary directory.

@@ -50,7 +50,7 @@ func TestCIEphemeralKind(t *testing.T) {
 			report := filepath.Join(t.TempDir(), "junit.xml")
 			ctx, cancel := context.WithTimeout(t.Context(), kindRunTimeout)
 			defer cancel()
-			args := append(append([]string{"ci", "--junit", report}, tt.args...), "--", "--port", strconv.Itoa(freePort(t)))
+			args := append(append([]string{"ci", "--junit", report}, tt.args...), "--", "--port", strconv.Itoa(testenv.FreePort(t)))
 			cmd := exec.CommandContext(ctx, bin, args...)
 			cmd.Dir = dir
 			cmd.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(t.TempDir(), "kubeconfig"),

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/devloop-dev/devloop/devfile"
+	"github.com/devloop-dev/devloop/internal/testkit/testenv"
 	"github.com/devloop-dev/devloop/kindcluster"
 )
 
@@ -320,7 +321,7 @@ func TestCIExample(t *testing.T) {
 	bin := buildDevloop(t)
 	dir := copyExample(t)
 	report := filepath.Join(t.TempDir(), "junit.xml")
-	code, out := runCIBinary(t, bin, dir, "-f", filepath.Join(dir, "Devfile"), "--junit", report, "--", "--port", strconv.Itoa(freePort(t)))
+	code, out := runCIBinary(t, bin, dir, "-f", filepath.Join(dir, "Devfile"), "--junit", report, "--", "--port", strconv.Itoa(testenv.FreePort(t)))
 	if code != 0 || !strings.Contains(out, "devloop: ci: SUCCESS") {
 		t.Fatalf("devloop ci on examples/local = exit %d, want 0 and SUCCESS; output:\n%s", code, out)
 	}

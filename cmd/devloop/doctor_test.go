@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,19 +14,9 @@ import (
 	"sigs.k8s.io/kind/pkg/apis/config/defaults"
 
 	"github.com/devloop-dev/devloop/doctor"
+	"github.com/devloop-dev/devloop/internal/testkit/testenv"
 	"github.com/devloop-dev/devloop/web"
 )
-
-// doctorPort returns a port that was free a moment ago.
-func doctorPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // clearDoctorEnv makes the environment checks deterministic.
 func clearDoctorEnv(t *testing.T) {
@@ -42,7 +31,7 @@ func clearDoctorEnv(t *testing.T) {
 func TestDoctorExample(t *testing.T) {
 	clearDoctorEnv(t)
 	t.Setenv("DEVLOOP_REGISTRY_IMAGE", "mirror.local/registry:2")
-	port := doctorPort(t)
+	port := testenv.FreePort(t)
 	path, err := filepath.Abs("../../examples/local/Devfile")
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +156,7 @@ func TestDoctorDecisions(t *testing.T) {
 			}
 			var out, errb bytes.Buffer
 			s := Streams{In: strings.NewReader(""), Out: &out, Err: &errb}
-			err := runDoctor(context.Background(), doctorConfig{file: path, port: doctorPort(t)}, s,
+			err := runDoctor(context.Background(), doctorConfig{file: path, port: testenv.FreePort(t)}, s,
 				doctor.Deps{Runner: tt.docker, Inotify: proc, DaemonState: noDaemon, KubeContext: kubeFails})
 			code := 0
 			var ee *exitError
@@ -196,7 +185,7 @@ func TestDoctorDecisions(t *testing.T) {
 
 func TestDoctorArgs(t *testing.T) {
 	clearDoctorEnv(t)
-	port := strconv.Itoa(doctorPort(t))
+	port := strconv.Itoa(testenv.FreePort(t))
 	tests := []struct {
 		name     string
 		args     []string

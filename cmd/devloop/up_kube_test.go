@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/devloop-dev/devloop/internal/testkit/testenv"
 )
 
 const k8sOnlyDevfile = `k8s_yaml(blob("""
@@ -65,7 +67,7 @@ users: [{name: u, user: {}}]
 		pr, pw := io.Pipe()
 		done := make(chan error, 1)
 		go func() {
-			done <- runUp(ctx, upConfig{file: path, host: "127.0.0.1", port: freePort(t), stream: true}, Streams{Out: pw, Err: pw})
+			done <- runUp(ctx, upConfig{file: path, host: "127.0.0.1", port: testenv.FreePort(t), stream: true}, Streams{Out: pw, Err: pw})
 			pw.Close()
 		}()
 		// Lines read "NAME  │ TEXT", names padded to the widest.

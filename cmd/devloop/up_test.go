@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/devloop-dev/devloop/engine"
+	"github.com/devloop-dev/devloop/internal/testkit/testenv"
 )
 
 // lineTimeout bounds each wait for a line of devloop's output. The first
@@ -116,16 +117,6 @@ func copyDir(t *testing.T, src string) string {
 		t.Fatal(err)
 	}
 	return dst
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // startUp runs `devloop up` on the example in dir.
@@ -239,7 +230,7 @@ func TestUpExample(t *testing.T) {
 	bin := buildDevloop(t)
 	dir := copyExample(t)
 	state := t.TempDir()
-	port, appPort := freePort(t), freePort(t)
+	port, appPort := testenv.FreePort(t), testenv.FreePort(t)
 
 	// Broken at start: devloop runs anyway, shows the error and waits for
 	// the fix, as Tilt does.
@@ -335,7 +326,7 @@ func TestUpInterrupt(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			dir := copyExample(t)
 			state := t.TempDir()
-			port, appPort := freePort(t), freePort(t)
+			port, appPort := testenv.FreePort(t), testenv.FreePort(t)
 			d := startUp(t, bin, dir, port, appPort, state)
 			pid, _ := strconv.Atoi(d.wait(serverPID)[1])
 			d.wait(readyServer)

@@ -69,7 +69,7 @@ func TestCIEphemeralMulti(t *testing.T) {
 	rctx, cancel := context.WithTimeout(ctx, ciEphemeralTimeout)
 	defer cancel()
 	out, code := runDevloop(rctx, t, bin, dir, env, "ci", "--ephemeral", "--junit", report, "-f", devfile,
-		"--", "--port", strconv.Itoa(freePort(t)))
+		"--", "--port", strconv.Itoa(testenv.FreePort(t)))
 	m := ephemeralRE.FindStringSubmatch(out)
 	if m != nil {
 		// Should devloop leave it, the test does not.

@@ -64,7 +64,7 @@ func TestDisableTakesDown(t *testing.T) {
 
 	x := &example{tmp: t.TempDir()}
 	x.bin = devloopBin(ctx, t, goBin, x.tmp)
-	x.cluster, x.regPort = "devloop-disable-"+randHex(t), freePort(t)
+	x.cluster, x.regPort = "devloop-disable-"+randHex(t), testenv.FreePort(t)
 	x.dir = filepath.Join(x.tmp, "disable")
 	x.devfile = filepath.Join(x.dir, "Devfile")
 	x.kubeconfig = filepath.Join(x.tmp, "kubeconfig")

@@ -41,7 +41,7 @@ func TestHello(t *testing.T) {
 	ctx := t.Context()
 
 	x := newExample(ctx, t, goBin, "hello")
-	appPort := freePort(t)
+	appPort := testenv.FreePort(t)
 	up, _ := x.up(ctx, t, "--port", strconv.Itoa(appPort))
 
 	url := fmt.Sprintf("http://127.0.0.1:%d/", appPort)

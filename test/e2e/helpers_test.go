@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -27,6 +26,7 @@ import (
 	"sigs.k8s.io/kind/pkg/log"
 
 	"github.com/devloop-dev/devloop/engine"
+	"github.com/devloop-dev/devloop/internal/testkit/testenv"
 	"github.com/devloop-dev/devloop/kindcluster"
 	"github.com/devloop-dev/devloop/web"
 )
@@ -72,17 +72,6 @@ func try(ctx context.Context, name string, args ...string) (string, error) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	return out.String(), err
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("finding a free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 var forwardingRE = regexp.MustCompile(`Forwarding from 127\.0\.0\.1:(\d+) ->`)
@@ -446,7 +435,7 @@ func newExample(ctx context.Context, t *testing.T, goBin, name string) *example 
 	x := &example{tmp: t.TempDir()}
 	x.bin = devloopBin(ctx, t, goBin, x.tmp)
 	x.cluster = "devloop-" + name + "-" + randHex(t)
-	x.regPort = freePort(t)
+	x.regPort = testenv.FreePort(t)
 	x.dir = filepath.Join(x.tmp, name)
 	x.devfile = copyExample(ctx, t, "../../examples/"+name, x.dir, fmt.Sprintf("kind_cluster(name = %q)", "devloop-"+name),
 		fmt.Sprintf("kind_cluster(name = %q, registry_port = %d)", x.cluster, x.regPort))
@@ -467,7 +456,7 @@ func (x *example) kubectl(kubectl string) func(context.Context, ...string) (stri
 // and the Devfile's args, and returns it with a client of its API.
 func (x *example) up(ctx context.Context, t *testing.T, args ...string) (*devloopProc, *web.Client) {
 	t.Helper()
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	p := startDevloop(t, x.bin, x.dir, x.env, append([]string{"up", "-f", x.devfile, "--port", strconv.Itoa(port), "--"}, args...)...)
 	return p, apiClient(ctx, t, filepath.Join(x.tmp, "state"), port, p.exited)
 }

@@ -58,7 +58,7 @@ func TestMulti(t *testing.T) {
 	x := newExample(ctx, t, goBin, "multi")
 	tmp, bin, dir, devfile, name, kubeconfig, env, regPort := x.tmp, x.bin, x.dir, x.devfile, x.cluster, x.kubeconfig, x.env, x.regPort
 	kc := x.kubectl(kubectl)
-	appPort := freePort(t)
+	appPort := testenv.FreePort(t)
 	appArgs := []string{"--", "--port", strconv.Itoa(appPort)}
 	up, api := x.up(ctx, t, appArgs[1:]...)
 	url := fmt.Sprintf("http://127.0.0.1:%d/", appPort)

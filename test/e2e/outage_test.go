@@ -47,7 +47,7 @@ func TestLiveOutage(t *testing.T) {
 
 	x := newExample(ctx, t, goBin, "live")
 	node := x.cluster + "-control-plane"
-	webPort, apiPort := freePort(t), freePort(t)
+	webPort, apiPort := testenv.FreePort(t), testenv.FreePort(t)
 	up, api := x.up(ctx, t, "--web_port", strconv.Itoa(webPort), "--api_port", strconv.Itoa(apiPort))
 	site := fmt.Sprintf("http://127.0.0.1:%d/", webPort)
 	waitFor(ctx, t, "every resource ready", liveUpTimeout, allReady(api, "web", "api-bin", "api"))

@@ -99,7 +99,7 @@ func TestSmoke(t *testing.T) {
 
 	// A local registry on the kind network, reachable from containerd as
 	// localhost:<port> through certs.d, as devloop and ctlptl set it up.
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	reg := "devloop-smoke-registry-" + suffix
 	run(ctx, t, docker, "run", "-d", "--name", reg, "--network", "kind", "-p", fmt.Sprintf("127.0.0.1:%d:5000", port), registryImage)
 	t.Cleanup(func() { _, _ = try(context.Background(), docker, "rm", "-f", "-v", reg) })

@@ -5,6 +5,7 @@
 package testenv
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"testing"
@@ -42,4 +43,16 @@ func missing(t testing.TB, why string) {
 		t.Fatalf("integration prerequisite missing (DEVLOOP_E2E=1): %s", why)
 	}
 	t.Skipf("integration test skipped: %s", why)
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that nothing listened on a
+// moment ago, for a test's server or for a port nothing must answer on.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }
