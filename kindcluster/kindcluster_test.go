@@ -483,14 +483,20 @@ func TestCommandOutput(t *testing.T) {
 // namespace's service account must exist before a pod can be made; Ensure
 // waits for it and, if it never comes, says what it waited for.
 func TestEnsureWaitsForServiceAccount(t *testing.T) {
+	// withoutServiceAccount is a running cluster of devloop's whose default
+	// namespace has no service account yet.
+	withoutServiceAccount := func(t *testing.T) (*Manager, *fake.Clientset) {
+		cs := readyCluster()
+		if err := cs.CoreV1().ServiceAccounts("default").Delete(t.Context(), "default", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		w := &world{t: t, nodes: "dev-control-plane\trunning\n", marker: "dev\n"}
+		m, _, _ := newTestManager(t, w, &fakeKind{}, cs)
+		return m, cs
+	}
 	t.Run("appears", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			cs := readyCluster()
-			if err := cs.CoreV1().ServiceAccounts("default").Delete(t.Context(), "default", metav1.DeleteOptions{}); err != nil {
-				t.Fatal(err)
-			}
-			w := &world{t: t, nodes: "dev-control-plane\trunning\n", marker: "dev\n"}
-			m, _, _ := newTestManager(t, w, &fakeKind{}, cs)
+			m, cs := withoutServiceAccount(t)
 			go func() {
 				time.Sleep(3 * time.Second)
 				sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: "default"}}
@@ -509,12 +515,7 @@ func TestEnsureWaitsForServiceAccount(t *testing.T) {
 	})
 	t.Run("never", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			cs := readyCluster()
-			if err := cs.CoreV1().ServiceAccounts("default").Delete(t.Context(), "default", metav1.DeleteOptions{}); err != nil {
-				t.Fatal(err)
-			}
-			w := &world{t: t, nodes: "dev-control-plane\trunning\n", marker: "dev\n"}
-			m, _, _ := newTestManager(t, w, &fakeKind{}, cs)
+			m, _ := withoutServiceAccount(t)
 			_, err := m.Ensure(t.Context(), devfile.Cluster{Name: "dev"})
 			if err == nil || !strings.Contains(err.Error(), "service account default/default") {
 				t.Fatalf("Ensure = %v, want an error naming the service account it waited for", err)
