@@ -24,7 +24,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -36,6 +35,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/devloop-dev/devloop/bench/internal/harness"
 	"github.com/devloop-dev/devloop/engine"
 	"github.com/devloop-dev/devloop/web"
 )
@@ -87,7 +87,7 @@ func run(ctx context.Context, n int, cluster string, regPort int) error {
 		cluster = "devloop-bench-" + hex.EncodeToString(b)
 	}
 	if regPort == 0 {
-		if regPort, err = freePort(); err != nil {
+		if regPort, err = harness.FreePort(); err != nil {
 			return err
 		}
 	}
@@ -105,9 +105,9 @@ func run(ctx context.Context, n int, cluster string, regPort int) error {
 		return err
 	}
 
-	dash, err1 := freePort()
-	webPort, err2 := freePort()
-	apiPort, err3 := freePort()
+	dash, err1 := harness.FreePort()
+	webPort, err2 := harness.FreePort()
+	apiPort, err3 := harness.FreePort()
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return err
 	}
@@ -139,7 +139,7 @@ func run(ctx context.Context, n int, cluster string, regPort int) error {
 	}()
 
 	log.Printf("devloop up on cluster %s (log: %s)", cluster, logFile)
-	api, err := waitAPI(ctx, dash)
+	api, err := harness.WaitAPI(ctx, dash, 5*time.Minute)
 	if err != nil {
 		return err
 	}
@@ -290,23 +290,6 @@ func waitRecorded(ctx context.Context, api *web.Client, name string, files int) 
 	return engine.Update{}, fmt.Errorf("no finished live update of %s recorded after 30 s", name)
 }
 
-func waitAPI(ctx context.Context, port int) (*web.Client, error) {
-	deadline := time.Now().Add(5 * time.Minute)
-	for time.Now().Before(deadline) {
-		if c, err := web.NewClient(web.ClientConfig{Port: port}); err == nil {
-			if _, err := c.View(ctx); err == nil {
-				return c, nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
-	return nil, fmt.Errorf("devloop's API on port %d did not answer in 5 minutes", port)
-}
-
 func waitReady(ctx context.Context, api *web.Client, name string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	last := ""
@@ -328,15 +311,6 @@ func waitReady(ctx context.Context, api *web.Client, name string, timeout time.D
 		}
 	}
 	return fmt.Errorf("%s not ready after %s: %s", name, timeout, last)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // pct returns the p-th percentile (nearest rank) of ds.

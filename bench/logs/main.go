@@ -22,7 +22,6 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -34,8 +33,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/devloop-dev/devloop/bench/internal/harness"
 	"github.com/devloop-dev/devloop/engine"
-	"github.com/devloop-dev/devloop/web"
 )
 
 func main() {
@@ -111,7 +110,7 @@ func run(ctx context.Context, n, rate int, dur time.Duration) error {
 	if err := os.WriteFile(devfile, []byte(df.String()), 0o644); err != nil {
 		return err
 	}
-	port, err := freePort()
+	port, err := harness.FreePort()
 	if err != nil {
 		return err
 	}
@@ -132,7 +131,7 @@ func run(ctx context.Context, n, rate int, dur time.Duration) error {
 		_ = up.Process.Signal(os.Interrupt)
 		_ = up.Wait()
 	}()
-	api, err := waitAPI(ctx, port)
+	api, err := harness.WaitAPI(ctx, port, 2*time.Minute)
 	if err != nil {
 		return err
 	}
@@ -279,30 +278,4 @@ func rssOf(pid int) (int64, error) {
 		}
 	}
 	return 0, errors.New("no VmRSS")
-}
-
-func waitAPI(ctx context.Context, port int) (*web.Client, error) {
-	deadline := time.Now().Add(2 * time.Minute)
-	for time.Now().Before(deadline) {
-		if c, err := web.NewClient(web.ClientConfig{Port: port}); err == nil {
-			if _, err := c.View(ctx); err == nil {
-				return c, nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
-	return nil, fmt.Errorf("devloop's API on port %d did not answer in 2 minutes", port)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -100,13 +100,7 @@ func TestLive(t *testing.T) {
 		if err := os.Remove(filepath.Join(www, "style.css")); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(ctx, t, "style.css gone", liveStepTimeout, func(ctx context.Context) (bool, string, error) {
-			body, err := tryGet(ctx, site+"style.css")
-			if err == nil {
-				return false, "still served: " + body, nil
-			}
-			return strings.Contains(err.Error(), "404"), err.Error(), nil
-		})
+		waitFor(ctx, t, "style.css gone", liveStepTimeout, notServed(site+"style.css"))
 	})
 
 	t.Run("a failing run() is the error until the next change", func(t *testing.T) {
@@ -192,6 +186,17 @@ func serves(url, want string, exited <-chan error) func(context.Context) (bool, 
 			return false, err.Error(), nil
 		}
 		return strings.Contains(body, want), fmt.Sprintf("%q", body), nil
+	}
+}
+
+// notServed polls url until it answers 404 (the file is gone).
+func notServed(url string) func(context.Context) (bool, string, error) {
+	return func(ctx context.Context) (bool, string, error) {
+		body, err := tryGet(ctx, url)
+		if err == nil {
+			return false, "still served: " + body, nil
+		}
+		return strings.Contains(err.Error(), "404"), err.Error(), nil
 	}
 }
 

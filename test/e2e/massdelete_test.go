@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -83,17 +82,8 @@ func TestLiveMassDeletion(t *testing.T) {
 		t.Fatal(err)
 	}
 	removed := time.Now()
-	gone := func(file string) func(context.Context) (bool, string, error) {
-		return func(ctx context.Context) (bool, string, error) {
-			body, err := tryGet(ctx, site+file)
-			if err == nil {
-				return false, "still served: " + body, nil
-			}
-			return strings.Contains(err.Error(), "404"), err.Error(), nil
-		}
-	}
-	waitFor(ctx, t, "the first file gone", liveStepTimeout, gone(firstFile))
-	waitFor(ctx, t, "the last file gone", liveStepTimeout, gone(lastFile))
+	waitFor(ctx, t, "the first file gone", liveStepTimeout, notServed(site+firstFile))
+	waitFor(ctx, t, "the last file gone", liveStepTimeout, notServed(site+lastFile))
 	goneAt := time.Now()
 	waitFor(ctx, t, "web ready after the deletion", liveStepTimeout, resourceState(api, "web", engine.PhaseReady, ""))
 	deleted := p.stop("deletion")
